@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages divsweep needs, when they are missing.  As root it runs apt-get;
+# otherwise it prints the exact command and stops.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libsqlite3-dev sqlite3 libuv1-dev
+      libcjson-dev python3 python3-numpy)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "divsweep: missing Debian packages; run: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "divsweep: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,137 @@
+/* ds_kernels.h — public API of the divsweep kernel library (pure compute; no MPI, libuv, SQLite).
+ *
+ * Conventions (../shared/DESIGN.md §5, ../shared/reference/kernels.md):
+ *   p is the teacher (or reference policy), q the student (or policy); D(p‖q) is named from p to q.
+ *   Inputs are logits.  The teacher logits are divided by t_teacher, the student's by t_student.
+ *   With t2 set the loss (and gradient) is multiplied by t_student².  Gradients are always
+ *   d loss / d raw student logits (so they carry 1/t_student, and sum to zero over a row).
+ *
+ * Two tiers, in the ggml pattern:
+ *   - ds_ref_*: scalar double-precision reference, one row at a time, written for clarity and never
+ *     optimised.  Tasks with small vocabularies call it directly; every backend is tested against it.
+ *   - ds_kern_*: batched fp32 kernels behind a backend vtable ("ref", "cpu", later "cuda"), fused
+ *     forward+backward, rows split deterministically over threads.
+ *
+ * Ownership: the library never keeps a pointer passed to it past the call and never allocates
+ * memory the caller must free, except where a function says so.  All functions are thread-safe
+ * (no global mutable state after ds_kern_backend_get() has returned once).
+ */
+#ifndef DS_KERNELS_H
+#define DS_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Divergence descriptors -------------------------------------------------------------- */
+
+typedef enum {
+  DS_DIV_FKL = 0,   /* KL(p‖q) */
+  DS_DIV_RKL,       /* KL(q‖p) */
+  DS_DIV_JSD,       /* beta·KL(p‖m) + (1−beta)·KL(q‖m), m = beta·p + (1−beta)·q */
+  DS_DIV_SKL,       /* KL(p‖alpha·p + (1−alpha)·q) */
+  DS_DIV_SRKL,      /* KL(q‖(1−alpha)·p + alpha·q) */
+  DS_DIV_TVD,       /* ½ Σ|p−q| */
+  DS_DIV_HELLINGER, /* H² = 1 − Σ√(pq) */
+  DS_DIV_CHI2,      /* Σ(p−q)²/q */
+  DS_DIV_CHI2N,     /* Σ(q−p)²/p */
+  DS_DIV_RENYI,     /* (alpha−1)⁻¹ log Σ p^alpha q^(1−alpha) */
+  DS_DIV_AMARI,     /* (1 − Σ p^alpha q^(1−alpha)) / (alpha(1−alpha)) */
+  DS_DIV_AB,        /* alpha-beta divergence (Cichocki) with its degenerate cases */
+  DS_DIV_CS,        /* −log Σpq + ½ log Σp² + ½ log Σq² */
+  DS_DIV_WMIX,      /* w·KL(p‖q) + (1−w)·KL(q‖p) */
+  DS_DIV_W1,        /* Σ_k |F_p(k) − F_q(k)| (ordinal, unnormalised index cost 1 per step / V) */
+  DS_DIV_SINKHORN,  /* entropic OT, log domain, epsilon-scaling */
+  DS_DIV_ENTROPY,   /* H(q) = −Σ q log q (teacher ignored) */
+  DS_DIV__COUNT
+} ds_div_kind_t;
+
+typedef enum { DS_COST_ORDINAL = 0, DS_COST_01, DS_COST_MATRIX } ds_cost_kind_t;
+
+/* A divergence with its parameters.  Plain data: copy freely.  Unused fields are ignored. */
+typedef struct ds_div {
+  ds_div_kind_t kind;
+  double alpha;      /* skl, srkl, renyi, amari, ab */
+  double beta;       /* jsd, ab */
+  double w;          /* wmix */
+  double epsilon;    /* sinkhorn */
+  ds_cost_kind_t cost;        /* sinkhorn */
+  const double *cost_matrix;  /* sinkhorn with DS_COST_MATRIX: V×V row-major, borrowed */
+} ds_div_t;
+
+/* Fills *out with the divergence called `name` ("fkl", "amari", ...) and its default parameters.
+ * Returns 0, or DS_EINVAL for an unknown name (*out untouched). */
+int ds_div_from_name(const char *name, ds_div_t *out);
+/* Canonical name of a kind ("fkl", ...); "?" for an invalid kind. */
+const char *ds_div_name(ds_div_kind_t kind);
+/* Sets parameter `key` ("alpha", "beta", "w", "epsilon") of d.  DS_EINVAL if the divergence has no
+ * such parameter. */
+int ds_div_set_param(ds_div_t *d, const char *key, double value);
+/* Checks that the parameters lie in the divergence's domain.  On failure returns DS_EINVAL and
+ * writes a one-line reason naming the parameter into err (if err_len > 0). */
+int ds_div_check(const ds_div_t *d, char *err, size_t err_len);
+
+typedef enum { DS_MIX_ARITHMETIC = 0, DS_MIX_GEOMETRIC, DS_MIX_LOSS } ds_mix_t;
+typedef enum { DS_RED_BATCHMEAN = 0, DS_RED_SUM, DS_RED_MEAN, DS_RED_NONE } ds_reduction_t;
+
+/* ---- Reference tier (double, one row) ---------------------------------------------------- */
+
+/* D(p‖q) for one row given normalised log-probabilities logp, logq (length V, −inf allowed).
+ * If dlogq is not NULL, writes ∂D/∂log q_j treated as free inputs (the "h" of kernels.md §1.2).
+ * Returns the divergence value. */
+double ds_ref_div_logprob(const ds_div_t *d, size_t V, const double *logp, const double *logq,
+                          double *dlogq);
+
+/* One row from logits: K teachers (teacher[k] has V logits) mixed by `weights` under `mix`,
+ * student logits z.  Applies temperatures and t2 as described above.  If grad is not NULL,
+ * writes d loss / d z (length V).  Returns the row loss. */
+double ds_ref_div_row(const ds_div_t *d, size_t V, size_t K, const double *const *teacher,
+                      const double *weights, ds_mix_t mix, const double *z, double t_teacher,
+                      double t_student, int t2, double *grad);
+
+/* log_softmax(x / T) into out (length V), double; returns the log-sum-exp of x/T. */
+double ds_ref_log_softmax(size_t V, const double *x, double T, double *out);
+
+/* ---- Batched tier (fp32 in, backends) ---------------------------------------------------- */
+
+typedef struct ds_kern_args {
+  const ds_div_t *div;
+  size_t rows, vocab;               /* logits are [rows][vocab], C order */
+  size_t n_teachers;                /* K >= 1 */
+  const float *const *teacher;      /* K pointers to [rows][vocab] */
+  const double *weights;            /* K mixture weights (NULL when K == 1) */
+  ds_mix_t mix;
+  const float *student;             /* [rows][vocab] */
+  double t_teacher, t_student;
+  int t2;
+  ds_reduction_t reduction;
+  const uint8_t *row_mask;          /* NULL, or rows entries: 0 = ignore the row */
+  int threads;                      /* <= 0: library default */
+} ds_kern_args_t;
+
+typedef struct ds_kern_out {
+  double loss;       /* reduced loss (for DS_RED_NONE: the sum of row losses) */
+  double *row_loss;  /* optional, caller-owned [rows]: per-row loss before reduction */
+  float *grad;       /* optional, caller-owned [rows][vocab]: d reduced loss / d student logits */
+} ds_kern_out_t;
+
+typedef struct ds_backend ds_backend_t; /* opaque; static storage, never freed */
+
+/* Backend by name: "ref" (reference, looped over rows), "cpu" (SIMD + threads, ISA picked once
+ * from CPU features), "cuda" when built with CUDA and a device exists.  NULL or "auto" gives the
+ * fastest available.  Returns NULL if the backend is unknown or unavailable. */
+const ds_backend_t *ds_kern_backend_get(const char *name);
+/* Name of a backend, e.g. "cpu-avx2". */
+const char *ds_kern_backend_name(const ds_backend_t *be);
+
+/* Fused forward+backward.  Returns 0, DS_EINVAL for bad arguments, DS_EUNSUP if the backend lacks
+ * this divergence/mixture, DS_ENOMEM. */
+int ds_kern_fwd_bwd(const ds_backend_t *be, const ds_kern_args_t *a, ds_kern_out_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DS_KERNELS_H */
