@@ -76,9 +76,18 @@ typedef struct ds_rl_ppo {
  *   L = min(L, −clip_c·A).
  * *dlogp (optional) = ∂L/∂logp: −ρA where the unclipped branch is active (clip(ρ)A ≥ ρA, the
  * Liger/kernels.md tie rule), 0 where the clip, the dual clip or the log-ratio clamp is active.
+ * p must not be NULL.
  * *clipped (optional) = 1 if the gradient was cut by a clip, else 0.  Returns L. */
 double ds_rl_ppo_token(const ds_rl_ppo_t *p, double logp, double old_logp, double adv,
                        double *dlogp, int *clipped);
+
+/* n tokens at once: loss[i] = ds_rl_ppo_token(p, logp[i], old_logp[i], adv[i], &dlogp[i]).
+ * loss and dlogp (each [n], caller-owned) are optional; *clip_frac (optional) = fraction of the
+ * tokens with mask[i] != 0 (mask NULL = all) whose gradient a clip cut, 0 if none is active.
+ * Returns 0 or DS_EINVAL (p, logp, old_logp or adv NULL). */
+int ds_rl_ppo_batch(const ds_rl_ppo_t *p, size_t n, const double *logp, const double *old_logp,
+                    const double *adv, const uint8_t *mask, double *loss, double *dlogp,
+                    double *clip_frac);
 
 /* ---- Masked reductions over [B][L] token losses (kernels.md §4.3 loss aggregation) ------- */
 
@@ -133,6 +142,11 @@ int ds_rl_kl_from_name(const char *name, ds_rl_kl_t *out);
  * expectation over x ~ π of (∂k/∂logπ(x))·∇_θ logπ(x), i.e. the gradient obtained when the
  * estimator is used as a loss on on-policy samples (verified by exact enumeration in tests). */
 double ds_rl_kl_token(ds_rl_kl_t kind, double logp, double ref_logp, double *dlogp);
+
+/* n tokens at once: value[i] = ds_rl_kl_token(kind, logp[i], ref_logp[i], &dlogp[i]); value
+ * and dlogp optional, caller-owned [n].  Returns 0 or DS_EINVAL (bad kind, NULL inputs). */
+int ds_rl_kl_batch(ds_rl_kl_t kind, size_t n, const double *logp, const double *ref_logp,
+                   double *value, double *dlogp);
 
 /* ---- 4.6 DPO losses and 4.7 f-DPO links -------------------------------------------------- */
 

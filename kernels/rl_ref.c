@@ -90,6 +90,23 @@ double ds_rl_ppo_token(const ds_rl_ppo_t *p, double logp, double old_logp, doubl
   return L;
 }
 
+int ds_rl_ppo_batch(const ds_rl_ppo_t *p, size_t n, const double *logp, const double *old_logp,
+                    const double *adv, const uint8_t *mask, double *loss, double *dlogp,
+                    double *clip_frac) {
+  if (!p || (n && (!logp || !old_logp || !adv))) return DS_EINVAL;
+  double active = 0, cut = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d;
+    int c;
+    double L = ds_rl_ppo_token(p, logp[i], old_logp[i], adv[i], &d, &c);
+    if (loss) loss[i] = L;
+    if (dlogp) dlogp[i] = d;
+    if (!mask || mask[i]) { active += 1; cut += c; }
+  }
+  if (clip_frac) *clip_frac = active > 0 ? cut / active : 0.0;
+  return 0;
+}
+
 /* ---- Masked reductions --------------------------------------------------------------------- */
 
 /* Kernel: out = Σ_bt w_bt m_bt ℓ_bt with the weights w of ds_rl_agg_t; dloss = w·m.  Double
@@ -198,6 +215,17 @@ double ds_rl_kl_token(ds_rl_kl_t kind, double logp, double ref_logp, double *dlo
   }
   if (dlogp) *dlogp = g;
   return v;
+}
+
+int ds_rl_kl_batch(ds_rl_kl_t kind, size_t n, const double *logp, const double *ref_logp,
+                   double *value, double *dlogp) {
+  if (kind < DS_RL_KL_K1 || kind > DS_RL_KL_K3_ST || (n && (!logp || !ref_logp))) return DS_EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    double d, v = ds_rl_kl_token(kind, logp[i], ref_logp[i], &d);
+    if (value) value[i] = v;
+    if (dlogp) dlogp[i] = d;
+  }
+  return 0;
 }
 
 /* ---- 4.6/4.7 DPO and f-DPO ------------------------------------------------------------------ */

@@ -214,6 +214,19 @@ static void test_ppo_matches_verl_and_gradient_is_finite_difference(void) {
   ASSERT_TRUE(clipped == 1 && d == 0.0);
   ASSERT_CLOSE(ds_rl_ppo_token(&p, 0.0, -5.0, -2.0, &d, &clipped), 6.0, 0, 0);
   ASSERT_TRUE(clipped == 1 && d == 0.0);
+  double lp[4] = {0.0, 0.0, -1.0, -1.0}, olp[4] = {-1.0, -5.0, -1.05, -1.0}, A[4] = {1, -2, 0.5, 1};
+  double Lb[4], db[4], cf;
+  uint8_t m[4] = {1, 1, 1, 0};
+  ASSERT_EQ_INT(ds_rl_ppo_batch(&p, 4, lp, olp, A, m, Lb, db, &cf), 0);
+  ASSERT_CLOSE(cf, 2.0 / 3.0, 1e-15, 0);
+  for (int i = 0; i < 4; i++) {
+    ASSERT_CLOSE(Lb[i], ds_rl_ppo_token(&p, lp[i], olp[i], A[i], &d, NULL), 0, 0);
+    ASSERT_CLOSE(db[i], d, 0, 0);
+  }
+  double kv[4], kd[4];
+  ASSERT_EQ_INT(ds_rl_kl_batch(DS_RL_KL_K3, 4, lp, olp, kv, kd), 0);
+  ASSERT_CLOSE(kv[1], ds_rl_kl_token(DS_RL_KL_K3, lp[1], olp[1], &d), 0, 0);
+  ASSERT_CLOSE(kd[1], d, 0, 0);
   ds_rl_ppo_token(&p, -1.0, -1.05, 0.5, &d, &clipped);
   ASSERT_TRUE(clipped == 0);
   ASSERT_CLOSE(d, -exp(0.05) * 0.5, 1e-15, 1e-15);
