@@ -1,3 +1,177 @@
-/* main.c — the divsweep executable (placeholder until the spine lands). */
+/* main.c — the divsweep executable.  `run` and `resume` under mpirun pick the role by MPI rank
+ * (rank 0 coordinates, ranks 1..N−1 work); without mpirun (or with one rank) the same command runs
+ * the campaign in one process with worker threads.  Every other command is a plain program. */
+#include <signal.h>
 #include <stdio.h>
-int main(void) { puts("divsweep"); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mpi.h>
+
+#include "ds_cli.h"
+#include "ds_coord.h"
+#include "ds_error.h"
+#include "ds_task.h"
+#include "ds_wire.h"
+
+#ifdef DS_HAVE_KERNEL_CLI
+#include "ds_cli_kernel.h"
+#endif
+#ifdef DS_HAVE_PARETO_CLI
+int ds_cli_pareto(int argc, char **argv);
+int ds_cli_report(int argc, char **argv);
+#endif
+
+static const char *USAGE =
+    "usage:\n"
+    "  divsweep run SPEC.json [--db FILE] [--fresh | --extend] [--threads N] [--depth N] [--quiet]\n"
+    "  divsweep resume --db FILE [--campaign NAME] [--threads N] [--quiet]\n"
+    "  divsweep validate SPEC.json [--show N]\n"
+    "  divsweep status --db FILE [--campaign NAME] [--json]\n"
+    "  divsweep pareto --db FILE --campaign NAME [--group KEY] [--format table|csv|json]\n"
+    "  divsweep query --db FILE \"SQL\" [--format table|csv|json]\n"
+    "  divsweep report --db FILE --campaign NAME --out report.html\n"
+    "  divsweep kernel --div NAME [--param k=v]... --teacher T.npy [--teacher T2.npy --weights a,b\n"
+    "                  [--mix arithmetic|geometric|loss]] --student S.npy [--temperature T] [--t2]\n"
+    "                  [--reduction batchmean|sum|mean|none] [--grad OUT.npy] [--backend NAME] [--json]\n"
+    "  divsweep bench kernels [--div NAME] [--rows B] [--vocab V] [--threads N] [--backend NAME] [--json]\n"
+    "Run under `mpirun -np N` to use rank 0 as coordinator and ranks 1..N-1 as workers.\n"
+    "Exit codes: 0 done, 1 usage/spec error, 2 store error, 3 interrupted (resumable), 4 trials failed.\n";
+
+static const ds_spec_opts_t SPEC_OPTS = {ds_task_check_param, ds_task_known};
+
+static int local_trial(const ds_wire_trial_t *t, int thread_index, ds_result_t *res, void *arg) {
+  const ds_worker_env_t *env = arg;
+  return ds_worker_run_trial(t, env, res);
+}
+
+static void on_worker_signal(int sig) {
+  (void)sig;
+  ds_worker_cancel = 1;
+}
+
+static int under_mpirun(void) {
+  return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("PMI_SIZE");
+}
+
+static int cmd_run(int argc, char **argv, int is_resume) {
+  ds_run_opts_t o = {0};
+  o.spec_opts = &SPEC_OPTS;
+  o.db_path = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--db") && i + 1 < argc) o.db_path = argv[++i];
+    else if (!strcmp(a, "--fresh")) o.fresh = 1;
+    else if (!strcmp(a, "--extend")) o.extend = 1;
+    else if (!strcmp(a, "--quiet")) o.quiet = 1;
+    else if (!strcmp(a, "--threads") && i + 1 < argc) o.threads = atoi(argv[++i]);
+    else if (!strcmp(a, "--depth") && i + 1 < argc) o.depth = atoi(argv[++i]);
+    else if (!strcmp(a, "--campaign") && i + 1 < argc) o.campaign = argv[++i];
+    else if (a[0] != '-' && !o.spec_path && !is_resume) o.spec_path = a;
+    else {
+      fprintf(stderr, "divsweep %s: unexpected argument %s\n%s", argv[0], a, USAGE);
+      return DS_EXIT_USAGE;
+    }
+  }
+  if ((!is_resume && !o.spec_path) || (is_resume && !o.db_path) || (o.fresh && o.extend)) {
+    fprintf(stderr, "%s", USAGE);
+    return DS_EXIT_USAGE;
+  }
+  if (!o.db_path) o.db_path = "divsweep.db";
+
+  int mpi = under_mpirun(), rank = 0, size = 1;
+  if (mpi) {
+    int provided;
+    setenv("OMPI_MCA_mpi_warn_on_fork", "0", 0); /* isolation "process" forks trial children */
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+    if (provided < MPI_THREAD_SERIALIZED) {
+      fprintf(stderr, "divsweep: the MPI library does not support MPI_THREAD_SERIALIZED\n");
+      MPI_Abort(MPI_COMM_WORLD, DS_EXIT_STORE);
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+  }
+  ds_worker_env_t env = {.rank = rank, .threads = 1, .gpu = -1};
+  gethostname(env.host, sizeof env.host - 1);
+  char **hosts = NULL;
+  if (mpi) {
+    char *all = rank == 0 ? calloc((size_t)size, 64) : NULL;
+    MPI_Gather(env.host, 64, MPI_CHAR, all, 64, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (rank == 0) {
+      hosts = calloc((size_t)size, sizeof *hosts);
+      for (int r = 0; r < size; r++) hosts[r] = all + 64 * r;
+    }
+  }
+  int code;
+  if (rank > 0) {
+    signal(SIGINT, on_worker_signal);
+    signal(SIGTERM, on_worker_signal);
+    MPI_Comm comm = MPI_COMM_WORLD;
+    code = ds_worker_main(&comm, &env) ? DS_EXIT_STORE : 0;
+  } else {
+    MPI_Comm comm = MPI_COMM_WORLD;
+    o.mpi_comm = mpi && size > 1 ? (void *)&comm : NULL;
+    o.mpi_size = size;
+    o.hosts = hosts;
+    o.local_fn = local_trial;
+    o.local_arg = &env;
+    if (!mpi && o.threads <= 0) o.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int abandoned = 0;
+    code = ds_coord_run(&o, &abandoned);
+    if (abandoned) {
+      /* Some worker did not stop in time: everything is committed, so end the job hard. */
+      fflush(NULL);
+      if (mpi) MPI_Abort(MPI_COMM_WORLD, code);
+      _exit(code);
+    }
+    if (mpi && code == DS_EXIT_USAGE) {
+      /* Workers are waiting for trials that will never come: tell them to stop. */
+    }
+  }
+  if (hosts) {
+    free(hosts[0]);
+    free(hosts);
+  }
+  if (mpi) {
+    /* Rank 0 may have failed before dispatching (bad spec, store error): the workers are then
+     * still in their loop waiting; abort the job with the exit code rather than hang. */
+    int my = code, worst = 0;
+    if (rank == 0 && code != 0 && code != DS_EXIT_INTERRUPTED && code != DS_EXIT_FAILED_TRIALS) {
+      fflush(NULL);
+      MPI_Abort(MPI_COMM_WORLD, code);
+    }
+    MPI_Reduce(&my, &worst, 1, MPI_INT, MPI_MAX, 0, MPI_COMM_WORLD);
+    MPI_Finalize();
+  }
+  return code;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    fputs(USAGE, argc < 2 ? stderr : stdout);
+    return argc < 2 ? DS_EXIT_USAGE : 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("divsweep %s\n", DS_VERSION);
+    return 0;
+  }
+  const char *cmd = argv[1];
+  argc--;
+  argv++;
+  if (!strcmp(cmd, "run")) return cmd_run(argc, argv, 0);
+  if (!strcmp(cmd, "resume")) return cmd_run(argc, argv, 1);
+  if (!strcmp(cmd, "validate")) return ds_cli_validate(argc, argv, &SPEC_OPTS);
+  if (!strcmp(cmd, "status")) return ds_cli_status(argc, argv);
+  if (!strcmp(cmd, "query")) return ds_cli_query(argc, argv);
+#ifdef DS_HAVE_KERNEL_CLI
+  if (!strcmp(cmd, "kernel")) return ds_cli_kernel(argc, argv);
+  if (!strcmp(cmd, "bench")) return ds_cli_bench_kernels(argc, argv);
+#endif
+#ifdef DS_HAVE_PARETO_CLI
+  if (!strcmp(cmd, "pareto")) return ds_cli_pareto(argc, argv);
+  if (!strcmp(cmd, "report")) return ds_cli_report(argc, argv);
+#endif
+  fprintf(stderr, "divsweep: unknown or not yet built command '%s'\n%s", cmd, USAGE);
+  return DS_EXIT_USAGE;
+}

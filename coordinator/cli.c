@@ -1,0 +1,396 @@
+/* cli.c — read-side commands: `validate`, `status` and `query`, and the table/csv/json printer.
+ *
+ * `status` and `query` open the store read-only (SQLite WAL readers never block the running
+ * coordinator, and the coordinator never blocks them).
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ds_cli.h"
+#include "ds_error.h"
+#include "ds_store.h"
+
+int ds_cli_format(const char *s) {
+  if (!strcmp(s, "table")) return DS_FMT_TABLE;
+  if (!strcmp(s, "csv")) return DS_FMT_CSV;
+  if (!strcmp(s, "json")) return DS_FMT_JSON;
+  return -1;
+}
+
+static void json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+    else if (*p == '\n') fputs("\\n", f);
+    else if (*p == '\t') fputs("\\t", f);
+    else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+    else fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
+static void csv_str(FILE *f, const char *s) {
+  if (!strpbrk(s, ",\"\n\r")) {
+    fputs(s, f);
+    return;
+  }
+  fputc('"', f);
+  for (const char *p = s; *p; p++) {
+    if (*p == '"') fputc('"', f);
+    fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
+static void fmt_num(char *buf, double x) {
+  if (isnan(x)) snprintf(buf, 40, "NaN");
+  else if (isinf(x)) snprintf(buf, 40, x > 0 ? "Inf" : "-Inf");
+  else ds_fmt_double(buf, x);
+}
+
+/* Text of a cell for table/csv output. */
+static char *cell_text(sqlite3_stmt *st, int i) {
+  char buf[48];
+  switch (sqlite3_column_type(st, i)) {
+  case SQLITE_NULL: return strdup("");
+  case SQLITE_INTEGER: snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, i)); return strdup(buf);
+  case SQLITE_FLOAT: {
+    double x = sqlite3_column_double(st, i);
+    if (isfinite(x)) snprintf(buf, sizeof buf, "%.6g", x);
+    else fmt_num(buf, x);
+    return strdup(buf);
+  }
+  default: return strdup((const char *)sqlite3_column_text(st, i));
+  }
+}
+
+int ds_cli_print_stmt(sqlite3 *db, sqlite3_stmt *st, ds_format_t fmt, FILE *f) {
+  int ncol = sqlite3_column_count(st), rc;
+  size_t nrows = 0, cap = 0;
+  char **cells = NULL;
+  if (fmt == DS_FMT_JSON) fputc('[', f);
+  if (fmt == DS_FMT_CSV) {
+    for (int i = 0; i < ncol; i++) {
+      if (i) fputc(',', f);
+      csv_str(f, sqlite3_column_name(st, i));
+    }
+    fputc('\n', f);
+  }
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (fmt == DS_FMT_JSON) {
+      fputs(nrows ? ",\n {" : "\n {", f);
+      for (int i = 0; i < ncol; i++) {
+        if (i) fputs(", ", f);
+        json_str(f, sqlite3_column_name(st, i));
+        fputs(": ", f);
+        char buf[48];
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_NULL: fputs("null", f); break;
+        case SQLITE_INTEGER: fprintf(f, "%lld", (long long)sqlite3_column_int64(st, i)); break;
+        case SQLITE_FLOAT:
+          if (isfinite(sqlite3_column_double(st, i))) {
+            ds_fmt_double(buf, sqlite3_column_double(st, i));
+            fputs(buf, f);
+          } else {
+            fputs("null", f);
+          }
+          break;
+        default: json_str(f, (const char *)sqlite3_column_text(st, i));
+        }
+      }
+      fputc('}', f);
+    } else if (fmt == DS_FMT_CSV) {
+      for (int i = 0; i < ncol; i++) {
+        if (i) fputc(',', f);
+        char *t = cell_text(st, i);
+        csv_str(f, t);
+        free(t);
+      }
+      fputc('\n', f);
+    } else {
+      if ((nrows + 1) * (size_t)ncol > cap) {
+        cap = cap ? 2 * cap : (size_t)ncol * 64;
+        char **nc = realloc(cells, cap * sizeof *nc);
+        if (!nc) break;
+        cells = nc;
+      }
+      for (int i = 0; i < ncol; i++) cells[nrows * (size_t)ncol + (size_t)i] = cell_text(st, i);
+    }
+    nrows++;
+  }
+  if (fmt == DS_FMT_JSON) fputs(nrows ? "\n]\n" : "]\n", f);
+  if (fmt == DS_FMT_TABLE && ncol > 0) {
+    size_t *w = calloc((size_t)ncol, sizeof *w);
+    for (int i = 0; i < ncol; i++) w[i] = strlen(sqlite3_column_name(st, i));
+    for (size_t r = 0; r < nrows; r++)
+      for (int i = 0; i < ncol; i++) {
+        size_t l = strlen(cells[r * (size_t)ncol + (size_t)i]);
+        if (l > w[i]) w[i] = l;
+      }
+    for (int i = 0; i < ncol; i++) fprintf(f, "%s%-*s", i ? "  " : "", (int)w[i], sqlite3_column_name(st, i));
+    fputc('\n', f);
+    for (int i = 0; i < ncol; i++) {
+      fputs(i ? "  " : "", f);
+      for (size_t k = 0; k < w[i]; k++) fputc('-', f);
+    }
+    fputc('\n', f);
+    for (size_t r = 0; r < nrows; r++) {
+      for (int i = 0; i < ncol; i++) {
+        const char *t = cells[r * (size_t)ncol + (size_t)i];
+        int numeric = sqlite3_column_decltype(st, i) == NULL && t[0] && strspn(t, "0123456789.-+eE") == strlen(t);
+        fprintf(f, numeric ? "%s%*s" : "%s%-*s", i ? "  " : "", (int)w[i], t);
+        free(cells[r * (size_t)ncol + (size_t)i]);
+      }
+      fputc('\n', f);
+    }
+    fprintf(f, "(%zu row%s)\n", nrows, nrows == 1 ? "" : "s");
+    free(w);
+  }
+  free(cells);
+  if (rc != SQLITE_DONE) {
+    fprintf(stderr, "divsweep: query: %s\n", sqlite3_errmsg(db));
+    return DS_ESTORE;
+  }
+  return 0;
+}
+
+/* ---- validate ------------------------------------------------------------------------- */
+
+int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts) {
+  const char *path = NULL;
+  int show = 5;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--show") && i + 1 < argc) show = atoi(argv[++i]);
+    else if (argv[i][0] == '-' && argv[i][1]) {
+      fprintf(stderr, "divsweep validate: unknown option %s\n", argv[i]);
+      return DS_EXIT_USAGE;
+    } else path = argv[i];
+  }
+  if (!path) {
+    fprintf(stderr, "usage: divsweep validate SPEC.json [--show N]\n");
+    return DS_EXIT_USAGE;
+  }
+  ds_spec_t *s;
+  char err[1024];
+  if (ds_spec_load(path, opts, &s, err, sizeof err)) {
+    fprintf(stderr, "divsweep: %s\n", err);
+    return DS_EXIT_USAGE;
+  }
+  static const char *samplers[] = {"grid", "random", "lhs", "sobol"};
+  printf("%s: campaign %s, task %s: %lld trials (%lld configurations x %zu seeds, sampler %s)\n", path, s->name,
+         s->task, (long long)s->n_trials, (long long)s->n_configs, s->n_seeds, samplers[s->sampler]);
+  for (size_t a = 0; a < s->n_axes; a++) printf("  sweep %-14s %zu values\n", s->axes[a].name, s->axes[a].n);
+  ds_trial_t t = {0};
+  for (int64_t i = 0; i < s->n_trials && i < show; i++) {
+    ds_spec_trial(s, i, &t);
+    printf("  trial %lld  key %s  %s\n", (long long)i, t.key, t.params_json);
+  }
+  if (s->n_trials > show) printf("  ... %lld more\n", (long long)(s->n_trials - show));
+  ds_trial_free(&t);
+  ds_spec_free(s);
+  return 0;
+}
+
+/* ---- status --------------------------------------------------------------------------- */
+
+static int64_t count_status(sqlite3 *db, int64_t cid, const char *status) {
+  sqlite3_stmt *st;
+  int64_t n = 0;
+  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM trials WHERE campaign_id = ?1 AND status = ?2", -1, &st, NULL) ==
+      SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, cid);
+    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_finalize(st);
+  return n;
+}
+
+int ds_cli_status(int argc, char **argv) {
+  const char *db_path = NULL, *campaign = NULL;
+  int json = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--db") && i + 1 < argc) db_path = argv[++i];
+    else if (!strcmp(argv[i], "--campaign") && i + 1 < argc) campaign = argv[++i];
+    else if (!strcmp(argv[i], "--json")) json = 1;
+    else {
+      fprintf(stderr, "divsweep status: unknown argument %s\nusage: divsweep status --db FILE [--campaign NAME] [--json]\n", argv[i]);
+      return DS_EXIT_USAGE;
+    }
+  }
+  if (!db_path) {
+    fprintf(stderr, "usage: divsweep status --db FILE [--campaign NAME] [--json]\n");
+    return DS_EXIT_USAGE;
+  }
+  ds_store_t *s;
+  char err[600];
+  if (ds_store_open(db_path, DS_STORE_READONLY, &s, err, sizeof err)) {
+    fprintf(stderr, "divsweep: %s\n", err);
+    return DS_EXIT_STORE;
+  }
+  sqlite3 *db = ds_store_db(s);
+  sqlite3_stmt *st;
+  const char *sql = "SELECT c.campaign_id, c.name, c.task, c.status, c.n_trials,"
+                    " (SELECT how_ended FROM runs r WHERE r.campaign_id = c.campaign_id ORDER BY run_id DESC LIMIT 1),"
+                    " (SELECT pid FROM runs r WHERE r.campaign_id = c.campaign_id ORDER BY run_id DESC LIMIT 1),"
+                    " (SELECT hosts FROM runs r WHERE r.campaign_id = c.campaign_id ORDER BY run_id DESC LIMIT 1),"
+                    " (SELECT count(*) FROM runs r WHERE r.campaign_id = c.campaign_id)"
+                    " FROM campaigns c WHERE ?1 IS NULL OR c.name = ?1 ORDER BY c.campaign_id";
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    fprintf(stderr, "divsweep: %s: table campaigns: %s\n", db_path, sqlite3_errmsg(db));
+    ds_store_close(s);
+    return DS_EXIT_STORE;
+  }
+  if (campaign) sqlite3_bind_text(st, 1, campaign, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, 1);
+  int n = 0;
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  if (json) printf("[");
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int64_t cid = sqlite3_column_int64(st, 0), total = sqlite3_column_int64(st, 4);
+    const char *name = (const char *)sqlite3_column_text(st, 1);
+    const char *status = (const char *)sqlite3_column_text(st, 3);
+    const char *how = (const char *)sqlite3_column_text(st, 5);
+    const char *hosts = (const char *)sqlite3_column_text(st, 7);
+    int pid = sqlite3_column_int(st, 6);
+    int64_t done = count_status(db, cid, "done"), failed = count_status(db, cid, "failed"),
+            running = count_status(db, cid, "running");
+    int64_t pending = total - done - failed - running;
+    if (pending < 0) pending = 0;
+    /* A run still marked running whose process is gone was killed: say so. */
+    char state[64];
+    snprintf(state, sizeof state, "%s", status ? status : "?");
+    if (how && !strcmp(how, "running") && hosts && !strcmp(hosts, host) && pid > 0 && kill(pid, 0) != 0)
+      snprintf(state, sizeof state, "killed (resume with the same command)");
+    /* Recent throughput: trials finished in the last 10 s. */
+    double rate = 0;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db, "SELECT count(*), max(finished_at) - min(finished_at) FROM trials WHERE campaign_id = ?1"
+                           " AND status IN ('done','failed') AND finished_at > ?2", -1, &q, NULL) == SQLITE_OK) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      sqlite3_bind_int64(q, 1, cid);
+      sqlite3_bind_double(q, 2, (double)ts.tv_sec - 10);
+      if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) > 1 && sqlite3_column_double(q, 1) > 0)
+        rate = (double)sqlite3_column_int64(q, 0) / 10.0;
+      sqlite3_finalize(q);
+    }
+    if (json) {
+      printf("%s\n {\"campaign\": ", n ? "," : "");
+      json_str(stdout, name);
+      printf(", \"task\": ");
+      json_str(stdout, (const char *)sqlite3_column_text(st, 2));
+      printf(", \"status\": ");
+      json_str(stdout, state);
+      printf(", \"trials\": %lld, \"done\": %lld, \"failed\": %lld, \"running\": %lld, \"pending\": %lld,"
+             " \"runs\": %d, \"trials_per_s\": %.1f",
+             (long long)total, (long long)done, (long long)failed, (long long)running, (long long)pending,
+             sqlite3_column_int(st, 8), rate);
+    } else {
+      printf("%s%s (%s): %s\n  trials %lld: done %lld, failed %lld, running %lld, pending %lld  (%d run%s)\n",
+             n ? "\n" : "", name, (const char *)sqlite3_column_text(st, 2), state, (long long)total, (long long)done,
+             (long long)failed, (long long)running, (long long)pending, sqlite3_column_int(st, 8),
+             sqlite3_column_int(st, 8) == 1 ? "" : "s");
+      if (rate > 0) {
+        long eta = (long)((double)(pending + running) / rate);
+        printf("  %.0f trials/s over the last 10 s, ETA %ld:%02ld:%02ld\n", rate, eta / 3600, eta / 60 % 60, eta % 60);
+      }
+    }
+    /* Fronts and hypervolumes, when the campaign has objectives. */
+    sqlite3_stmt *fr;
+    int nf = 0;
+    if (sqlite3_prepare_v2(db, "SELECT p.grp, sum(p.front_rank = 0), count(*), h.value FROM pareto p LEFT JOIN hypervolume h"
+                           " ON h.campaign_id = p.campaign_id AND h.grp = p.grp WHERE p.campaign_id = ?1 GROUP BY p.grp"
+                           " ORDER BY p.grp", -1, &fr, NULL) == SQLITE_OK) {
+      sqlite3_bind_int64(fr, 1, cid);
+      if (json) printf(", \"fronts\": [");
+      while (sqlite3_step(fr) == SQLITE_ROW) {
+        const char *grp = (const char *)sqlite3_column_text(fr, 0);
+        if (json) {
+          printf("%s{\"group\": ", nf ? ", " : "");
+          json_str(stdout, grp);
+          printf(", \"front_size\": %d, \"ranked\": %d, \"hypervolume\": ", sqlite3_column_int(fr, 1), sqlite3_column_int(fr, 2));
+          if (sqlite3_column_type(fr, 3) == SQLITE_NULL) printf("null}");
+          else printf("%.17g}", sqlite3_column_double(fr, 3));
+        } else {
+          printf("  front %-24s %d of %d trials non-dominated", grp[0] ? grp : "(all)", sqlite3_column_int(fr, 1),
+                 sqlite3_column_int(fr, 2));
+          if (sqlite3_column_type(fr, 3) != SQLITE_NULL) printf(", hypervolume %.6g", sqlite3_column_double(fr, 3));
+          printf("\n");
+        }
+        nf++;
+      }
+      if (json) printf("]");
+      sqlite3_finalize(fr);
+    }
+    if (json) printf("}");
+    n++;
+  }
+  if (json) printf("%s]\n", n ? "\n" : "");
+  sqlite3_finalize(st);
+  ds_store_close(s);
+  if (n == 0 && campaign) {
+    fprintf(stderr, "divsweep: %s: no campaign named %s (table campaigns)\n", db_path, campaign);
+    return DS_EXIT_USAGE;
+  }
+  if (n == 0 && !json) printf("%s: no campaigns\n", db_path);
+  return 0;
+}
+
+/* ---- query ---------------------------------------------------------------------------- */
+
+int ds_cli_query(int argc, char **argv) {
+  const char *db_path = NULL, *sql = NULL;
+  int fmt = DS_FMT_TABLE;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--db") && i + 1 < argc) db_path = argv[++i];
+    else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+      if ((fmt = ds_cli_format(argv[++i])) < 0) {
+        fprintf(stderr, "divsweep query: --format must be table, csv or json\n");
+        return DS_EXIT_USAGE;
+      }
+    } else if (!sql && argv[i][0] != '-') sql = argv[i];
+    else {
+      fprintf(stderr, "divsweep query: unexpected argument %s\n", argv[i]);
+      return DS_EXIT_USAGE;
+    }
+  }
+  if (!db_path || !sql) {
+    fprintf(stderr, "usage: divsweep query --db FILE \"SQL\" [--format table|csv|json]\n");
+    return DS_EXIT_USAGE;
+  }
+  ds_store_t *s;
+  char err[600];
+  if (ds_store_open(db_path, DS_STORE_READONLY, &s, err, sizeof err)) {
+    fprintf(stderr, "divsweep: %s\n", err);
+    return DS_EXIT_STORE;
+  }
+  sqlite3 *db = ds_store_db(s);
+  int code = 0;
+  const char *tail = sql;
+  while (tail && *tail) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, tail, -1, &st, &tail) != SQLITE_OK) {
+      fprintf(stderr, "divsweep: query: %s\n", sqlite3_errmsg(db));
+      code = DS_EXIT_USAGE;
+      break;
+    }
+    if (!st) break; /* trailing whitespace or comment */
+    if (!sqlite3_stmt_readonly(st)) {
+      fprintf(stderr, "divsweep: query: the connection is read-only; only SELECT-like statements are allowed\n");
+      sqlite3_finalize(st);
+      code = DS_EXIT_USAGE;
+      break;
+    }
+    if (ds_cli_print_stmt(db, st, (ds_format_t)fmt, stdout)) code = DS_EXIT_USAGE;
+    sqlite3_finalize(st);
+  }
+  ds_store_close(s);
+  return code;
+}

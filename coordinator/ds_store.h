@@ -1,0 +1,102 @@
+/* ds_store.h — the SQLite store (DESIGN.md §4).  Only the coordinator writes; readers use
+ * ds_store_open(..., DS_STORE_READONLY).
+ *
+ * One file in WAL mode.  PRAGMA user_version is the schema version; migrations are forward-only
+ * and a database from a newer divsweep is refused untouched.  Writes are batched: the caller
+ * brackets many ds_store_put_*() calls with ds_store_begin()/ds_store_commit(), committing at
+ * least every ~200 ms, so a kill loses at most the uncommitted in-flight results.
+ *
+ * Trials are written once, when they finish (done or permanently failed).  A trial that has been
+ * running for a while is also written as `running` (cheap: only slow trials), so that `status`
+ * shows it; start-up turns such rows back to `pending` for re-queueing.
+ *
+ * Not thread-safe: one thread owns a ds_store_t.
+ */
+#ifndef DS_STORE_H
+#define DS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sqlite3.h>
+
+#include "ds_spec.h"
+#include "ds_wire.h"
+
+#define DS_SCHEMA_VERSION 1
+
+typedef struct ds_store ds_store_t;
+
+enum { DS_STORE_READONLY = 1, DS_STORE_CREATE = 2 };
+
+/* Opens (and with DS_STORE_CREATE creates and migrates) the store at path.  Refuses, with one line
+ * in err and nothing changed: a missing directory, a read-only file or directory (for writing), a
+ * file that is not SQLite, a SQLite file that is not a divsweep store, a newer schema, and a
+ * database another process holds a write lock on.  Returns 0, DS_ESTORE, DS_ESCHEMA or DS_EBUSY;
+ * *out is NULL on failure. */
+int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size_t err_len);
+void ds_store_close(ds_store_t *s);
+sqlite3 *ds_store_db(ds_store_t *s);
+/* The last error, with the table it concerns (owned by s). */
+const char *ds_store_errmsg(ds_store_t *s);
+
+typedef struct ds_campaign_row {
+  int64_t id;
+  char name[128];
+  char task[32];
+  char status[16];
+  char spec_hash[DS_KEY_LEN + 1];
+  char *spec_json;   /* malloc'd; free it */
+  int64_t n_trials;
+} ds_campaign_row_t;
+
+/* DS_ENOTFOUND when no campaign has that name. */
+int ds_store_campaign_get(ds_store_t *s, const char *name, ds_campaign_row_t *out);
+int ds_store_campaign_create(ds_store_t *s, const ds_spec_t *spec, int64_t *id);
+/* Moves a campaign aside under a new name (for --fresh): results are kept, never deleted. */
+int ds_store_campaign_rename(ds_store_t *s, int64_t id, const char *new_name);
+/* Replaces the spec of a campaign (for --extend) and renumbers its trials' idx by key under the
+ * new spec; trials whose keys are not in the new sweep keep idx = −1. */
+int ds_store_campaign_extend(ds_store_t *s, int64_t id, const ds_spec_t *spec);
+int ds_store_campaign_status(ds_store_t *s, int64_t id, const char *status);
+
+/* Turns trials left `running` by a killed run back to `pending`; *n gets how many. */
+int ds_store_requeue_running(ds_store_t *s, int64_t campaign_id, int64_t *n);
+/* Sets bit idx of `finished` (n_trials bits, zeroed by the caller) for every done or failed trial,
+ * and counts them. */
+int ds_store_load_finished(ds_store_t *s, int64_t campaign_id, int64_t n_trials, uint8_t *finished,
+                           int64_t *n_done, int64_t *n_failed);
+
+int ds_store_run_begin(ds_store_t *s, int64_t campaign_id, int ranks, const char *hosts, const char *mode,
+                       int64_t *run_id);
+int ds_store_run_end(ds_store_t *s, int64_t run_id, const char *how, int exit_code, int64_t trials_done,
+                     int64_t trials_failed);
+
+int ds_store_begin(ds_store_t *s);
+int ds_store_commit(ds_store_t *s);
+int ds_store_in_txn(ds_store_t *s);
+
+/* Where and when a trial ran. */
+typedef struct ds_run_info {
+  int rank;
+  const char *host;
+  double started_at;   /* Unix time */
+  double finished_at;
+  uint32_t attempts;
+} ds_run_info_t;
+
+/* Writes a finished trial: its row (status "done" or "failed"), params, metrics and curve. */
+int ds_store_put_result(ds_store_t *s, int64_t campaign_id, const ds_trial_t *t, const ds_result_t *r,
+                        const ds_run_info_t *info);
+/* Writes a trial as `running` (slow trials only). */
+int ds_store_put_running(ds_store_t *s, int64_t campaign_id, const ds_trial_t *t, const ds_run_info_t *info);
+
+/* (Re)creates the view v_<name> with one column per parameter of the spec and per metric name
+ * recorded for the campaign.  Call inside or outside a transaction. */
+int ds_store_update_view(ds_store_t *s, int64_t campaign_id, const char *campaign_name, const ds_spec_t *spec);
+/* Records a metric name for the campaign (for the view); *added = 1 when it is new. */
+int ds_store_note_metric(ds_store_t *s, int64_t campaign_id, const char *name, int *added);
+
+/* "v_" + name with every character outside [A-Za-z0-9_] replaced by '_' (lower-cased). */
+void ds_store_view_name(const char *campaign_name, char *out, size_t out_len);
+
+#endif /* DS_STORE_H */

@@ -1,0 +1,689 @@
+/* store.c — the SQLite store: schema and migrations, campaigns, runs, batched trial writes.
+ *
+ * Invariants:
+ *   - Only this module issues SQL that writes; every statement on the hot path is prepared once.
+ *   - A trial row is unique per (campaign_id, trial_key); re-writing one (a `running` row that
+ *     finishes, or a resumed trial) is an upsert that keeps its trial_id.
+ *   - Opening never changes a database it then refuses (checks precede the first write).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ds_error.h"
+#include "ds_store.h"
+
+struct ds_store {
+  sqlite3 *db;
+  char *path;
+  int readonly;
+  int in_txn;
+  int lock_fd;
+  char errmsg[512];
+  sqlite3_stmt *ins_trial, *ins_param, *ins_metric, *ins_curve, *ins_running, *note_metric;
+};
+
+static const char *DDL_V1 =
+    "CREATE TABLE campaigns(\n"
+    "  campaign_id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE,\n"
+    "  task TEXT NOT NULL,\n"
+    "  spec_json TEXT NOT NULL,\n"
+    "  spec_hash TEXT NOT NULL,\n"
+    "  status TEXT NOT NULL DEFAULT 'pending',\n"
+    "  n_trials INTEGER NOT NULL,\n"
+    "  created_at REAL NOT NULL,\n"
+    "  updated_at REAL NOT NULL);\n"
+    "CREATE TABLE trials(\n"
+    "  trial_id INTEGER PRIMARY KEY,\n"
+    "  campaign_id INTEGER NOT NULL REFERENCES campaigns(campaign_id),\n"
+    "  trial_key TEXT NOT NULL,\n"
+    "  idx INTEGER NOT NULL,\n"
+    "  seed INTEGER NOT NULL,\n"
+    "  params_json TEXT NOT NULL,\n"
+    "  status TEXT NOT NULL CHECK(status IN ('pending','running','done','failed')),\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  rank INTEGER, host TEXT, started_at REAL, finished_at REAL, wall_s REAL, error TEXT,\n"
+    "  UNIQUE(campaign_id, trial_key));\n"
+    "CREATE INDEX trials_by_status ON trials(campaign_id, status, idx);\n"
+    "CREATE TABLE params(trial_id INTEGER NOT NULL, name TEXT NOT NULL, value REAL, text TEXT,\n"
+    "  PRIMARY KEY(trial_id, name)) WITHOUT ROWID;\n"
+    "CREATE TABLE metrics(trial_id INTEGER NOT NULL, name TEXT NOT NULL, value REAL,\n"
+    "  PRIMARY KEY(trial_id, name)) WITHOUT ROWID;\n"
+    "CREATE TABLE curves(trial_id INTEGER NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, value REAL,\n"
+    "  PRIMARY KEY(trial_id, name, step)) WITHOUT ROWID;\n"
+    "CREATE TABLE metric_names(campaign_id INTEGER NOT NULL, name TEXT NOT NULL,\n"
+    "  PRIMARY KEY(campaign_id, name)) WITHOUT ROWID;\n"
+    "CREATE TABLE pareto(campaign_id INTEGER NOT NULL, grp TEXT NOT NULL, trial_id INTEGER NOT NULL,\n"
+    "  front_rank INTEGER NOT NULL, PRIMARY KEY(campaign_id, grp, trial_id)) WITHOUT ROWID;\n"
+    "CREATE TABLE hypervolume(campaign_id INTEGER NOT NULL, grp TEXT NOT NULL, value REAL,\n"
+    "  ref_point TEXT, n_trials INTEGER, updated_at REAL, PRIMARY KEY(campaign_id, grp)) WITHOUT ROWID;\n"
+    "CREATE TABLE hypervolume_history(campaign_id INTEGER NOT NULL, grp TEXT NOT NULL, n_trials INTEGER,\n"
+    "  at REAL, value REAL);\n"
+    "CREATE TABLE runs(\n"
+    "  run_id INTEGER PRIMARY KEY,\n"
+    "  campaign_id INTEGER NOT NULL,\n"
+    "  started_at REAL NOT NULL, ended_at REAL,\n"
+    "  ranks INTEGER, hosts TEXT, mode TEXT, version TEXT, pid INTEGER,\n"
+    "  how_ended TEXT NOT NULL DEFAULT 'running',\n"
+    "  exit_code INTEGER, trials_done INTEGER DEFAULT 0, trials_failed INTEGER DEFAULT 0);\n";
+
+static double wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int set_err(ds_store_t *s, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+static int sql_err(ds_store_t *s, const char *what) {
+  int ec = sqlite3_extended_errcode(s->db);
+  int code = (ec & 0xff) == SQLITE_BUSY || (ec & 0xff) == SQLITE_LOCKED ? DS_EBUSY : DS_ESTORE;
+  return set_err(s, code, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+const char *ds_store_errmsg(ds_store_t *s) { return s ? s->errmsg : "no store"; }
+sqlite3 *ds_store_db(ds_store_t *s) { return s->db; }
+int ds_store_in_txn(ds_store_t *s) { return s->in_txn; }
+
+static int exec(ds_store_t *s, const char *sql, const char *what) {
+  char *msg = NULL;
+  if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    sqlite3_free(msg);
+    return sql_err(s, what);
+  }
+  return 0;
+}
+
+static int prepare(ds_store_t *s, sqlite3_stmt **st, const char *sql) {
+  if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
+    return sql_err(s, "prepare");
+  return 0;
+}
+
+static int migrate(ds_store_t *s, int from) {
+  /* Forward-only: each step moves user_version by one inside a transaction. */
+  if (from < 1) {
+    int rc = exec(s, "BEGIN IMMEDIATE", "begin migration");
+    if (!rc) rc = exec(s, DDL_V1, "create tables");
+    if (!rc) rc = exec(s, "PRAGMA user_version = 1", "set user_version");
+    if (!rc) rc = exec(s, "COMMIT", "commit migration");
+    if (rc) {
+      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+static int check_file(const char *path, int flags, char *err, size_t err_len) {
+  struct stat st;
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash == dir) dir[1] = 0;
+  else if (slash) *slash = 0;
+  else snprintf(dir, sizeof dir, ".");
+  if (stat(path, &st) != 0) {
+    if (errno != ENOENT) {
+      snprintf(err, err_len, "%s: %s", path, strerror(errno));
+      return DS_ESTORE;
+    }
+    if (!(flags & DS_STORE_CREATE)) {
+      snprintf(err, err_len, "%s: no such database", path);
+      return DS_ENOTFOUND;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+      snprintf(err, err_len, "%s: directory %s does not exist", path, dir);
+      return DS_ESTORE;
+    }
+    if (access(dir, W_OK) != 0) {
+      snprintf(err, err_len, "%s: directory %s is not writable", path, dir);
+      return DS_ESTORE;
+    }
+    return 0;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    snprintf(err, err_len, "%s: not a regular file", path);
+    return DS_ESTORE;
+  }
+  if (!(flags & DS_STORE_READONLY) && access(path, W_OK) != 0) {
+    snprintf(err, err_len, "%s: the database file is read-only", path);
+    return DS_ESTORE;
+  }
+  if (!(flags & DS_STORE_READONLY) && access(dir, W_OK) != 0) {
+    snprintf(err, err_len, "%s: directory %s is not writable (SQLite needs it for the WAL)", path, dir);
+    return DS_ESTORE;
+  }
+  /* Not SQLite at all?  Check the header before SQLite touches the file. */
+  if (st.st_size > 0) {
+    FILE *f = fopen(path, "rb");
+    char hdr[16] = {0};
+    size_t n = f ? fread(hdr, 1, 16, f) : 0;
+    if (f) fclose(f);
+    if (n < 16 || memcmp(hdr, "SQLite format 3", 16) != 0) {
+      snprintf(err, err_len, "%s: not a SQLite database", path);
+      return DS_ESTORE;
+    }
+  }
+  return 0;
+}
+
+int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size_t err_len) {
+  *out = NULL;
+  int rc = check_file(path, flags, err, err_len);
+  if (rc) return rc;
+  ds_store_t *s = calloc(1, sizeof *s);
+  if (!s) return DS_ENOMEM;
+  s->path = strdup(path);
+  s->lock_fd = -1;
+  s->readonly = (flags & DS_STORE_READONLY) != 0;
+  int oflags = s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    rc = set_err(s, DS_ESTORE, "%s: cannot open: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    goto fail;
+  }
+  sqlite3_busy_timeout(s->db, s->readonly ? 5000 : 2000);
+  sqlite3_extended_result_codes(s->db, 1);
+  int version = -1;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+      sqlite3_step(st) != SQLITE_ROW) {
+    sqlite3_finalize(st);
+    rc = sql_err(s, "reading the schema version");
+    if (rc == DS_ESTORE && strstr(s->errmsg, "not a database"))
+      set_err(s, DS_ESTORE, "%s: not a SQLite database (or corrupt)", path);
+    goto fail;
+  }
+  version = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  if (version > DS_SCHEMA_VERSION) {
+    rc = set_err(s, DS_ESCHEMA, "%s: schema version %d is newer than this divsweep (%d); upgrade divsweep",
+                 path, version, DS_SCHEMA_VERSION);
+    goto fail;
+  }
+  if (version == 0) {
+    /* Either a new file or somebody else's SQLite database: refuse the latter. */
+    st = NULL;
+    int tables = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      tables = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (tables > 0) {
+      rc = set_err(s, DS_ESTORE, "%s: a SQLite database that is not a divsweep store", path);
+      goto fail;
+    }
+    if (s->readonly) {
+      rc = set_err(s, DS_ESTORE, "%s: empty database (no campaigns yet)", path);
+      goto fail;
+    }
+  }
+  if (s->readonly) {
+    sqlite3_exec(s->db, "PRAGMA query_only = 1", NULL, NULL, NULL);
+    *out = s;
+    return 0;
+  }
+  /* One writer per database: an advisory lock on the file (independent of SQLite's own POSIX
+   * locks) keeps a second divsweep run out, and BEGIN IMMEDIATE checks nobody else holds SQLite's
+   * write lock, before anything is written. */
+  s->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (s->lock_fd >= 0 && flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    rc = set_err(s, DS_EBUSY, "%s: another divsweep run is using this database", path);
+    goto fail;
+  }
+  if (sqlite3_exec(s->db, "BEGIN IMMEDIATE; COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    rc = sql_err(s, "taking the write lock");
+    if (rc == DS_EBUSY) set_err(s, DS_EBUSY, "%s: database is locked by another process", path);
+    goto fail;
+  }
+  if ((rc = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536;"
+                    "PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;",
+                 "setting WAL mode")))
+    goto fail;
+  if ((rc = migrate(s, version))) goto fail;
+  if ((rc = prepare(s, &s->ins_trial,
+                    "INSERT INTO trials(campaign_id, trial_key, idx, seed, params_json, status, attempts, rank,"
+                    " host, started_at, finished_at, wall_s, error) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
+                    " ON CONFLICT(campaign_id, trial_key) DO UPDATE SET idx=excluded.idx, status=excluded.status,"
+                    " attempts=excluded.attempts, rank=excluded.rank, host=excluded.host,"
+                    " started_at=excluded.started_at, finished_at=excluded.finished_at, wall_s=excluded.wall_s,"
+                    " error=excluded.error RETURNING trial_id")) ||
+      (rc = prepare(s, &s->ins_running,
+                    "INSERT INTO trials(campaign_id, trial_key, idx, seed, params_json, status, attempts, rank,"
+                    " host, started_at) VALUES(?1,?2,?3,?4,?5,'running',?6,?7,?8,?9)"
+                    " ON CONFLICT(campaign_id, trial_key) DO UPDATE SET status='running', attempts=excluded.attempts,"
+                    " rank=excluded.rank, host=excluded.host, started_at=excluded.started_at"
+                    " WHERE status NOT IN ('done','failed')")) ||
+      (rc = prepare(s, &s->ins_param, "INSERT OR REPLACE INTO params(trial_id, name, value, text) VALUES(?1,?2,?3,?4)")) ||
+      (rc = prepare(s, &s->ins_metric, "INSERT OR REPLACE INTO metrics(trial_id, name, value) VALUES(?1,?2,?3)")) ||
+      (rc = prepare(s, &s->ins_curve, "INSERT OR REPLACE INTO curves(trial_id, step, name, value) VALUES(?1,?2,?3,?4)")) ||
+      (rc = prepare(s, &s->note_metric, "INSERT OR IGNORE INTO metric_names(campaign_id, name) VALUES(?1,?2)")))
+    goto fail;
+  *out = s;
+  return 0;
+fail:
+  snprintf(err, err_len, "%s", s->errmsg);
+  ds_store_close(s);
+  return rc;
+}
+
+void ds_store_close(ds_store_t *s) {
+  if (!s) return;
+  if (s->in_txn) ds_store_commit(s);
+  sqlite3_stmt *all[] = {s->ins_trial, s->ins_param, s->ins_metric, s->ins_curve, s->ins_running, s->note_metric};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sqlite3_finalize(all[i]);
+  if (s->db) sqlite3_close(s->db);
+  if (s->lock_fd >= 0) close(s->lock_fd);
+  free(s->path);
+  free(s);
+}
+
+int ds_store_begin(ds_store_t *s) {
+  if (s->in_txn) return 0;
+  int rc = exec(s, "BEGIN IMMEDIATE", "begin");
+  if (!rc) s->in_txn = 1;
+  return rc;
+}
+
+int ds_store_commit(ds_store_t *s) {
+  if (!s->in_txn) return 0;
+  int rc = exec(s, "COMMIT", "commit");
+  if (!rc) s->in_txn = 0;
+  return rc;
+}
+
+/* ---- campaigns ------------------------------------------------------------------------ */
+
+static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col) {
+  const unsigned char *t = sqlite3_column_text(st, col);
+  snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+int ds_store_campaign_get(ds_store_t *s, const char *name, ds_campaign_row_t *out) {
+  sqlite3_stmt *st;
+  memset(out, 0, sizeof *out);
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT campaign_id, name, task, status, spec_hash, spec_json, n_trials FROM campaigns"
+                         " WHERE name = ?1",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "table campaigns");
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    out->id = sqlite3_column_int64(st, 0);
+    copy_col(out->name, sizeof out->name, st, 1);
+    copy_col(out->task, sizeof out->task, st, 2);
+    copy_col(out->status, sizeof out->status, st, 3);
+    copy_col(out->spec_hash, sizeof out->spec_hash, st, 4);
+    const unsigned char *j = sqlite3_column_text(st, 5);
+    out->spec_json = strdup(j ? (const char *)j : "{}");
+    out->n_trials = sqlite3_column_int64(st, 6);
+    rc = 0;
+  } else if (rc == SQLITE_DONE) {
+    rc = set_err(s, DS_ENOTFOUND, "%s: no campaign named %s (table campaigns)", s->path, name);
+  } else {
+    rc = sql_err(s, "table campaigns");
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int ds_store_campaign_create(ds_store_t *s, const ds_spec_t *spec, int64_t *id) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "INSERT INTO campaigns(name, task, spec_json, spec_hash, status, n_trials, created_at,"
+                         " updated_at) VALUES(?1,?2,?3,?4,'pending',?5,?6,?6)",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "table campaigns");
+  sqlite3_bind_text(st, 1, spec->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, spec->task, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, spec->canonical, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, spec->hash, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 5, spec->n_trials);
+  sqlite3_bind_double(st, 6, wall_now());
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(s, "inserting into table campaigns");
+  sqlite3_finalize(st);
+  *id = sqlite3_last_insert_rowid(s->db);
+  return rc;
+}
+
+static int exec_bind_id_text(ds_store_t *s, const char *sql, int64_t id, const char *text, const char *what) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return sql_err(s, what);
+  sqlite3_bind_int64(st, 1, id);
+  if (text) sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+  sqlite3_bind_double(st, 3, wall_now());
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(s, what);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int ds_store_campaign_rename(ds_store_t *s, int64_t id, const char *new_name) {
+  return exec_bind_id_text(s, "UPDATE campaigns SET name = ?2, updated_at = ?3 WHERE campaign_id = ?1", id,
+                           new_name, "renaming in table campaigns");
+}
+
+int ds_store_campaign_status(ds_store_t *s, int64_t id, const char *status) {
+  return exec_bind_id_text(s, "UPDATE campaigns SET status = ?2, updated_at = ?3 WHERE campaign_id = ?1", id,
+                           status, "updating table campaigns");
+}
+
+int ds_store_campaign_extend(ds_store_t *s, int64_t id, const ds_spec_t *spec) {
+  /* Renumber existing trials by key under the new spec: a temporary key → idx table filled by
+   * streaming the new sweep, then one UPDATE join. */
+  int rc = exec(s, "CREATE TEMP TABLE IF NOT EXISTS ds_newidx(trial_key TEXT PRIMARY KEY, idx INTEGER) WITHOUT ROWID;"
+                   "DELETE FROM ds_newidx;",
+                "temp table");
+  if (rc) return rc;
+  sqlite3_stmt *st = NULL, *up = NULL;
+  if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO ds_newidx VALUES(?1, ?2)", -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "temp table");
+  ds_trial_t t = {0};
+  for (int64_t i = 0; i < spec->n_trials && !rc; i++) {
+    if ((rc = ds_spec_trial(spec, i, &t))) break;
+    sqlite3_bind_text(st, 1, t.key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, i);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = sql_err(s, "temp table");
+    sqlite3_reset(st);
+  }
+  ds_trial_free(&t);
+  sqlite3_finalize(st);
+  if (!rc)
+    rc = exec_bind_id_text(s,
+                           "UPDATE trials SET idx = coalesce((SELECT n.idx FROM ds_newidx n WHERE n.trial_key ="
+                           " trials.trial_key), -1) WHERE campaign_id = ?1",
+                           id, NULL, "renumbering table trials");
+  if (!rc) {
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE campaigns SET spec_json = ?2, spec_hash = ?3, n_trials = ?4, updated_at = ?5"
+                           " WHERE campaign_id = ?1",
+                           -1, &up, NULL) != SQLITE_OK)
+      return sql_err(s, "table campaigns");
+    sqlite3_bind_int64(up, 1, id);
+    sqlite3_bind_text(up, 2, spec->canonical, -1, SQLITE_STATIC);
+    sqlite3_bind_text(up, 3, spec->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(up, 4, spec->n_trials);
+    sqlite3_bind_double(up, 5, wall_now());
+    if (sqlite3_step(up) != SQLITE_DONE) rc = sql_err(s, "updating table campaigns");
+    sqlite3_finalize(up);
+  }
+  exec(s, "DELETE FROM ds_newidx", "temp table");
+  return rc;
+}
+
+int ds_store_requeue_running(ds_store_t *s, int64_t campaign_id, int64_t *n) {
+  int rc = exec_bind_id_text(s, "UPDATE trials SET status = 'pending' WHERE campaign_id = ?1 AND status = 'running'",
+                             campaign_id, NULL, "re-queueing in table trials");
+  *n = rc ? 0 : sqlite3_changes(s->db);
+  return rc;
+}
+
+int ds_store_load_finished(ds_store_t *s, int64_t campaign_id, int64_t n_trials, uint8_t *finished,
+                           int64_t *n_done, int64_t *n_failed) {
+  sqlite3_stmt *st;
+  *n_done = *n_failed = 0;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT idx, status FROM trials WHERE campaign_id = ?1 AND status IN ('done','failed')",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "table trials");
+  sqlite3_bind_int64(st, 1, campaign_id);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t idx = sqlite3_column_int64(st, 0);
+    const unsigned char *status = sqlite3_column_text(st, 1);
+    if (idx < 0 || idx >= n_trials) continue; /* not part of the current sweep */
+    finished[idx >> 3] |= (uint8_t)(1u << (idx & 7));
+    if (status && status[0] == 'd') (*n_done)++;
+    else (*n_failed)++;
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : sql_err(s, "reading table trials");
+}
+
+/* ---- runs ----------------------------------------------------------------------------- */
+
+int ds_store_run_begin(ds_store_t *s, int64_t campaign_id, int ranks, const char *hosts, const char *mode,
+                       int64_t *run_id) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "INSERT INTO runs(campaign_id, started_at, ranks, hosts, mode, version, pid)"
+                         " VALUES(?1,?2,?3,?4,?5,?6,?7)",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "table runs");
+  sqlite3_bind_int64(st, 1, campaign_id);
+  sqlite3_bind_double(st, 2, wall_now());
+  sqlite3_bind_int(st, 3, ranks);
+  sqlite3_bind_text(st, 4, hosts, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, mode, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, DS_VERSION, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 7, (int)getpid());
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(s, "inserting into table runs");
+  sqlite3_finalize(st);
+  *run_id = sqlite3_last_insert_rowid(s->db);
+  return rc;
+}
+
+int ds_store_run_end(ds_store_t *s, int64_t run_id, const char *how, int exit_code, int64_t trials_done,
+                     int64_t trials_failed) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "UPDATE runs SET ended_at = ?2, how_ended = ?3, exit_code = ?4, trials_done = ?5,"
+                         " trials_failed = ?6 WHERE run_id = ?1",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "table runs");
+  sqlite3_bind_int64(st, 1, run_id);
+  sqlite3_bind_double(st, 2, wall_now());
+  sqlite3_bind_text(st, 3, how, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 4, exit_code);
+  sqlite3_bind_int64(st, 5, trials_done);
+  sqlite3_bind_int64(st, 6, trials_failed);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(s, "updating table runs");
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* ---- trials --------------------------------------------------------------------------- */
+
+static int step_reset(ds_store_t *s, sqlite3_stmt *st, const char *what) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sql_err(s, what);
+}
+
+static void bind_trial_common(sqlite3_stmt *st, int64_t campaign_id, const ds_trial_t *t) {
+  sqlite3_bind_int64(st, 1, campaign_id);
+  sqlite3_bind_text(st, 2, t->key, DS_KEY_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, t->idx);
+  sqlite3_bind_int64(st, 4, t->seed);
+  sqlite3_bind_text(st, 5, t->params_json, (int)t->params_len, SQLITE_STATIC);
+}
+
+int ds_store_put_result(ds_store_t *s, int64_t campaign_id, const ds_trial_t *t, const ds_result_t *r,
+                        const ds_run_info_t *info) {
+  sqlite3_stmt *st = s->ins_trial;
+  bind_trial_common(st, campaign_id, t);
+  sqlite3_bind_text(st, 6, r->status == 0 ? "done" : "failed", -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 7, (int)info->attempts);
+  sqlite3_bind_int(st, 8, info->rank);
+  if (info->host) sqlite3_bind_text(st, 9, info->host, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, 9);
+  sqlite3_bind_double(st, 10, info->started_at);
+  sqlite3_bind_double(st, 11, info->finished_at);
+  sqlite3_bind_double(st, 12, r->wall_s);
+  if (r->status) sqlite3_bind_text(st, 13, r->error, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, 13);
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    sqlite3_reset(st);
+    return sql_err(s, "writing table trials");
+  }
+  int64_t trial_id = sqlite3_column_int64(st, 0);
+  sqlite3_step(st);
+  sqlite3_reset(st);
+  int rc = 0;
+  st = s->ins_param;
+  for (size_t i = 0; i < t->n_flat && !rc; i++) {
+    const ds_flat_t *f = t->flat[i];
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, f->name, -1, SQLITE_STATIC);
+    if (f->text) {
+      sqlite3_bind_null(st, 3);
+      sqlite3_bind_text(st, 4, f->text, -1, SQLITE_STATIC);
+    } else {
+      sqlite3_bind_double(st, 3, f->value);
+      sqlite3_bind_null(st, 4);
+    }
+    rc = step_reset(s, st, "writing table params");
+  }
+  if (r->status) return rc; /* a failed trial keeps no metrics: it never enters a front */
+  st = s->ins_metric;
+  for (size_t i = 0; i < r->n_metrics && !rc; i++) {
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, r->metrics[i].name, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 3, r->metrics[i].value);
+    rc = step_reset(s, st, "writing table metrics");
+  }
+  st = s->ins_curve;
+  for (size_t i = 0; i < r->n_curve && !rc; i++) {
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_int64(st, 2, r->curve[i].step);
+    sqlite3_bind_text(st, 3, r->curve[i].name, -1, SQLITE_STATIC);
+    if (isfinite(r->curve[i].value)) sqlite3_bind_double(st, 4, r->curve[i].value);
+    else sqlite3_bind_null(st, 4);
+    rc = step_reset(s, st, "writing table curves");
+  }
+  return rc;
+}
+
+int ds_store_put_running(ds_store_t *s, int64_t campaign_id, const ds_trial_t *t, const ds_run_info_t *info) {
+  sqlite3_stmt *st = s->ins_running;
+  bind_trial_common(st, campaign_id, t);
+  sqlite3_bind_int(st, 6, (int)info->attempts);
+  sqlite3_bind_int(st, 7, info->rank);
+  if (info->host) sqlite3_bind_text(st, 8, info->host, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, 8);
+  sqlite3_bind_double(st, 9, info->started_at);
+  return step_reset(s, st, "writing table trials");
+}
+
+int ds_store_note_metric(ds_store_t *s, int64_t campaign_id, const char *name, int *added) {
+  sqlite3_stmt *st = s->note_metric;
+  sqlite3_bind_int64(st, 1, campaign_id);
+  sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+  int rc = step_reset(s, st, "writing table metric_names");
+  *added = rc == 0 && sqlite3_changes(s->db) > 0;
+  return rc;
+}
+
+/* ---- the wide view -------------------------------------------------------------------- */
+
+void ds_store_view_name(const char *campaign_name, char *out, size_t out_len) {
+  snprintf(out, out_len, "v_%s", campaign_name);
+  for (char *c = out + 2; *c; c++) *c = isalnum((unsigned char)*c) ? (char)tolower((unsigned char)*c) : '_';
+}
+
+typedef struct namelist {
+  char **v;
+  size_t n;
+} namelist_t;
+
+static int names_has(const namelist_t *l, const char *name) {
+  for (size_t i = 0; i < l->n; i++)
+    if (!strcmp(l->v[i], name)) return 1;
+  return 0;
+}
+
+static void names_add(namelist_t *l, const char *name) {
+  if (names_has(l, name)) return;
+  char **v = realloc(l->v, (l->n + 1) * sizeof *v);
+  if (!v) return;
+  l->v = v;
+  l->v[l->n++] = strdup(name);
+}
+
+static void names_free(namelist_t *l) {
+  for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+  free(l->v);
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *s) {
+  size_t n = strlen(s);
+  if (*len + n + 1 > *cap) {
+    size_t c = *cap ? *cap : 1024;
+    while (c < *len + n + 1) c *= 2;
+    char *b = realloc(*buf, c);
+    if (!b) return;
+    *buf = b;
+    *cap = c;
+  }
+  memcpy(*buf + *len, s, n + 1);
+  *len += n;
+}
+
+int ds_store_update_view(ds_store_t *s, int64_t campaign_id, const char *campaign_name, const ds_spec_t *spec) {
+  namelist_t params = {0}, metrics = {0};
+  for (size_t i = 0; i < spec->n_slots; i++)
+    for (size_t f = 0; f < spec->slot_fixed[i].n_flat; f++) names_add(&params, spec->slot_fixed[i].flat[f].name);
+  for (size_t a = 0; a < spec->n_axes; a++)
+    for (size_t v = 0; v < spec->axes[a].n; v++)
+      for (size_t f = 0; f < spec->axes[a].vals[v].n_flat; f++) names_add(&params, spec->axes[a].vals[v].flat[f].name);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "SELECT name FROM metric_names WHERE campaign_id = ?1 ORDER BY name", -1, &st,
+                         NULL) != SQLITE_OK)
+    return sql_err(s, "table metric_names");
+  sqlite3_bind_int64(st, 1, campaign_id);
+  while (sqlite3_step(st) == SQLITE_ROW) names_add(&metrics, (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+
+  char view[160], line[600];
+  ds_store_view_name(campaign_name, view, sizeof view);
+  char *sql = NULL;
+  size_t len = 0, cap = 0;
+  snprintf(line, sizeof line, "DROP VIEW IF EXISTS \"%s\"; CREATE VIEW \"%s\" AS SELECT t.trial_id AS trial_id,"
+           " t.trial_key AS trial_key, t.idx AS idx, t.seed AS seed, t.status AS status, t.attempts AS attempts,"
+           " t.wall_s AS wall_s, t.rank AS rank", view, view);
+  append(&sql, &len, &cap, line);
+  static const char *reserved[] = {"trial_id", "trial_key", "idx", "seed", "status", "attempts", "wall_s", "rank", NULL};
+  namelist_t used = {0};
+  for (int i = 0; reserved[i]; i++) names_add(&used, reserved[i]);
+  for (size_t i = 0; i < params.n; i++) {
+    if (names_has(&used, params.v[i])) continue;
+    names_add(&used, params.v[i]);
+    snprintf(line, sizeof line, ", (SELECT coalesce(p.text, p.value) FROM params p WHERE p.trial_id = t.trial_id"
+             " AND p.name = '%s') AS \"%s\"", params.v[i], params.v[i]);
+    append(&sql, &len, &cap, line);
+  }
+  for (size_t i = 0; i < metrics.n; i++) {
+    char col[100];
+    snprintf(col, sizeof col, "%s%s", names_has(&used, metrics.v[i]) ? "m_" : "", metrics.v[i]);
+    for (char *c = col; *c; c++)
+      if (!isalnum((unsigned char)*c) && *c != '_') *c = '_';
+    names_add(&used, col);
+    snprintf(line, sizeof line, ", (SELECT m.value FROM metrics m WHERE m.trial_id = t.trial_id AND m.name = '%s')"
+             " AS \"%s\"", metrics.v[i], col);
+    append(&sql, &len, &cap, line);
+  }
+  snprintf(line, sizeof line, " FROM trials t WHERE t.campaign_id = %lld;", (long long)campaign_id);
+  append(&sql, &len, &cap, line);
+  int rc = sql ? exec(s, sql, "creating the campaign view") : DS_ENOMEM;
+  free(sql);
+  names_free(&params);
+  names_free(&metrics);
+  names_free(&used);
+  return rc;
+}

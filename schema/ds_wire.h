@@ -1,0 +1,101 @@
+/* ds_wire.h — the wire format of messages between coordinator and workers (version 1).
+ *
+ * Every message is a byte buffer: a header (magic "DSW1" as u32 0x31575344, u8 version, u8 type,
+ * u16 zero, u32 count) followed by `count` records of its type.  All integers and doubles are
+ * little-endian; strings are u32 length + bytes (no NUL).  No raw structs cross the wire, so ranks
+ * built by different compilers interoperate, and a reader rejects anything malformed (DS_EWIRE)
+ * rather than trusting lengths.
+ *
+ *   TRIAL  (coordinator → worker): i64 idx, u32 attempt, u64 rng_seed, f64 timeout_s,
+ *          u8 isolation (0 thread, 1 process), u8 device (0 auto, 1 cpu, 2 cuda), str key,
+ *          str task, str params_json
+ *   RESULT (worker → coordinator): i64 idx, u32 attempt, i32 status (0 or DS_E*), f64 wall_s,
+ *          str error, u32 n, n × (str name, f64 value), u32 m, m × (i64 step, str name, f64 value)
+ *   HELLO  (worker → coordinator, once): str host, i32 gpu (−1 none), str backend
+ *   STOP   (coordinator → worker): no records; the worker drops queued trials and exits its loop.
+ */
+#ifndef DS_WIRE_H
+#define DS_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DS_WIRE_MAGIC 0x31575344u
+#define DS_WIRE_VERSION 1
+
+typedef enum { DS_MSG_TRIAL = 1, DS_MSG_RESULT = 2, DS_MSG_HELLO = 3, DS_MSG_STOP = 4 } ds_msg_type_t;
+
+typedef struct ds_metric {
+  char name[64];
+  double value;
+} ds_metric_t;
+
+typedef struct ds_curve_pt {
+  int64_t step;
+  char name[32];
+  double value;
+} ds_curve_pt_t;
+
+/* A trial's outcome.  Arrays are owned by the struct; reuse it across trials with
+ * ds_result_reset() and release with ds_result_free(). */
+typedef struct ds_result {
+  int64_t idx;
+  uint32_t attempt;
+  int32_t status;          /* 0 or a DS_E* code */
+  double wall_s;
+  char error[256];
+  ds_metric_t *metrics;
+  size_t n_metrics, cap_metrics;
+  ds_curve_pt_t *curve;
+  size_t n_curve, cap_curve;
+} ds_result_t;
+
+void ds_result_reset(ds_result_t *r);
+void ds_result_free(ds_result_t *r);
+/* Adds or replaces metric `name`.  DS_ENOMEM on allocation failure. */
+int ds_result_metric(ds_result_t *r, const char *name, double value);
+int ds_result_curve(ds_result_t *r, int64_t step, const char *name, double value);
+
+typedef struct ds_wire_trial {
+  int64_t idx;
+  uint32_t attempt;
+  uint64_t rng_seed;
+  double timeout_s;
+  uint8_t isolation, device;
+  char key[33];
+  const char *task;   size_t task_len;    /* point into the message buffer */
+  const char *params; size_t params_len;
+} ds_wire_trial_t;
+
+/* A message being written.  Zero-initialise, then ds_wire_begin(). */
+typedef struct ds_wbuf {
+  uint8_t *data;
+  size_t len, cap;
+  size_t count_at;
+  uint32_t count;
+  int oom;
+} ds_wbuf_t;
+
+void ds_wire_begin(ds_wbuf_t *w, ds_msg_type_t type);
+void ds_wire_put_trial(ds_wbuf_t *w, const ds_wire_trial_t *t);
+void ds_wire_put_result(ds_wbuf_t *w, const ds_result_t *r);
+void ds_wire_put_hello(ds_wbuf_t *w, const char *host, int32_t gpu, const char *backend);
+/* Finishes the header; returns 0 or DS_ENOMEM if any put ran out of memory. */
+int ds_wire_end(ds_wbuf_t *w);
+void ds_wbuf_free(ds_wbuf_t *w);
+
+/* A message being read.  The reader never reads past len. */
+typedef struct ds_rbuf {
+  const uint8_t *data;
+  size_t len, pos;
+  ds_msg_type_t type;
+  uint32_t count;
+} ds_rbuf_t;
+
+/* Checks the header.  Returns 0 or DS_EWIRE. */
+int ds_wire_open(ds_rbuf_t *r, const void *data, size_t len);
+int ds_wire_get_trial(ds_rbuf_t *r, ds_wire_trial_t *t);
+int ds_wire_get_result(ds_rbuf_t *r, ds_result_t *out);
+int ds_wire_get_hello(ds_rbuf_t *r, char *host, size_t host_len, int32_t *gpu, char *backend, size_t backend_len);
+
+#endif /* DS_WIRE_H */

@@ -1,0 +1,867 @@
+/* spec.c — parse and validate a campaign spec; expand its sweep one trial at a time.
+ *
+ * Parsing renders every value a parameter can take to canonical JSON once (ds_pval_t), together
+ * with its flattened scalars for the `params` table.  ds_spec_trial() then only concatenates
+ * pre-rendered pieces in sorted key order and hashes the result, which is what lets the
+ * coordinator produce trials at well over 10⁵/s and resume a 10⁶-trial sweep without holding it.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ds_error.h"
+#include "ds_spec.h"
+#include "ds__schema.h"
+
+#define MAX_AXIS_POINTS 10000000
+#define MAX_TRIALS ((int64_t)1 << 40)
+
+typedef struct parser {
+  ds_spec_t *s;
+  const ds_spec_opts_t *opts;
+  char *err;
+  size_t err_len;
+} parser_t;
+
+static int fail(parser_t *p, const char *path, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (p->err && p->err_len)
+    snprintf(p->err, p->err_len, "%s: %s%s%s", p->s->file, path, *path ? ": " : "", msg);
+  return DS_ESPEC;
+}
+
+static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
+
+/* ---- flattening for the params table ---------------------------------------------------- */
+
+static void sanitize(char *name) {
+  for (char *c = name; *c; c++)
+    if (!isalnum((unsigned char)*c) && *c != '_') *c = '_';
+}
+
+static int flat_push(ds_pval_t *pv, const char *name, double value, const char *text) {
+  ds_flat_t *f = realloc(pv->flat, (pv->n_flat + 1) * sizeof *f);
+  if (!f) return DS_ENOMEM;
+  pv->flat = f;
+  f = &pv->flat[pv->n_flat];
+  f->name = strdup(name);
+  f->value = value;
+  f->text = xstrdup(text);
+  if (!f->name || (text && !f->text)) return DS_ENOMEM;
+  sanitize(f->name);
+  pv->n_flat++;
+  return 0;
+}
+
+static int all_numbers(const cJSON *a) {
+  for (const cJSON *c = a->child; c; c = c->next)
+    if (!cJSON_IsNumber(c)) return 0;
+  return 1;
+}
+
+static int flatten(ds_pval_t *pv, const char *name, const cJSON *v, int depth) {
+  char sub[256];
+  int rc = 0;
+  if (depth > 4) return 0;
+  if (cJSON_IsNumber(v)) return flat_push(pv, name, v->valuedouble, NULL);
+  if (cJSON_IsBool(v)) return flat_push(pv, name, cJSON_IsTrue(v) ? 1 : 0, NULL);
+  if (cJSON_IsString(v)) return flat_push(pv, name, NAN, v->valuestring);
+  if (cJSON_IsObject(v)) {
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(v, "name");
+    if (cJSON_IsString(nm)) rc = flat_push(pv, name, NAN, nm->valuestring);
+    for (const cJSON *c = v->child; c && !rc; c = c->next) {
+      if (c == nm) continue;
+      snprintf(sub, sizeof sub, "%s_%s", name, c->string);
+      rc = flatten(pv, sub, c, depth + 1);
+    }
+    return rc;
+  }
+  if (cJSON_IsArray(v)) {
+    int n = cJSON_GetArraySize(v);
+    char *json = ds_json_canonical(v);
+    if (!json) return DS_ENOMEM;
+    if (strlen(json) <= 256) rc = flat_push(pv, name, NAN, json);
+    free(json);
+    if (!rc && n <= 16 && all_numbers(v)) {
+      int i = 0;
+      for (const cJSON *c = v->child; c && !rc; c = c->next, i++) {
+        snprintf(sub, sizeof sub, "%s_%d", name, i);
+        rc = flat_push(pv, sub, c->valuedouble, NULL);
+      }
+    }
+    return rc;
+  }
+  return 0;
+}
+
+static void pval_free(ds_pval_t *pv) {
+  if (!pv) return;
+  free(pv->json);
+  for (size_t i = 0; i < pv->n_flat; i++) {
+    free(pv->flat[i].name);
+    free(pv->flat[i].text);
+  }
+  free(pv->flat);
+  memset(pv, 0, sizeof *pv);
+}
+
+static int pval_make(ds_pval_t *pv, const char *name, const cJSON *v) {
+  memset(pv, 0, sizeof *pv);
+  pv->json = ds_json_canonical(v);
+  if (!pv->json) return DS_ENOMEM;
+  pv->json_len = strlen(pv->json);
+  return flatten(pv, name, v, 0);
+}
+
+/* ---- value checks --------------------------------------------------------------------- */
+
+/* Checks that apply to a parameter of any task, then the task's own check. */
+static int check_value(parser_t *p, const char *path, const char *key, const cJSON *v) {
+  if (!strcmp(key, "temperature") && (!cJSON_IsNumber(v) || !(v->valuedouble > 0)))
+    return fail(p, path, "temperature must be a number > 0");
+  if (!strcmp(key, "beta") && (!cJSON_IsNumber(v) || !(v->valuedouble >= 0)))
+    return fail(p, path, "beta must be a number >= 0");
+  if (!strcmp(key, "mixture")) {
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || !all_numbers(v))
+      return fail(p, path, "mixture must be a non-empty list of weights");
+    double sum = 0;
+    for (const cJSON *c = v->child; c; c = c->next) {
+      if (!(c->valuedouble >= 0)) return fail(p, path, "mixture weights must be >= 0");
+      sum += c->valuedouble;
+    }
+    if (fabs(sum - 1) > 1e-9) return fail(p, path, "mixture weights must sum to 1 (they sum to %.17g)", sum);
+  }
+  if (p->opts && p->opts->check) {
+    char msg[400];
+    msg[0] = 0;
+    if (p->opts->check(p->s->task, key, v, msg, sizeof msg)) {
+      /* msg is "<suffix>: <text>"; join the suffix onto our path. */
+      char full[1024];
+      const char *colon = strstr(msg, ": ");
+      if (colon) {
+        snprintf(full, sizeof full, "%s%.*s", path, (int)(colon - msg), msg);
+        return fail(p, full, "%s", colon + 2);
+      }
+      return fail(p, path, "%s", msg);
+    }
+  }
+  return 0;
+}
+
+/* ---- sweep axes ----------------------------------------------------------------------- */
+
+static int axis_push(parser_t *p, ds_axis_t *ax, const cJSON *v, const char *path) {
+  int rc = check_value(p, path, ax->name, v);
+  if (rc) return rc;
+  if (ax->n >= MAX_AXIS_POINTS) return fail(p, path, "too many values (at most %d)", MAX_AXIS_POINTS);
+  ds_pval_t *vals = realloc(ax->vals, (ax->n + 1) * sizeof *vals);
+  if (!vals) return DS_ENOMEM;
+  ax->vals = vals;
+  rc = pval_make(&ax->vals[ax->n], ax->name, v);
+  ax->n++;
+  return rc;
+}
+
+static int get_points(parser_t *p, const cJSON *obj, const char *path, int *n) {
+  const cJSON *pts = cJSON_GetObjectItemCaseSensitive(obj, "points");
+  char sub[512];
+  snprintf(sub, sizeof sub, "%s.points", path);
+  if (!pts) return fail(p, sub, "missing (a positive integer)");
+  if (!cJSON_IsNumber(pts) || pts->valuedouble < 1 || pts->valuedouble != floor(pts->valuedouble) ||
+      pts->valuedouble > MAX_AXIS_POINTS)
+    return fail(p, sub, "expected a positive integer");
+  *n = (int)pts->valuedouble;
+  return 0;
+}
+
+static int get_range(parser_t *p, const cJSON *r, const char *path, double *lo, double *hi, int log) {
+  if (!cJSON_IsArray(r) || cJSON_GetArraySize(r) != 2 || !all_numbers(r))
+    return fail(p, path, "expected [low, high]");
+  *lo = r->child->valuedouble;
+  *hi = r->child->next->valuedouble;
+  if (!isfinite(*lo) || !isfinite(*hi)) return fail(p, path, "bounds must be finite");
+  if (log && !(*lo > 0 && *hi > 0)) return fail(p, path, "log bounds must be > 0");
+  return 0;
+}
+
+/* Expands a range object {"linear"|"log": [a, b], "points": n} into numbers, appended to out. */
+static int range_values(parser_t *p, const cJSON *obj, const char *path, double **out, int *n,
+                        double *lo, double *hi, int *is_log) {
+  const cJSON *lin = cJSON_GetObjectItemCaseSensitive(obj, "linear");
+  const cJSON *lg = cJSON_GetObjectItemCaseSensitive(obj, "log");
+  char sub[512];
+  if (!lin == !lg) return fail(p, path, "expected a list, {\"linear\": [a, b], \"points\": n}, {\"log\": [a, b], \"points\": n} or {\"simplex\": M, \"steps\": s}");
+  *is_log = lg != NULL;
+  for (const cJSON *c = obj->child; c; c = c->next)
+    if (strcmp(c->string, "linear") && strcmp(c->string, "log") && strcmp(c->string, "points")) {
+      snprintf(sub, sizeof sub, "%s.%s", path, c->string);
+      return fail(p, sub, "unknown key");
+    }
+  snprintf(sub, sizeof sub, "%s.%s", path, lg ? "log" : "linear");
+  int rc = get_range(p, lg ? lg : lin, sub, lo, hi, *is_log);
+  if (!rc) rc = get_points(p, obj, path, n);
+  if (rc) return rc;
+  *out = malloc((size_t)*n * sizeof **out);
+  if (!*out) return DS_ENOMEM;
+  for (int i = 0; i < *n; i++) {
+    double f = *n == 1 ? 0 : (double)i / (*n - 1);
+    (*out)[i] = *is_log ? exp(log(*lo) + f * (log(*hi) - log(*lo))) : *lo + f * (*hi - *lo);
+    if (i == *n - 1 && *n > 1) (*out)[i] = *hi; /* exact end points */
+  }
+  return 0;
+}
+
+/* Simplex lattice {k_1/s, ..., k_M/s : Σk = s}, in lexicographic order of k. */
+static int simplex_axis(parser_t *p, ds_axis_t *ax, const cJSON *obj, const char *path) {
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "simplex");
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(obj, "steps");
+  char sub[512];
+  for (const cJSON *c = obj->child; c; c = c->next)
+    if (strcmp(c->string, "simplex") && strcmp(c->string, "steps")) {
+      snprintf(sub, sizeof sub, "%s.%s", path, c->string);
+      return fail(p, sub, "unknown key");
+    }
+  snprintf(sub, sizeof sub, "%s.simplex", path);
+  if (!cJSON_IsNumber(m) || m->valuedouble < 1 || m->valuedouble > 32 || m->valuedouble != floor(m->valuedouble))
+    return fail(p, sub, "expected the number of teachers, an integer in 1..32");
+  snprintf(sub, sizeof sub, "%s.steps", path);
+  if (!cJSON_IsNumber(st) || st->valuedouble < 1 || st->valuedouble > 1000 || st->valuedouble != floor(st->valuedouble))
+    return fail(p, sub, "expected a positive integer (at most 1000)");
+  int M = (int)m->valuedouble, S = (int)st->valuedouble;
+  ax->kind = DS_AXIS_SIMPLEX;
+  ax->simplex_m = M;
+  int k[32] = {0};
+  k[0] = S; /* start at (S, 0, ..., 0) and walk compositions in reverse-lexicographic order */
+  for (;;) {
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr) return DS_ENOMEM;
+    for (int i = 0; i < M; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)k[i] / S));
+    int rc = axis_push(p, ax, arr, path);
+    cJSON_Delete(arr);
+    if (rc) return rc;
+    /* next composition: find rightmost i < M-1 with k[i] > 0, move one unit right */
+    int i = M - 2;
+    while (i >= 0 && k[i] == 0) i--;
+    if (i < 0) break;
+    k[i]--;
+    int rest = k[M - 1];
+    k[M - 1] = 0;
+    k[i + 1] = rest + 1;
+  }
+  return 0;
+}
+
+/* A list item that is an object with a "name" (a divergence) may carry lists or ranges as its
+ * parameters: expand their Cartesian product, in key order. */
+static int expand_named(parser_t *p, ds_axis_t *ax, const cJSON *item, const char *path) {
+  size_t nk = 0;
+  const cJSON *keys[16];
+  double *vals[16] = {0};
+  int nv[16] = {0};
+  int rc = 0;
+  for (const cJSON *c = item->child; c; c = c->next) {
+    if (!cJSON_IsArray(c) && !(cJSON_IsObject(c) && (cJSON_GetObjectItemCaseSensitive(c, "linear") ||
+                                                     cJSON_GetObjectItemCaseSensitive(c, "log"))))
+      continue;
+    char sub[512];
+    snprintf(sub, sizeof sub, "%s.%s", path, c->string);
+    if (nk == 16) return fail(p, sub, "too many swept parameters");
+    keys[nk] = c;
+    if (cJSON_IsArray(c)) {
+      nv[nk] = cJSON_GetArraySize(c);
+      if (nv[nk] < 1 || !all_numbers(c)) { rc = fail(p, sub, "expected a non-empty list of numbers"); goto done; }
+      vals[nk] = malloc((size_t)nv[nk] * sizeof(double));
+      if (!vals[nk]) { rc = DS_ENOMEM; goto done; }
+      int i = 0;
+      for (const cJSON *e = c->child; e; e = e->next) vals[nk][i++] = e->valuedouble;
+    } else {
+      double lo, hi;
+      int lg;
+      rc = range_values(p, c, sub, &vals[nk], &nv[nk], &lo, &hi, &lg);
+      if (rc) goto done;
+    }
+    nk++;
+  }
+  if (nk == 0) { rc = axis_push(p, ax, item, path); goto done; }
+  int idx[16] = {0};
+  for (;;) {
+    cJSON *copy = cJSON_Duplicate(item, 1);
+    if (!copy) { rc = DS_ENOMEM; goto done; }
+    for (size_t i = 0; i < nk; i++)
+      cJSON_ReplaceItemInObjectCaseSensitive(copy, keys[i]->string, cJSON_CreateNumber(vals[i][idx[i]]));
+    rc = axis_push(p, ax, copy, path);
+    cJSON_Delete(copy);
+    if (rc) goto done;
+    size_t i = nk;
+    while (i > 0) {
+      i--;
+      if (++idx[i] < nv[i]) break;
+      idx[i] = 0;
+      if (i == 0) goto done;
+    }
+  }
+done:
+  for (size_t i = 0; i < 16; i++) free(vals[i]);
+  return rc;
+}
+
+static int parse_axis(parser_t *p, ds_axis_t *ax, const cJSON *v) {
+  char path[300], sub[400];
+  snprintf(path, sizeof path, "sweep.%s", ax->name);
+  if (cJSON_IsArray(v)) {
+    ax->kind = DS_AXIS_LIST;
+    if (cJSON_GetArraySize(v) == 0) return fail(p, path, "expected a non-empty list");
+    int i = 0;
+    for (const cJSON *c = v->child; c; c = c->next, i++) {
+      snprintf(sub, sizeof sub, "%s[%d]", path, i);
+      int rc = cJSON_IsObject(c) && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "name"))
+                   ? expand_named(p, ax, c, sub)
+                   : axis_push(p, ax, c, sub);
+      if (rc) return rc;
+    }
+    return 0;
+  }
+  if (!cJSON_IsObject(v))
+    return fail(p, path, "expected a list, {\"linear\": [a, b], \"points\": n}, {\"log\": [a, b], \"points\": n} or {\"simplex\": M, \"steps\": s}");
+  if (cJSON_GetObjectItemCaseSensitive(v, "simplex")) return simplex_axis(p, ax, v, path);
+  double *vals = NULL, lo, hi;
+  int n, lg, rc = range_values(p, v, path, &vals, &n, &lo, &hi, &lg);
+  if (rc) return rc;
+  ax->kind = lg ? DS_AXIS_LOG : DS_AXIS_LINEAR;
+  ax->lo = lo;
+  ax->hi = hi;
+  for (int i = 0; i < n && !rc; i++) {
+    cJSON *num = cJSON_CreateNumber(vals[i]);
+    rc = num ? axis_push(p, ax, num, path) : DS_ENOMEM;
+    cJSON_Delete(num);
+  }
+  free(vals);
+  return rc;
+}
+
+/* ---- top level ------------------------------------------------------------------------ */
+
+static int is_uint(const cJSON *v, double max) {
+  return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max &&
+         v->valuedouble == floor(v->valuedouble);
+}
+
+static int parse_sampler(parser_t *p, const cJSON *v) {
+  ds_spec_t *s = p->s;
+  s->sampler = DS_SAMPLER_GRID;
+  if (!v) return 0;
+  if (cJSON_IsString(v)) {
+    if (!strcmp(v->valuestring, "grid")) return 0;
+    return fail(p, "sampler", "unknown sampler \"%s\" (expected \"grid\", {\"random\": n, \"seed\": s} or {\"lhs\": n, \"seed\": s})", v->valuestring);
+  }
+  if (!cJSON_IsObject(v)) return fail(p, "sampler", "expected \"grid\" or an object");
+  static const char *kinds[] = {"random", "lhs"};
+  static const ds_sampler_t kv[] = {DS_SAMPLER_RANDOM, DS_SAMPLER_LHS};
+  const cJSON *n = NULL;
+  for (int i = 0; i < 2 && !n; i++)
+    if ((n = cJSON_GetObjectItemCaseSensitive(v, kinds[i]))) s->sampler = kv[i];
+  if (!n) return fail(p, "sampler", "expected {\"random\": n, \"seed\": s} or {\"lhs\": n, \"seed\": s}");
+  char path[64];
+  snprintf(path, sizeof path, "sampler.%s", n->string);
+  if (!is_uint(n, 1e9) || n->valuedouble < 1) return fail(p, path, "expected a positive integer");
+  s->sampler_n = (int64_t)n->valuedouble;
+  for (const cJSON *c = v->child; c; c = c->next) {
+    snprintf(path, sizeof path, "sampler.%s", c->string);
+    if (c == n) continue;
+    if (!strcmp(c->string, "seed")) {
+      if (!is_uint(c, 9007199254740992.0)) return fail(p, path, "expected a non-negative integer");
+      s->sampler_seed = (uint64_t)c->valuedouble;
+    } else {
+      return fail(p, path, "unknown key");
+    }
+  }
+  return 0;
+}
+
+static int parse_seeds(parser_t *p, const cJSON *v) {
+  ds_spec_t *s = p->s;
+  if (!v) {
+    s->n_seeds = 1;
+    s->seeds = calloc(1, sizeof *s->seeds);
+    return s->seeds ? 0 : DS_ENOMEM;
+  }
+  if (is_uint(v, 1e6) && v->valuedouble >= 1) {
+    s->n_seeds = (size_t)v->valuedouble;
+    s->seeds = malloc(s->n_seeds * sizeof *s->seeds);
+    if (!s->seeds) return DS_ENOMEM;
+    for (size_t i = 0; i < s->n_seeds; i++) s->seeds[i] = (int64_t)i;
+    return 0;
+  }
+  if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0) {
+    s->n_seeds = (size_t)cJSON_GetArraySize(v);
+    s->seeds = malloc(s->n_seeds * sizeof *s->seeds);
+    if (!s->seeds) return DS_ENOMEM;
+    size_t i = 0;
+    for (const cJSON *c = v->child; c; c = c->next, i++) {
+      char path[64];
+      snprintf(path, sizeof path, "seeds[%zu]", i);
+      if (!is_uint(c, 9007199254740992.0)) return fail(p, path, "expected a non-negative integer");
+      s->seeds[i] = (int64_t)c->valuedouble;
+      for (size_t j = 0; j < i; j++)
+        if (s->seeds[j] == s->seeds[i]) return fail(p, path, "duplicate seed %lld", (long long)s->seeds[i]);
+    }
+    return 0;
+  }
+  return fail(p, "seeds", "expected a positive integer or a non-empty list of seeds");
+}
+
+static int parse_trial_opts(parser_t *p, const cJSON *v) {
+  ds_trial_opts_t *t = &p->s->trial;
+  t->timeout_s = 0;
+  t->retries = 0;
+  strcpy(t->device, "auto");
+  if (!v) return 0;
+  if (!cJSON_IsObject(v)) return fail(p, "trial", "expected an object");
+  for (const cJSON *c = v->child; c; c = c->next) {
+    char path[80];
+    snprintf(path, sizeof path, "trial.%s", c->string);
+    if (!strcmp(c->string, "timeout_s")) {
+      if (!cJSON_IsNumber(c) || !(c->valuedouble >= 0) || !isfinite(c->valuedouble))
+        return fail(p, path, "expected a number >= 0 (0 = no timeout)");
+      t->timeout_s = c->valuedouble;
+    } else if (!strcmp(c->string, "retries")) {
+      if (!is_uint(c, 100)) return fail(p, path, "expected an integer in 0..100");
+      t->retries = (int)c->valuedouble;
+    } else if (!strcmp(c->string, "isolation")) {
+      if (!cJSON_IsString(c) || (strcmp(c->valuestring, "thread") && strcmp(c->valuestring, "process")))
+        return fail(p, path, "expected \"thread\" or \"process\"");
+      t->isolation_process = !strcmp(c->valuestring, "process");
+    } else if (!strcmp(c->string, "device")) {
+      if (!cJSON_IsString(c) || (strcmp(c->valuestring, "auto") && strcmp(c->valuestring, "cpu") &&
+                                 strcmp(c->valuestring, "cuda")))
+        return fail(p, path, "expected \"auto\", \"cpu\" or \"cuda\"");
+      snprintf(t->device, sizeof t->device, "%s", c->valuestring);
+    } else {
+      return fail(p, path, "unknown key (expected timeout_s, retries, isolation, device)");
+    }
+  }
+  return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Orders the parameter slots by key, pre-rendering each "\"key\":" prefix. */
+static int build_slots(parser_t *p, const cJSON *fixed) {
+  ds_spec_t *s = p->s;
+  size_t n = s->n_axes + 1;
+  for (const cJSON *c = fixed ? fixed->child : NULL; c; c = c->next) n++;
+  char **names = calloc(n, sizeof *names);
+  if (!names) return DS_ENOMEM;
+  size_t k = 0;
+  for (const cJSON *c = fixed ? fixed->child : NULL; c; c = c->next) names[k++] = c->string;
+  for (size_t i = 0; i < s->n_axes; i++) names[k++] = s->axes[i].name;
+  names[k++] = "seed";
+  qsort(names, n, sizeof *names, cmp_str);
+  s->n_slots = n;
+  s->slot_key = calloc(n, sizeof *s->slot_key);
+  s->slot_axis = calloc(n, sizeof *s->slot_axis);
+  s->slot_fixed = calloc(n, sizeof *s->slot_fixed);
+  int rc = (!s->slot_key || !s->slot_axis || !s->slot_fixed) ? DS_ENOMEM : 0;
+  for (size_t i = 0; i < n && !rc; i++) {
+    ds__buf_t b = {0};
+    if (ds__buf_json_string(&b, names[i]) || ds__buf_put(&b, ":", 1)) { free(b.data); rc = DS_ENOMEM; break; }
+    s->slot_key[i] = b.data;
+    s->slot_axis[i] = -1;
+    if (!strcmp(names[i], "seed")) s->slot_axis[i] = -2;
+    for (size_t a = 0; a < s->n_axes; a++)
+      if (!strcmp(names[i], s->axes[a].name)) s->slot_axis[i] = (int)a;
+    if (s->slot_axis[i] == -1) rc = pval_make(&s->slot_fixed[i], names[i], cJSON_GetObjectItemCaseSensitive(fixed, names[i]));
+  }
+  free(names);
+  return rc;
+}
+
+static int valid_name(const char *n) {
+  if (!*n || strlen(n) > 100) return 0;
+  for (const char *c = n; *c; c++)
+    if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-' && *c != '.') return 0;
+  return 1;
+}
+
+int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_opts_t *opts,
+                  ds_spec_t **out, char *err, size_t err_len) {
+  *out = NULL;
+  ds_spec_t *s = calloc(1, sizeof *s);
+  if (!s) return DS_ENOMEM;
+  parser_t P = {s, opts, err, err_len}, *p = &P;
+  int rc = 0;
+  s->file = strdup(file ? file : "spec");
+  const char *end = NULL;
+  s->root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+  if (!s->root) {
+    size_t off = end ? (size_t)(end - text) : 0, line = 1;
+    for (size_t i = 0; i < off && i < len; i++) line += text[i] == '\n';
+    rc = fail(p, "", "malformed JSON near line %zu (byte %zu)", line, off);
+    goto fail;
+  }
+  const cJSON *r = s->root;
+  if (!cJSON_IsObject(r)) { rc = fail(p, "", "the spec must be a JSON object"); goto fail; }
+  static const char *known[] = {"name", "task", "fixed", "sweep", "sampler", "seeds", "objectives",
+                                "pareto_by", "trial", "description", NULL};
+  for (const cJSON *c = r->child; c; c = c->next) {
+    int ok = 0;
+    for (int i = 0; known[i]; i++) ok |= !strcmp(c->string, known[i]);
+    if (!ok) { rc = fail(p, c->string, "unknown key (expected one of name, task, fixed, sweep, sampler, seeds, objectives, pareto_by, trial, description)"); goto fail; }
+  }
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "name");
+  if (!cJSON_IsString(v) || !valid_name(v->valuestring)) {
+    rc = fail(p, "name", "expected a name of letters, digits, '_', '-' or '.' (at most 100)");
+    goto fail;
+  }
+  s->name = strdup(v->valuestring);
+  v = cJSON_GetObjectItemCaseSensitive(r, "task");
+  if (!cJSON_IsString(v)) { rc = fail(p, "task", "expected a task name (noop, distill, rlvr, fdpo, logits)"); goto fail; }
+  s->task = strdup(v->valuestring);
+  if (opts && opts->task_known && !opts->task_known(s->task)) {
+    rc = fail(p, "task", "unknown task \"%s\" (expected noop, distill, rlvr, fdpo or logits)", s->task);
+    goto fail;
+  }
+  const cJSON *fixed = cJSON_GetObjectItemCaseSensitive(r, "fixed");
+  if (fixed && !cJSON_IsObject(fixed)) { rc = fail(p, "fixed", "expected an object"); goto fail; }
+  for (const cJSON *c = fixed ? fixed->child : NULL; c; c = c->next) {
+    char path[300];
+    snprintf(path, sizeof path, "fixed.%s", c->string);
+    if (!strcmp(c->string, "seed")) { rc = fail(p, path, "\"seed\" is reserved; use the top-level \"seeds\""); goto fail; }
+    for (const cJSON *d = fixed->child; d != c; d = d->next)
+      if (!strcmp(d->string, c->string)) { rc = fail(p, path, "duplicate key"); goto fail; }
+    if ((rc = check_value(p, path, c->string, c))) goto fail;
+  }
+  const cJSON *sweep = cJSON_GetObjectItemCaseSensitive(r, "sweep");
+  if (sweep && !cJSON_IsObject(sweep)) { rc = fail(p, "sweep", "expected an object"); goto fail; }
+  for (const cJSON *c = sweep ? sweep->child : NULL; c; c = c->next) s->n_axes++;
+  s->axes = calloc(s->n_axes + 1, sizeof *s->axes);
+  if (!s->axes) { rc = DS_ENOMEM; goto fail; }
+  size_t a = 0;
+  for (const cJSON *c = sweep ? sweep->child : NULL; c; c = c->next, a++) {
+    char path[300];
+    snprintf(path, sizeof path, "sweep.%s", c->string);
+    if (!strcmp(c->string, "seed")) { rc = fail(p, path, "\"seed\" is reserved; use the top-level \"seeds\""); goto fail; }
+    if (cJSON_GetObjectItemCaseSensitive(fixed, c->string)) { rc = fail(p, path, "also given in fixed"); goto fail; }
+    for (const cJSON *d = sweep->child; d != c; d = d->next)
+      if (!strcmp(d->string, c->string)) { rc = fail(p, path, "duplicate key"); goto fail; }
+    s->axes[a].name = strdup(c->string);
+    if ((rc = parse_axis(p, &s->axes[a], c))) goto fail;
+  }
+  if ((rc = parse_seeds(p, cJSON_GetObjectItemCaseSensitive(r, "seeds")))) goto fail;
+  if ((rc = parse_sampler(p, cJSON_GetObjectItemCaseSensitive(r, "sampler")))) goto fail;
+  if ((rc = parse_trial_opts(p, cJSON_GetObjectItemCaseSensitive(r, "trial")))) goto fail;
+
+  v = cJSON_GetObjectItemCaseSensitive(r, "objectives");
+  if (v && !cJSON_IsObject(v)) { rc = fail(p, "objectives", "expected an object {metric: \"min\"|\"max\"}"); goto fail; }
+  for (const cJSON *c = v ? v->child : NULL; c; c = c->next) s->n_objectives++;
+  s->objectives = calloc(s->n_objectives + 1, sizeof *s->objectives);
+  a = 0;
+  for (const cJSON *c = v ? v->child : NULL; c; c = c->next, a++) {
+    char path[300];
+    snprintf(path, sizeof path, "objectives.%s", c->string);
+    if (!cJSON_IsString(c) || (strcmp(c->valuestring, "min") && strcmp(c->valuestring, "max"))) {
+      rc = fail(p, path, "expected \"min\" or \"max\"");
+      goto fail;
+    }
+    s->objectives[a].name = strdup(c->string);
+    s->objectives[a].maximize = !strcmp(c->valuestring, "max");
+  }
+  v = cJSON_GetObjectItemCaseSensitive(r, "pareto_by");
+  if (v && !cJSON_IsArray(v)) { rc = fail(p, "pareto_by", "expected a list of parameter names"); goto fail; }
+  s->pareto_by = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof *s->pareto_by);
+  a = 0;
+  for (const cJSON *c = v ? v->child : NULL; c; c = c->next, a++) {
+    char path[64];
+    snprintf(path, sizeof path, "pareto_by[%zu]", a);
+    if (!cJSON_IsString(c)) { rc = fail(p, path, "expected a parameter name"); goto fail; }
+    int found = cJSON_GetObjectItemCaseSensitive(fixed, c->valuestring) != NULL || !strcmp(c->valuestring, "seed");
+    for (size_t i = 0; i < s->n_axes; i++) found |= !strcmp(s->axes[i].name, c->valuestring);
+    if (!found) { rc = fail(p, path, "\"%s\" is not a swept or fixed parameter", c->valuestring); goto fail; }
+    s->pareto_by[s->n_pareto_by++] = strdup(c->valuestring);
+  }
+
+  if (s->sampler == DS_SAMPLER_GRID) {
+    s->n_configs = 1;
+    for (size_t i = 0; i < s->n_axes; i++) {
+      if (s->n_configs > MAX_TRIALS / (int64_t)s->axes[i].n) {
+        rc = fail(p, "sweep", "the grid has more than 2^40 configurations");
+        goto fail;
+      }
+      s->n_configs *= (int64_t)s->axes[i].n;
+    }
+  } else {
+    s->n_configs = s->sampler_n;
+  }
+  if (s->n_configs > MAX_TRIALS / (int64_t)s->n_seeds) { rc = fail(p, "seeds", "more than 2^40 trials"); goto fail; }
+  s->n_trials = s->n_configs * (int64_t)s->n_seeds;
+  if ((rc = build_slots(p, fixed))) goto fail;
+  s->canonical = ds_json_canonical(s->root);
+  if (!s->canonical) { rc = DS_ENOMEM; goto fail; }
+  ds_hash128_hex(s->task, strlen(s->task), s->canonical, strlen(s->canonical), s->hash);
+  *out = s;
+  return 0;
+fail:
+  if (rc == DS_ENOMEM && err && err_len) snprintf(err, err_len, "%s: out of memory", s->file);
+  ds_spec_free(s);
+  return rc;
+}
+
+int ds_spec_load(const char *path, const ds_spec_opts_t *opts, ds_spec_t **out, char *err, size_t err_len) {
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+    return DS_EIO;
+  }
+  ds__buf_t b = {0};
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    if (ds__buf_put(&b, chunk, n)) { fclose(f); free(b.data); return DS_ENOMEM; }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    free(b.data);
+    snprintf(err, err_len, "%s: read error", path);
+    return DS_EIO;
+  }
+  int rc = ds_spec_parse(b.data ? b.data : "", b.len, path, opts, out, err, err_len);
+  free(b.data);
+  return rc;
+}
+
+void ds_spec_free(ds_spec_t *s) {
+  if (!s) return;
+  free(s->file);
+  free(s->name);
+  free(s->task);
+  cJSON_Delete(s->root);
+  free(s->canonical);
+  for (size_t i = 0; i < s->n_slots; i++) {
+    free(s->slot_key ? s->slot_key[i] : NULL);
+    if (s->slot_fixed) pval_free(&s->slot_fixed[i]);
+  }
+  free(s->slot_key);
+  free(s->slot_axis);
+  free(s->slot_fixed);
+  for (size_t i = 0; s->axes && i < s->n_axes; i++) {
+    free(s->axes[i].name);
+    for (size_t j = 0; j < s->axes[i].n; j++) pval_free(&s->axes[i].vals[j]);
+    free(s->axes[i].vals);
+  }
+  free(s->axes);
+  free(s->seeds);
+  for (size_t i = 0; s->objectives && i < s->n_objectives; i++) free(s->objectives[i].name);
+  free(s->objectives);
+  for (size_t i = 0; s->pareto_by && i < s->n_pareto_by; i++) free(s->pareto_by[i]);
+  free(s->pareto_by);
+  free(s);
+}
+
+/* ---- trials --------------------------------------------------------------------------- */
+
+static int tbuf_put(ds_trial_t *t, const char *s, size_t n) {
+  if (t->params_len + n + 1 > t->params_cap) {
+    size_t cap = t->params_cap ? t->params_cap : 256;
+    while (cap < t->params_len + n + 1) cap *= 2;
+    char *d = realloc(t->params_json, cap);
+    if (!d) return DS_ENOMEM;
+    t->params_json = d;
+    t->params_cap = cap;
+  }
+  memcpy(t->params_json + t->params_len, s, n);
+  t->params_len += n;
+  t->params_json[t->params_len] = 0;
+  return 0;
+}
+
+static int flat_add(ds_trial_t *t, const ds_flat_t *f) {
+  if (t->n_flat == t->flat_cap) {
+    size_t cap = t->flat_cap ? 2 * t->flat_cap : 16;
+    const ds_flat_t **p = realloc(t->flat, cap * sizeof *p);
+    if (!p) return DS_ENOMEM;
+    t->flat = p;
+    t->flat_cap = cap;
+  }
+  t->flat[t->n_flat++] = f;
+  return 0;
+}
+
+static const ds_flat_t *own_flat(ds_trial_t *t, const char *name, double value) {
+  if (t->n_own_flat == t->own_flat_cap) {
+    /* Capacity is fixed at the number of axes on first use so that pointers stay valid. */
+    return NULL;
+  }
+  ds_flat_t *f = &t->own_flat[t->n_own_flat++];
+  free(f->name);
+  f->name = strdup(name);
+  f->value = value;
+  f->text = NULL;
+  return f;
+}
+
+/* Continuous value of axis a for configuration c under the random or LHS sampler. */
+static double sample_continuous(const ds_spec_t *s, size_t a, int64_t c, uint64_t *rng) {
+  const ds_axis_t *ax = &s->axes[a];
+  double u;
+  if (s->sampler == DS_SAMPLER_LHS) {
+    /* Stratum of configuration c on axis a: a seeded permutation of 0..n-1, computed by a
+     * bijective affine map modulo n so that no table is needed (n ≤ 2^40). */
+    int64_t n = s->sampler_n;
+    uint64_t st = s->sampler_seed * 0x9e3779b97f4a7c15ULL + a + 1;
+    int64_t mul = (int64_t)(ds_splitmix64(&st) % (uint64_t)n) | 1, add = (int64_t)(ds_splitmix64(&st) % (uint64_t)n);
+    while (n > 1) { /* make mul coprime with n */
+      int64_t x = mul, y = n;
+      while (y) { int64_t tmp = x % y; x = y; y = tmp; }
+      if (x == 1) break;
+      mul += 2;
+    }
+    int64_t stratum = (int64_t)(((__int128)mul * c + add) % n);
+    u = (stratum + ds_rand_unit(rng)) / (double)n;
+  } else {
+    u = ds_rand_unit(rng);
+  }
+  if (ax->kind == DS_AXIS_LOG) return exp(log(ax->lo) + u * (log(ax->hi) - log(ax->lo)));
+  if (ax->kind == DS_AXIS_LINEAR) return ax->lo + u * (ax->hi - ax->lo);
+  return u;
+}
+
+int ds_spec_trial(const ds_spec_t *s, int64_t idx, ds_trial_t *t) {
+  if (idx < 0 || idx >= s->n_trials) return DS_EINVAL;
+  t->idx = idx;
+  size_t seed_i = (size_t)(idx % (int64_t)s->n_seeds);
+  int64_t c = idx / (int64_t)s->n_seeds;
+  t->seed = s->seeds[seed_i];
+  t->params_len = 0;
+  t->n_flat = 0;
+  t->n_own_flat = 0;
+  if (!t->own_flat || t->own_flat_cap < s->n_axes + 1) {
+    for (size_t i = 0; i < t->own_flat_cap; i++) free(t->own_flat[i].name);
+    free(t->own_flat);
+    t->own_flat_cap = s->n_axes + 1;
+    t->own_flat = calloc(t->own_flat_cap, sizeof *t->own_flat);
+    if (!t->own_flat) return DS_ENOMEM;
+  }
+  /* Choose a value (grid index, or continuous number) for every axis. */
+  size_t pick[64];
+  double cont[64];
+  int is_cont[64];
+  if (s->n_axes > 64) return DS_EINVAL;
+  if (s->sampler == DS_SAMPLER_GRID) {
+    int64_t r = c;
+    for (size_t a = s->n_axes; a-- > 0;) {
+      pick[a] = (size_t)(r % (int64_t)s->axes[a].n);
+      r /= (int64_t)s->axes[a].n;
+      is_cont[a] = 0;
+    }
+  } else {
+    uint64_t rng = s->sampler_seed ^ (0xd1b54a32d192ed03ULL * (uint64_t)(c + 1));
+    for (size_t a = 0; a < s->n_axes; a++) {
+      const ds_axis_t *ax = &s->axes[a];
+      is_cont[a] = ax->kind == DS_AXIS_LINEAR || ax->kind == DS_AXIS_LOG;
+      double u = sample_continuous(s, a, c, &rng);
+      if (is_cont[a]) cont[a] = u;
+      else pick[a] = (size_t)fmin(floor((ax->kind == DS_AXIS_SIMPLEX || ax->kind == DS_AXIS_LIST ? u : 0) * ax->n), ax->n - 1);
+    }
+  }
+  int rc = tbuf_put(t, "{", 1);
+  char num[40];
+  for (size_t i = 0; i < s->n_slots && !rc; i++) {
+    if (i) rc = tbuf_put(t, ",", 1);
+    if (!rc) rc = tbuf_put(t, s->slot_key[i], strlen(s->slot_key[i]));
+    if (rc) break;
+    int a = s->slot_axis[i];
+    if (a == -2) {
+      int n = snprintf(num, sizeof num, "%lld", (long long)t->seed);
+      rc = tbuf_put(t, num, (size_t)n);
+    } else if (a == -1) {
+      const ds_pval_t *pv = &s->slot_fixed[i];
+      rc = tbuf_put(t, pv->json, pv->json_len);
+      for (size_t f = 0; f < pv->n_flat && !rc; f++) rc = flat_add(t, &pv->flat[f]);
+    } else if (is_cont[a]) {
+      int n = ds_fmt_double(num, cont[a]);
+      rc = tbuf_put(t, num, (size_t)n);
+      const ds_flat_t *f = own_flat(t, s->axes[a].vals[0].flat[0].name, cont[a]);
+      if (!rc) rc = f ? flat_add(t, f) : DS_ENOMEM;
+    } else {
+      const ds_pval_t *pv = &s->axes[a].vals[pick[a]];
+      rc = tbuf_put(t, pv->json, pv->json_len);
+      for (size_t f = 0; f < pv->n_flat && !rc; f++) rc = flat_add(t, &pv->flat[f]);
+    }
+  }
+  if (!rc) rc = tbuf_put(t, "}", 1);
+  if (rc) return rc;
+  ds_hash128_hex(s->task, strlen(s->task), t->params_json, t->params_len, t->key);
+  t->rng_seed = ds_key_seed(t->key);
+  return 0;
+}
+
+void ds_trial_free(ds_trial_t *t) {
+  if (!t) return;
+  free(t->params_json);
+  free(t->flat);
+  for (size_t i = 0; i < t->own_flat_cap; i++) free(t->own_flat[i].name);
+  free(t->own_flat);
+  memset(t, 0, sizeof *t);
+}
+
+/* ---- diff ----------------------------------------------------------------------------- */
+
+static void diff_obj(const cJSON *a, const cJSON *b, const char *prefix, char *out, size_t out_len, int *n) {
+  /* Keys in either object whose canonical values differ. */
+  for (int pass = 0; pass < 2; pass++) {
+    const cJSON *x = pass ? b : a, *y = pass ? a : b;
+    for (const cJSON *c = x ? x->child : NULL; c; c = c->next) {
+      const cJSON *d = y ? cJSON_GetObjectItemCaseSensitive(y, c->string) : NULL;
+      if (pass && d) continue; /* already compared in pass 0 */
+      char *cj = ds_json_canonical(c), *dj = d ? ds_json_canonical(d) : NULL;
+      int same = cj && dj && !strcmp(cj, dj);
+      free(cj);
+      free(dj);
+      if (same) continue;
+      size_t used = strlen(out);
+      snprintf(out + used, out_len - used, "%s%s%s%s %s", *n ? "; " : "", prefix, *prefix ? "." : "",
+               c->string, !d ? (pass ? "added" : "removed") : "changed");
+      (*n)++;
+    }
+  }
+}
+
+int ds_spec_diff(const ds_spec_t *a, const ds_spec_t *b, char *out, size_t out_len) {
+  int n = 0;
+  out[0] = 0;
+  static const char *nested[] = {"fixed", "sweep", "trial", "objectives", NULL};
+  for (int pass = 0; pass < 2; pass++) {
+    const cJSON *x = pass ? b->root : a->root, *y = pass ? a->root : b->root;
+    for (const cJSON *c = x->child; c; c = c->next) {
+      const cJSON *d = cJSON_GetObjectItemCaseSensitive(y, c->string);
+      if (pass && d) continue;
+      int is_nested = 0;
+      for (int i = 0; nested[i]; i++) is_nested |= !strcmp(nested[i], c->string);
+      if (is_nested && cJSON_IsObject(c) && (!d || cJSON_IsObject(d))) {
+        diff_obj(pass ? d : c, pass ? c : d, c->string, out, out_len, &n);
+        continue;
+      }
+      char *cj = ds_json_canonical(c), *dj = d ? ds_json_canonical(d) : NULL;
+      int same = cj && dj && !strcmp(cj, dj);
+      free(cj);
+      free(dj);
+      if (same) continue;
+      size_t used = strlen(out);
+      snprintf(out + used, out_len - used, "%s%s %s", n ? "; " : "", c->string,
+               !d ? (pass ? "added" : "removed") : "changed");
+      n++;
+    }
+  }
+  return n;
+}

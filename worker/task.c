@@ -1,0 +1,263 @@
+/* task.c — the task registry, cooperative cancellation, and running one trial in a thread or in a
+ * child process (isolation "process"), with timeout and NaN/Inf checks.
+ *
+ * Process isolation forks before the task runs; the child encodes its result in the wire format
+ * onto a pipe and exits.  A child that dies by a signal, exits without a result, or outlives its
+ * timeout (then killed with SIGKILL) fails only its own trial: the rank carries on.
+ */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ds_error.h"
+#include "ds_task.h"
+
+volatile sig_atomic_t ds_worker_cancel = 0;
+
+extern const ds_task_t ds_task_noop, ds_task_distill;
+#ifdef DS_HAVE_SCIENCE_TASKS
+extern const ds_task_t ds_task_rlvr, ds_task_fdpo, ds_task_logits;
+#endif
+
+static const ds_task_t *const registry[] = {
+    &ds_task_noop, &ds_task_distill,
+#ifdef DS_HAVE_SCIENCE_TASKS
+    &ds_task_rlvr, &ds_task_fdpo,  &ds_task_logits,
+#endif
+    NULL};
+
+const ds_task_t *ds_task_find(const char *name) {
+  for (int i = 0; registry[i]; i++)
+    if (!strcmp(registry[i]->name, name)) return registry[i];
+  return NULL;
+}
+
+int ds_task_known(const char *name) { return ds_task_find(name) != NULL; }
+
+int ds_task_check_param(const char *task, const char *key, const cJSON *value, char *err, size_t err_len) {
+  const ds_task_t *t = ds_task_find(task);
+  if (!t || !t->check) return 0;
+  return t->check(key, value, err, err_len);
+}
+
+double ds_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int ds_task_should_stop(ds_task_ctx_t *ctx) {
+  if (ds_worker_cancel) return DS_EINTR;
+  double now = ds_now();
+  if (ctx->deadline > 0 && now > ctx->deadline) return DS_ETIMEOUT;
+  if (ctx->poll && now >= ctx->next_check) {
+    ctx->next_check = now + 0.05;
+    if (ctx->poll(ctx->poll_arg)) return DS_EINTR;
+  }
+  return 0;
+}
+
+int ds_task_fail(ds_task_ctx_t *ctx, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ctx->res->error, sizeof ctx->res->error, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+double ds_param_num(const cJSON *params, const char *key, double def) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, key);
+  if (cJSON_IsNumber(v)) return v->valuedouble;
+  if (cJSON_IsBool(v)) return cJSON_IsTrue(v);
+  return def;
+}
+
+const char *ds_param_str(const cJSON *params, const char *key, const char *def) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, key);
+  return cJSON_IsString(v) ? v->valuestring : def;
+}
+
+int ds_check_fail(char *err, size_t err_len, const char *suffix, const char *fmt, ...) {
+  char msg[300];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  snprintf(err, err_len, "%s: %s", suffix, msg);
+  return DS_ESPEC;
+}
+
+int ds_check_num(const cJSON *v, double lo, double hi, int lo_incl, int hi_incl, char *err, size_t err_len) {
+  if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+    return ds_check_fail(err, err_len, "", "expected a number");
+  double x = v->valuedouble;
+  if ((lo_incl ? x < lo : x <= lo) || (hi_incl ? x > hi : x >= hi))
+    return ds_check_fail(err, err_len, "", "expected a number in %s%g, %g%s", lo_incl ? "[" : "(", lo, hi,
+                         hi_incl ? "]" : ")");
+  return 0;
+}
+
+int ds_check_int(const cJSON *v, double lo, double hi, char *err, size_t err_len) {
+  if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo || v->valuedouble > hi)
+    return ds_check_fail(err, err_len, "", "expected an integer in %g..%g", lo, hi);
+  return 0;
+}
+
+/* Runs the task in this thread: parse, run, check metrics. */
+static void run_here(const ds_task_t *task, const ds_wire_trial_t *t, const ds_worker_env_t *env,
+                     ds_result_t *res, double t0) {
+  cJSON *params = cJSON_ParseWithLength(t->params, t->params_len);
+  if (!params) {
+    res->status = DS_EWIRE;
+    snprintf(res->error, sizeof res->error, "malformed params JSON");
+    return;
+  }
+  ds_task_ctx_t ctx = {
+      .params = params,
+      .seed = t->rng_seed,
+      .trial_seed = (int64_t)ds_param_num(params, "seed", 0),
+      .deadline = t->timeout_s > 0 ? t0 + t->timeout_s : 0,
+      .threads = env->threads > 0 ? env->threads : 1,
+      .device = t->device == 2 || (t->device == 0 && env->gpu >= 0) ? "cuda" : "cpu",
+      .res = res,
+      .poll = env->poll,
+      .poll_arg = env->poll_arg,
+  };
+  int rc = task->run(&ctx);
+  cJSON_Delete(params);
+  if (rc == 0 && ctx.deadline > 0 && ds_now() > ctx.deadline) rc = DS_ETIMEOUT;
+  if (rc == 0)
+    for (size_t i = 0; i < res->n_metrics; i++)
+      if (!isfinite(res->metrics[i].value)) {
+        rc = DS_ENANINF;
+        snprintf(res->error, sizeof res->error, "metric %s is %s", res->metrics[i].name,
+                 isnan(res->metrics[i].value) ? "NaN" : "infinite");
+        break;
+      }
+  if (rc && !res->error[0]) snprintf(res->error, sizeof res->error, "%s", ds_strerror(rc));
+  if (rc == DS_ETIMEOUT) snprintf(res->error, sizeof res->error, "timed out after %g s", t->timeout_s);
+  res->status = rc;
+}
+
+static void run_child(const ds_task_t *task, const ds_wire_trial_t *t, const ds_worker_env_t *env,
+                      ds_result_t *res, double t0) {
+  int fds[2];
+  if (pipe(fds)) {
+    res->status = DS_EIO;
+    snprintf(res->error, sizeof res->error, "pipe: %s", strerror(errno));
+    return;
+  }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    res->status = DS_EIO;
+    snprintf(res->error, sizeof res->error, "fork: %s", strerror(errno));
+    return;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    ds_worker_env_t child_env = *env;
+    child_env.poll = NULL; /* never touch MPI from the child */
+    run_here(task, t, &child_env, res, t0);
+    ds_wbuf_t w = {0};
+    ds_wire_begin(&w, DS_MSG_RESULT);
+    ds_wire_put_result(&w, res);
+    if (ds_wire_end(&w) == 0) {
+      size_t off = 0;
+      while (off < w.len) {
+        ssize_t n = write(fds[1], w.data + off, w.len - off);
+        if (n <= 0) break;
+        off += (size_t)n;
+      }
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  uint8_t *buf = NULL;
+  size_t len = 0, cap = 0;
+  int timed_out = 0, cancelled = 0;
+  for (;;) {
+    double now = ds_now();
+    int wait_ms = 50;
+    if (t->timeout_s > 0) {
+      double left = t0 + t->timeout_s - now;
+      if (left <= 0) {
+        timed_out = 1;
+        break;
+      }
+      if (left * 1000 < wait_ms) wait_ms = (int)(left * 1000) + 1;
+    }
+    if (ds_worker_cancel || (env->poll && env->poll(env->poll_arg))) {
+      cancelled = 1;
+      break;
+    }
+    struct pollfd pfd = {fds[0], POLLIN, 0};
+    int pr = poll(&pfd, 1, wait_ms);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr <= 0) continue;
+    if (len == cap) {
+      cap = cap ? 2 * cap : 4096;
+      uint8_t *nb = realloc(buf, cap);
+      if (!nb) break;
+      buf = nb;
+    }
+    ssize_t n = read(fds[0], buf + len, cap - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break; /* EOF: the child is done (or died) */
+    len += (size_t)n;
+  }
+  close(fds[0]);
+  if (timed_out || cancelled) kill(pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  ds_rbuf_t r;
+  if (timed_out) {
+    res->status = DS_ETIMEOUT;
+    snprintf(res->error, sizeof res->error, "timed out after %g s (child killed)", t->timeout_s);
+  } else if (cancelled) {
+    res->status = DS_EINTR;
+    snprintf(res->error, sizeof res->error, "interrupted");
+  } else if (WIFSIGNALED(status)) {
+    res->status = DS_ECRASH;
+    snprintf(res->error, sizeof res->error, "trial process crashed (signal %d: %s)", WTERMSIG(status),
+             strsignal(WTERMSIG(status)));
+  } else if (ds_wire_open(&r, buf, len) || r.type != DS_MSG_RESULT || r.count != 1 ||
+             ds_wire_get_result(&r, res)) {
+    res->status = DS_ECRASH;
+    snprintf(res->error, sizeof res->error, "trial process exited (status %d) without a result",
+             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  }
+  free(buf);
+}
+
+int ds_worker_run_trial(const ds_wire_trial_t *t, const ds_worker_env_t *env, ds_result_t *res) {
+  ds_result_reset(res);
+  double t0 = ds_now();
+  char task_name[64];
+  size_t n = t->task_len < sizeof task_name - 1 ? t->task_len : sizeof task_name - 1;
+  memcpy(task_name, t->task, n);
+  task_name[n] = 0;
+  const ds_task_t *task = ds_task_find(task_name);
+  if (!task) {
+    res->status = DS_ETASK;
+    snprintf(res->error, sizeof res->error, "unknown task %s", task_name);
+  } else if (t->isolation) {
+    run_child(task, t, env, res, t0);
+  } else {
+    run_here(task, t, env, res, t0);
+  }
+  res->idx = t->idx;
+  res->attempt = t->attempt;
+  res->wall_s = ds_now() - t0;
+  return 0;
+}
