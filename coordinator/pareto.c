@@ -153,7 +153,11 @@ static long nds_core(const double *v, size_t m, uint32_t *idx, size_t cnt, int32
     size_t lo = 0, hi = nf;
     while (lo < hi) {
       size_t mid = lo + (hi - lo) / 2;
-      if (front_dominates(v, m, mem[mid], len[mid], pv)) lo = mid + 1; else hi = mid;
+      /* Every member precedes p lexicographically here, so for m ≤ 2 the front's last member
+       * is the only candidate that matters (see front_dominates): O(1) per probe. */
+      int dom = m <= 2 ? dominates(v + (size_t)mem[mid][len[mid] - 1] * m, pv, m)
+                       : front_dominates(v, m, mem[mid], len[mid], pv);
+      if (dom) lo = mid + 1; else hi = mid;
     }
     if (lo == nf) {
       if (nf == capf) {

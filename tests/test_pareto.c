@@ -555,6 +555,42 @@ static void points_dominated_by_the_front_leave_upper_fronts_unchanged(void)
   ds_pareto_free(p);
 }
 
+/* Worst cases for ENS: everything on one front (points on a simplex), m = 2 and 3, then the same
+ * points fed to the incremental ranker in batches of 50 (every commit re-sorts front 0). */
+static void a_single_large_front_ranks_quickly_in_batch_and_incrementally(void)
+{
+  size_t n = 3000;
+  double *v = malloc(n * 3 * sizeof *v);
+  int32_t *r = malloc(n * sizeof *r);
+  for (size_t m = 2; m <= 3; m++) {
+    for (size_t i = 0; i < n; i++) {
+      double t = 0;
+      for (size_t j = 0; j < m; j++) { v[i * m + j] = unif() + 1e-9; t += v[i * m + j]; }
+      for (size_t j = 0; j < m; j++) v[i * m + j] /= t;
+    }
+    clock_t c0 = clock();
+    size_t nf;
+    ASSERT_EQ_INT(ds_pareto_rank(v, n, m, NULL, r, &nf), 0);
+    double ms_batch = 1000.0 * (double)(clock() - c0) / CLOCKS_PER_SEC;
+    ASSERT_EQ_INT(nf, 1);
+    ds_pareto_t *p = NULL;
+    ASSERT_EQ_INT(ds_pareto_init(&p, m, NULL), 0);
+    c0 = clock();
+    for (size_t i = 0; i < n; i++) {
+      ASSERT_EQ_INT(ds_pareto_add(p, (int64_t)i, v + i * m), 0);
+      if ((i + 1) % 50 == 0) ASSERT_EQ_INT(ds_pareto_commit(p, NULL, NULL), 0);
+    }
+    double ms_inc = 1000.0 * (double)(clock() - c0) / CLOCKS_PER_SEC;
+    ASSERT_EQ_INT(ds_pareto_n_fronts(p), 1);
+    fprintf(stderr, "  one front of %zu, m=%zu: batch %.1f ms, %zu commits of 50: %.1f ms\n", n, m,
+            ms_batch, n / 50, ms_inc);
+    ASSERT_TRUE(ms_batch < 2000 && ms_inc < 20000);
+    ds_pareto_free(p);
+  }
+  free(v);
+  free(r);
+}
+
 int main(void)
 {
   RUN(exact_duplicates_share_a_rank_and_do_not_dominate_each_other);
@@ -571,6 +607,7 @@ int main(void)
   RUN(aggregation_gives_mean_std_and_range_per_configuration);
   RUN(points_dominated_by_the_front_leave_upper_fronts_unchanged);
   RUN(incremental_batches_equal_batch_ranking_and_report_exact_changes);
+  RUN(a_single_large_front_ranks_quickly_in_batch_and_incrementally);
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   return failures ? 1 : 0;
 }
