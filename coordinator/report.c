@@ -564,7 +564,7 @@ static int section_lines(rs_t *s)
   if (!any || !n) return 0;
   int rc = DS_ENOMEM;
   pair_t *pr = malloc(n * sizeof *pr);
-  stat_t *st = malloc(n * s->ng * sizeof *st);
+  stat_t *st = malloc(n * sizeof *st); /* Σ over groups of distinct x ≤ points */
   size_t *nst = malloc(s->ng * sizeof *nst), *off = malloc(s->ng * sizeof *off);
   if (!pr || !st || !nst || !off) goto fail;
   sb_puts(b, "<section><h2>Objectives vs parameters</h2>\n<p class=\"note\">Mean over seeds (and "
