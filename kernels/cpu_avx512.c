@@ -1,7 +1,7 @@
 /* cpu_avx512.c — AVX-512F mapping of the CPU fast path (compiled with -mavx512f -mavx512dq
  * -mfma); the kernel body is cpu_impl.h.  Only called when the CPU reports avx512f.
- * vexp: Cephes range reduction x = n·ln2 + r, degree-6 polynomial, 2^n by vscalefps (which also
- * gives exact underflow to 0 and overflow to inf); vlog: getexp/getmant + Cephes logf polynomial.
+ * vexp: Cephes range reduction x = n·ln2 + r, degree-6 polynomial, 2^n by vscalefps (overflow to
+ * inf; results below FLT_MIN flush to 0 as on the other ISAs); vlog: getexp/getmant + Cephes logf polynomial.
  * Both ≈ 1e-7 relative (tested against libm in test_kernels). */
 #include <immintrin.h>
 #include <math.h>
@@ -39,7 +39,9 @@ static inline float vhmax(vf x) { return _mm512_reduce_max_ps(x); }
 
 static inline vf vexp(vf x) {
   /* max(lo, x) keeps a NaN x (maxps returns its second operand on NaN). */
-  x = _mm512_min_ps(_mm512_set1_ps(88.8f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
+  /* Results below FLT_MIN flush to 0, as in the AVX2 and generic units (same answers on every ISA). */
+  __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3365447505531f), _CMP_LT_OQ);
+  x = _mm512_min_ps(_mm512_set1_ps(88.8f), _mm512_max_ps(_mm512_set1_ps(-88.0f), x));
   vf n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   vf r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
@@ -51,12 +53,16 @@ static inline vf vexp(vf x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
   vf y = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(y, n);
+  return _mm512_maskz_mov_ps((__mmask16)~under, _mm512_scalef_ps(y, n));
 }
 
-static inline vf vlog(vf x) {
+static inline vf vlog(vf x0) {
+  /* Denormals are pre-scaled by 2^23 (getexp/getmant under DAZ would see 0). */
+  __mmask16 den = _mm512_cmp_ps_mask(x0, _mm512_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
+  vf x = _mm512_mask_mul_ps(x0, den, x0, _mm512_set1_ps(8388608.0f));
   /* m ∈ [0.5, 1), x = m·2^e; fold m < √½ to [√½, √2) as in Cephes logf. */
   vf e = _mm512_add_ps(_mm512_getexp_ps(x), _mm512_set1_ps(1.0f));
+  e = _mm512_mask_sub_ps(e, den, e, _mm512_set1_ps(23.0f));
   vf m = _mm512_getmant_ps(x, _MM_MANT_NORM_p5_1, _MM_MANT_SIGN_zero);
   __mmask16 small = _mm512_cmp_ps_mask(m, _mm512_set1_ps(0.707106781186547524f), _CMP_LT_OQ);
   e = _mm512_mask_sub_ps(e, small, e, _mm512_set1_ps(1.0f));
@@ -77,11 +83,11 @@ static inline vf vlog(vf x) {
   y = _mm512_fmadd_ps(z, _mm512_set1_ps(-0.5f), y);
   vf res = _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f), _mm512_add_ps(m, y));
   /* Special values: log 0 = −inf, log(x < 0) = NaN, log inf = inf, NaN stays NaN. */
-  res = _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_EQ_OQ),
+  res = _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x0, _mm512_setzero_ps(), _CMP_EQ_OQ),
                            _mm512_set1_ps(-INFINITY));
-  res = _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NGE_UQ),
+  res = _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x0, _mm512_setzero_ps(), _CMP_NGE_UQ),
                            _mm512_set1_ps(NAN));
-  res = _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_set1_ps(INFINITY), _CMP_EQ_OQ),
+  res = _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x0, _mm512_set1_ps(INFINITY), _CMP_EQ_OQ),
                            _mm512_set1_ps(INFINITY));
   return res;
 }

@@ -23,8 +23,11 @@
 
 #define BLK 2048
 
-/* log Σ exp(scale·x); scale > 0.  Double result. */
-static double row_lse(const float *restrict x, size_t n, float scale) {
+/* log Σ exp(scale·x − *mout), scale > 0, where *mout = max(scale·x) as the float the sums were
+ * taken against.  Returning the two parts lets the kernels form log-probs as
+ * (scale·x − m) − lsum with one rounding of a small number, instead of scale·x − LSE, whose
+ * absolute error grows with |x| (6e-6 at logits of ±100). */
+static double row_lse_parts(const float *restrict x, size_t n, float scale, float *mout) {
   double acc = 0;
   float m = -INFINITY;
   vf vsc = vset(scale);
@@ -40,13 +43,20 @@ static double row_lse(const float *restrict x, size_t n, float scale) {
       m = bm;
     }
     if (m == -INFINITY) continue;
-    if (m == INFINITY || m != m) return m;
+    if (m == INFINITY || m != m) { *mout = m; return 0; }
     vf vs = vset(0), nm = vset(-m);
     for (i = 0; i + VW <= len; i += VW) vs = vadd(vs, vexp(vfma(vld(xb + i), vsc, nm)));
     if (i < len) vs = vadd(vs, vkeep(vexp(vfma(vld_tail(xb + i, len - i, 0), vsc, nm)), len - i));
     acc += vsum(vs);
   }
-  return (double)m + log(acc);
+  *mout = m;
+  return log(acc);
+}
+
+static double row_lse(const float *restrict x, size_t n, float scale) {
+  float m;
+  double l = row_lse_parts(x, n, scale, &m);
+  return (double)m + l;
 }
 
 typedef struct {
@@ -151,9 +161,11 @@ static inline __attribute__((always_inline)) double row_kind(int K, const ds__cp
   if (K == DS_DIV_JSD) P.c1 = (float)(1 - d->beta);
   if (K == DS_DIV_SKL || K == DS_DIV_SRKL) P.c1 = (float)(1 - d->alpha);
   if (K == DS_DIV_WMIX) P.c1 = (float)(1 - d->w);
-  double lt = K == DS_DIV_ENTROPY ? 0 : row_lse(t, V, r->inv_tt);
-  double ls = row_lse(s, V, r->inv_ts);
-  const vf vtt = vset(r->inv_tt), vts = vset(r->inv_ts), nlt = vset((float)-lt), nls = vset((float)-ls);
+  float mt = 0, ms = 0;
+  double lt = K == DS_DIV_ENTROPY ? 0 : row_lse_parts(t, V, r->inv_tt, &mt);
+  double ls = row_lse_parts(s, V, r->inv_ts, &ms);
+  const vf vtt = vset(r->inv_tt), vts = vset(r->inv_ts);
+  const vf nmt = vset(-mt), nmq = vset(-ms), nlt = vset((float)-lt), nls = vset((float)-ls);
   const vf gs = vset((float)r->gscale);
   const int acc = r->accumulate;
   double loss = 0, H = 0;
@@ -162,11 +174,12 @@ static inline __attribute__((always_inline)) double row_kind(int K, const ds__cp
 #define LOADS(ii, n)                                                                  \
   vf lp, lq;                                                                          \
   if ((n) == VW) {                                                                    \
-    lp = K == DS_DIV_ENTROPY ? vset(0) : vfma(vld(t + (ii)), vtt, nlt);               \
-    lq = vfma(vld(s + (ii)), vts, nls);                                               \
+    lp = K == DS_DIV_ENTROPY ? vset(0) : vadd(vfma(vld(t + (ii)), vtt, nmt), nlt);    \
+    lq = vadd(vfma(vld(s + (ii)), vts, nmq), nls);                                    \
   } else {                                                                            \
-    lp = K == DS_DIV_ENTROPY ? vset(0) : vfma(vld_tail(t + (ii), (n), 0), vtt, nlt);  \
-    lq = vfma(vld_tail(s + (ii), (n), 0), vts, nls);                                  \
+    lp = K == DS_DIV_ENTROPY ? vset(0)                                                \
+                             : vadd(vfma(vld_tail(t + (ii), (n), 0), vtt, nmt), nlt); \
+    lq = vadd(vfma(vld_tail(s + (ii), (n), 0), vts, nmq), nls);                       \
   }
 #define STORE(ii, n, x)                                                               \
   do {                                                                                \
