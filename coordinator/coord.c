@@ -29,6 +29,7 @@
 
 #include "ds_coord.h"
 #include "ds_error.h"
+#include "ds_fronts.h"
 #include "ds_store.h"
 
 enum { TAG_TRIAL = 11, TAG_RESULT = 12, TAG_HELLO = 13, TAG_STOP = 14 }; /* = DS_TAG_* in ds_task.h */
@@ -84,6 +85,7 @@ struct coord {
   const ds_run_opts_t *o;
   ds_spec_t *spec;
   ds_store_t *store;
+  ds_fronts_t *fronts;
   int64_t campaign_id, run_id;
   uint8_t *finished;
   int64_t base_done, base_failed;
@@ -600,6 +602,11 @@ static void write_items(coord_t *c) {
 }
 
 static void commit(coord_t *c) {
+  if (c->fronts && ds_store_in_txn(c->store) && !c->store_error && ds_fronts_sync(c->fronts, 0)) {
+    c->store_error = DS_ESTORE;
+    fprintf(stderr, "\ndivsweep: fronts: %s\n", ds_store_errmsg(c->store));
+    atomic_store(&c->stop, 1);
+  }
   if (c->view_dirty && !c->store_error) {
     if (ds_store_begin(c->store) == 0 &&
         ds_store_update_view(c->store, c->campaign_id, c->spec->name, c->spec) == 0)
@@ -789,6 +796,11 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
   }
   if (!o->spec_path && (code = load_spec_for_resume(c, err, sizeof err))) goto out;
   if ((code = setup_campaign(c, err, sizeof err))) goto out;
+  if ((rc = ds_fronts_open(c->store, c->campaign_id, c->spec, &c->fronts))) {
+    snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
+    code = DS_EXIT_STORE;
+    goto out;
+  }
 
   c->n_workers = o->mpi_comm ? o->mpi_size - 1 : (o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
   if (c->n_workers < 1) c->n_workers = 1;
@@ -863,6 +875,7 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
     code = DS_EXIT_STORE;
   }
   ds_store_begin(c->store);
+  if (c->fronts && !c->store_error) ds_fronts_sync(c->fronts, 1);
   ds_store_campaign_status(c->store, c->campaign_id, interrupted ? "interrupted" : code == 0 ? "done" : code == 4 ? "failed" : "incomplete");
   ds_store_run_end(c->store, c->run_id, how, code, c->done_run, c->failed_run);
   ds_store_update_view(c->store, c->campaign_id, c->spec->name, c->spec);
@@ -894,6 +907,7 @@ out:
   free(c->finished);
   ds_wbuf_free(&c->wb);
   if (!c->abandoned) free(c->lw);
+  ds_fronts_close(c->fronts);
   ds_store_close(c->store);
   ds_spec_free(c->spec);
   return code;

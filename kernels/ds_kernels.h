@@ -43,8 +43,8 @@ typedef enum {
   DS_DIV_AB,        /* alpha-beta divergence (Cichocki) with its degenerate cases */
   DS_DIV_CS,        /* −log Σpq + ½ log Σp² + ½ log Σq² */
   DS_DIV_WMIX,      /* w·KL(p‖q) + (1−w)·KL(q‖p) */
-  DS_DIV_W1,        /* Σ_k |F_p(k) − F_q(k)| (ordinal, unnormalised index cost 1 per step / V) */
-  DS_DIV_SINKHORN,  /* entropic OT, log domain, epsilon-scaling */
+  DS_DIV_W1,        /* (1/V) Σ_{k<V−1} |F_p(k) − F_q(k)|: W1 under the ordinal cost |i−j|/V */
+  DS_DIV_SINKHORN,  /* entropic OT ⟨P,C⟩ + ε·KL(P‖p⊗q), log domain, epsilon-scaling; O(V²) */
   DS_DIV_ENTROPY,   /* H(q) = −Σ q log q (teacher ignored) */
   DS_DIV__COUNT
 } ds_div_kind_t;
@@ -74,8 +74,25 @@ int ds_div_set_param(ds_div_t *d, const char *key, double value);
  * writes a one-line reason naming the parameter into err (if err_len > 0). */
 int ds_div_check(const ds_div_t *d, char *err, size_t err_len);
 
+/* Like ds_div_set_param but from text (the CLI's --param k=v): numeric keys parse with strtod;
+ * "cost" takes "ordinal" or "01" (sinkhorn only; a matrix is set by the caller in cost_matrix).
+ * DS_EINVAL for an unknown key or unparsable value (*d untouched then). */
+int ds_div_set_param_str(ds_div_t *d, const char *key, const char *value);
+/* Writes the divergence's parameters as a JSON object ("{}" when it has none, e.g.
+ * {"alpha": 0.5}) into buf.  DS_EINVAL if buf is too small (buf then holds a truncated string). */
+int ds_div_params_json(const ds_div_t *d, char *buf, size_t len);
+
 typedef enum { DS_MIX_ARITHMETIC = 0, DS_MIX_GEOMETRIC, DS_MIX_LOSS } ds_mix_t;
+/* Reductions: batchmean ÷ active rows (rows whose row_mask is set; at least 1), sum, mean ÷
+ * (active rows · V), none (loss = Σ row losses and the gradient is that of the sum). */
 typedef enum { DS_RED_BATCHMEAN = 0, DS_RED_SUM, DS_RED_MEAN, DS_RED_NONE } ds_reduction_t;
+
+/* Name <-> enum for mixtures ("arithmetic", "geometric", "loss") and reductions ("batchmean",
+ * "sum", "mean", "none").  *_from_name return 0 or DS_EINVAL; *_name return static strings. */
+int ds_mix_from_name(const char *name, ds_mix_t *out);
+const char *ds_mix_name(ds_mix_t m);
+int ds_reduction_from_name(const char *name, ds_reduction_t *out);
+const char *ds_reduction_name(ds_reduction_t r);
 
 /* ---- Reference tier (double, one row) ---------------------------------------------------- */
 
@@ -126,6 +143,11 @@ typedef struct ds_backend ds_backend_t; /* opaque; static storage, never freed *
 const ds_backend_t *ds_kern_backend_get(const char *name);
 /* Name of a backend, e.g. "cpu-avx2". */
 const char *ds_kern_backend_name(const ds_backend_t *be);
+/* Whether the backend runs these arguments on its fast path (1), only through a per-row double
+ * fallback (0), or not at all (DS_EUNSUP/DS_EINVAL).  Used by tests and the bench report. */
+int ds_kern_supports(const ds_backend_t *be, const ds_kern_args_t *a);
+/* Names of the backends compiled in ("ref", "cpu", and "cuda" when built), NULL-terminated. */
+const char *const *ds_kern_backend_list(void);
 
 /* Fused forward+backward.  Returns 0, DS_EINVAL for bad arguments, DS_EUNSUP if the backend lacks
  * this divergence/mixture, DS_ENOMEM. */

@@ -1,0 +1,102 @@
+/* cpu_avx2.c — AVX2+FMA mapping of the CPU fast path (compiled with -mavx2 -mfma); the kernel
+ * body is cpu_impl.h.  Only called when the CPU reports avx2 and fma.
+ * vexp: Cephes range reduction, degree-6 polynomial, 2^n built in the exponent field; inputs below
+ * −87.3 give 0 (no denormal results), above 88 give inf (2^n must stay a normal float).  vlog: exponent/mantissa split by bit
+ * operations (denormals pre-scaled by 2^23) + Cephes logf polynomial.  Both ≈ 1e-7 relative. */
+#include <immintrin.h>
+#include <math.h>
+#include "ds__cpu.h"
+
+typedef __m256 vf;
+#define VW 8
+#define ISA_NAME "cpu-avx2"
+#define ISA_SYM ds__cpu_isa_avx2
+
+static inline vf vset(float x) { return _mm256_set1_ps(x); }
+static inline vf vld(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vst(float *p, vf x) { _mm256_storeu_ps(p, x); }
+static inline __m256i tmask(size_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline vf vld_tail(const float *p, size_t n, float fill) {
+  __m256i m = tmask(n);
+  return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+}
+static inline void vst_tail(float *p, vf x, size_t n) { _mm256_maskstore_ps(p, tmask(n), x); }
+static inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+static inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+static inline vf vdiv(vf a, vf b) { return _mm256_div_ps(a, b); }
+static inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
+static inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline vf vkeep(vf x, size_t n) { return _mm256_and_ps(x, _mm256_castsi256_ps(tmask(n))); }
+static inline vf vsel_gt(vf a, vf b, vf x, vf y) {
+  return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_GT_OQ));
+}
+static inline double vsum(vf x) {
+  __m256d s = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(x)),
+                            _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
+  __m128d t = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)));
+}
+static inline float vhmax(vf x) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+  return _mm_cvtss_f32(m);
+}
+
+static inline vf vexp(vf x0) {
+  vf x = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(_mm256_set1_ps(-87.3365447505531f), x0));
+  vf n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  vf r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  vf p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  vf y = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  /* n ∈ [−126, 127] after the clamp, so 2^n is a normal float. */
+  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+  y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x0, _mm256_set1_ps(-87.3365447505531f), _CMP_LT_OQ));
+  y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x0, _mm256_set1_ps(88.0f), _CMP_GT_OQ));
+  return _mm256_blendv_ps(y, x0, _mm256_cmp_ps(x0, x0, _CMP_UNORD_Q)); /* NaN in, NaN out */
+}
+
+static inline vf vlog(vf x0) {
+  vf den = _mm256_cmp_ps(x0, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
+  vf x = _mm256_blendv_ps(x0, _mm256_mul_ps(x0, _mm256_set1_ps(8388608.0f)), den);
+  __m256i xi = _mm256_castps_si256(x);
+  vf e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(xi, 23), _mm256_set1_epi32(126)));
+  e = _mm256_sub_ps(e, _mm256_and_ps(den, _mm256_set1_ps(23.0f)));
+  vf m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(xi, _mm256_set1_epi32(0x007fffff)),
+                                             _mm256_set1_epi32(0x3f000000)));
+  vf small = _mm256_cmp_ps(m, _mm256_set1_ps(0.707106781186547524f), _CMP_LT_OQ);
+  e = _mm256_sub_ps(e, _mm256_and_ps(small, _mm256_set1_ps(1.0f)));
+  m = _mm256_add_ps(m, _mm256_and_ps(small, m));
+  m = _mm256_sub_ps(m, _mm256_set1_ps(1.0f));
+  vf z = _mm256_mul_ps(m, m);
+  vf y = _mm256_set1_ps(7.0376836292e-2f);
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.1514610310e-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(1.1676998740e-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.2420140846e-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(1.4249322787e-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.6668057665e-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(2.0000714765e-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-2.4999993993e-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(3.3333331174e-1f));
+  y = _mm256_mul_ps(_mm256_mul_ps(y, m), z);
+  y = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), y);
+  y = _mm256_fmadd_ps(z, _mm256_set1_ps(-0.5f), y);
+  vf res = _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), _mm256_add_ps(m, y));
+  res = _mm256_blendv_ps(res, _mm256_set1_ps(-INFINITY), _mm256_cmp_ps(x0, _mm256_setzero_ps(), _CMP_EQ_OQ));
+  res = _mm256_blendv_ps(res, _mm256_set1_ps(NAN), _mm256_cmp_ps(x0, _mm256_setzero_ps(), _CMP_NGE_UQ));
+  res = _mm256_blendv_ps(res, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x0, _mm256_set1_ps(INFINITY), _CMP_EQ_OQ));
+  return res;
+}
+
+#include "cpu_impl.h"

@@ -1,0 +1,304 @@
+/* cpu_impl.h — the one body of the CPU fast-path kernels, included by each per-ISA translation
+ * unit after it has defined its vector mapping (the ggml pattern: main vector loop → masked tail,
+ * no scalar duplicate).  The including file defines:
+ *   vf, VW (lanes), vset, vld, vst, vld_tail(p, n, fill), vst_tail(p, x, n), vadd, vsub, vmul,
+ *   vdiv, vmax, vfma(a, b, c) = a·b + c, vkeep(x, n) (lanes ≥ n zeroed), vsel_gt(a, b, x, y)
+ *   (a > b ? x : y per lane), vsum (→ double), vhmax (→ float), vexp, vlog, ISA_NAME, ISA_SYM.
+ *
+ * Kernels (one row; layout: contiguous fp32 logits of length V; precision: fp32 element maths with
+ * ~1e-7-relative vexp/vlog, per-lane fp32 sums over blocks of BLK elements folded into double row
+ * accumulators):
+ *   stats:  LSE(x·scale) by blocks: block max (from L1), rescale the running double sum once per
+ *           block, then Σ exp(x·scale − m).  Student and teacher are streamed in the same pass.
+ *   fused:  with log p = t·inv_tt − LSE_t, log q = s·inv_ts − LSE_s, every divergence is written
+ *           as a per-element loss term and an h term (kernels.md §1.2, h up to c·q), and
+ *           grad = gscale·(h − q·Σh).  fkl (Σh = −1) fuses loss and gradient in one pass; the
+ *           others take one pass for (loss, Σh) and one for the gradient, recomputing h (the row
+ *           is in cache, so the second pass costs exps, not DRAM traffic).  renyi/amari take an
+ *           LSE pass over w = α log p + (1−α) log q, then one gradient pass.
+ * Zero probabilities follow 0·log 0 = 0 (select on p > 0 / q > 0 / m > 0).
+ */
+#include <math.h>
+#include <string.h>
+
+#define BLK 2048
+
+/* log Σ exp(scale·x − *mout), scale > 0, where *mout = max(scale·x) as the float the sums were
+ * taken against.  Returning the two parts lets the kernels form log-probs as
+ * (scale·x − m) − lsum with one rounding of a small number, instead of scale·x − LSE, whose
+ * absolute error grows with |x| (6e-6 at logits of ±100). */
+static double row_lse_parts(const float *restrict x, size_t n, float scale, float *mout) {
+  double acc = 0;
+  float m = -INFINITY;
+  vf vsc = vset(scale);
+  for (size_t b = 0; b < n; b += BLK) {
+    size_t len = n - b < BLK ? n - b : BLK, i;
+    const float *xb = x + b;
+    vf vm = vset(-INFINITY);
+    for (i = 0; i + VW <= len; i += VW) vm = vmax(vm, vld(xb + i));
+    if (i < len) vm = vmax(vm, vld_tail(xb + i, len - i, -INFINITY));
+    float bm = vhmax(vm) * scale;
+    if (bm > m) {
+      if (m > -INFINITY) acc *= exp((double)m - (double)bm);
+      m = bm;
+    }
+    if (m == -INFINITY) continue;
+    if (m == INFINITY || m != m) { *mout = m; return 0; }
+    vf vs = vset(0), nm = vset(-m);
+    for (i = 0; i + VW <= len; i += VW) vs = vadd(vs, vexp(vfma(vld(xb + i), vsc, nm)));
+    if (i < len) vs = vadd(vs, vkeep(vexp(vfma(vld_tail(xb + i, len - i, 0), vsc, nm)), len - i));
+    acc += vsum(vs);
+  }
+  *mout = m;
+  return log(acc);
+}
+
+static double row_lse(const float *restrict x, size_t n, float scale) {
+  float m;
+  double l = row_lse_parts(x, n, scale, &m);
+  return (double)m + l;
+}
+
+typedef struct {
+  float beta, alpha, w, c1, c2; /* per-divergence constants */
+} prm_t;
+
+/* Per-element loss and h for divergence `kind` (constant after inlining). */
+static inline __attribute__((always_inline)) void elem(int kind, const prm_t *P, vf lp, vf lq,
+                                                        vf *loss, vf *h, vf *q_out) {
+  const vf zero = vset(0);
+  vf q = vexp(lq);
+  *q_out = q;
+  switch (kind) {
+    case DS_DIV_FKL: {
+      vf p = vexp(lp);
+      *loss = vsel_gt(p, zero, vmul(p, vsub(lp, lq)), zero);
+      *h = vsub(zero, p);
+      break;
+    }
+    case DS_DIV_RKL: {
+      vf v = vsel_gt(q, zero, vmul(q, vsub(lq, lp)), zero);
+      *loss = v;
+      *h = v;
+      break;
+    }
+    case DS_DIV_JSD: { /* m = βp + (1−β)q; h = (1−β) q log(q/m) */
+      vf p = vexp(lp);
+      vf m = vfma(vset(P->beta), p, vmul(vset(P->c1), q));
+      vf lm = vlog(m);
+      vf a = vsel_gt(p, zero, vmul(p, vsub(lp, lm)), zero);
+      vf b = vsel_gt(q, zero, vmul(q, vsub(lq, lm)), zero);
+      *loss = vfma(vset(P->beta), a, vmul(vset(P->c1), b));
+      *h = vmul(vset(P->c1), b);
+      break;
+    }
+    case DS_DIV_SKL: { /* m = αp + (1−α)q; loss p log(p/m); h = −(1−α) p q / m */
+      vf p = vexp(lp);
+      vf m = vfma(vset(P->alpha), p, vmul(vset(P->c1), q));
+      vf lm = vlog(m);
+      *loss = vsel_gt(p, zero, vmul(p, vsub(lp, lm)), zero);
+      *h = vsel_gt(m, zero, vdiv(vmul(vset(-P->c1), vmul(p, q)), m), zero);
+      break;
+    }
+    case DS_DIV_SRKL: { /* m = (1−α)p + αq; loss q log(q/m); h = q (log(q/m) − α q/m) */
+      vf p = vexp(lp);
+      vf m = vfma(vset(P->c1), p, vmul(vset(P->alpha), q));
+      vf lm = vlog(m);
+      vf lr = vsub(lq, lm);
+      *loss = vsel_gt(q, zero, vmul(q, lr), zero);
+      *h = vsel_gt(q, zero, vmul(q, vsub(lr, vdiv(vmul(vset(P->alpha), q), m))), zero);
+      break;
+    }
+    case DS_DIV_TVD: { /* ½|p − q|; h = ½ q sign(q − p) */
+      vf p = vexp(lp);
+      vf d = vsub(q, p), hq = vmul(vset(0.5f), q);
+      *loss = vmul(vset(0.5f), vmax(d, vsub(zero, d)));
+      *h = vsel_gt(d, zero, hq, vsel_gt(zero, d, vsub(zero, hq), zero));
+      break;
+    }
+    case DS_DIV_HELLINGER: { /* loss term −√(pq) (+1 per row); h = −½√(pq) */
+      vf r = vexp(vmul(vset(0.5f), vadd(lp, lq)));
+      *loss = vsub(zero, r);
+      *h = vmul(vset(-0.5f), r);
+      break;
+    }
+    case DS_DIV_CHI2: { /* p²/q (−1 per row); h = −p²/q */
+      vf r = vexp(vsub(vadd(lp, lp), lq));
+      *loss = r;
+      *h = vsub(zero, r);
+      break;
+    }
+    case DS_DIV_CHI2N: { /* q²/p (−1 per row); h = 2q²/p */
+      vf r = vexp(vsub(vadd(lq, lq), lp));
+      *loss = r;
+      *h = vadd(r, r);
+      break;
+    }
+    case DS_DIV_WMIX: { /* w p log(p/q) + (1−w) q log(q/p); h = −w p + (1−w) q log(q/p) */
+      vf p = vexp(lp);
+      vf f = vsel_gt(p, zero, vmul(p, vsub(lp, lq)), zero);
+      vf r = vsel_gt(q, zero, vmul(q, vsub(lq, lp)), zero);
+      *loss = vfma(vset(P->w), f, vmul(vset(P->c1), r));
+      *h = vfma(vset(-P->w), p, vmul(vset(P->c1), r));
+      break;
+    }
+    default: { /* DS_DIV_ENTROPY: −q log q; h = −q log q */
+      vf v = vsel_gt(q, zero, vmul(q, lq), zero);
+      *loss = vsub(zero, v);
+      *h = *loss;
+      break;
+    }
+  }
+}
+
+/* The fused row for kind K (constant). */
+static inline __attribute__((always_inline)) double row_kind(int K, const ds__cpu_row_t *r) {
+  const size_t V = r->V;
+  const float *restrict t = r->t, *restrict s = r->s;
+  float *restrict g = r->grad;
+  const ds_div_t *d = r->div;
+  prm_t P = {(float)d->beta, (float)d->alpha, (float)d->w, 0, 0};
+  if (K == DS_DIV_JSD) P.c1 = (float)(1 - d->beta);
+  if (K == DS_DIV_SKL || K == DS_DIV_SRKL) P.c1 = (float)(1 - d->alpha);
+  if (K == DS_DIV_WMIX) P.c1 = (float)(1 - d->w);
+  float mt = 0, ms = 0;
+  double lt = K == DS_DIV_ENTROPY ? 0 : row_lse_parts(t, V, r->inv_tt, &mt);
+  double ls = row_lse_parts(s, V, r->inv_ts, &ms);
+  const vf vtt = vset(r->inv_tt), vts = vset(r->inv_ts);
+  const vf nmt = vset(-mt), nmq = vset(-ms), nlt = vset((float)-lt), nls = vset((float)-ls);
+  const vf gs = vset((float)r->gscale);
+  const int acc = r->accumulate;
+  double loss = 0, H = 0;
+  size_t i;
+
+#define LOADS(ii, n)                                                                  \
+  vf lp, lq;                                                                          \
+  if ((n) == VW) {                                                                    \
+    lp = K == DS_DIV_ENTROPY ? vset(0) : vadd(vfma(vld(t + (ii)), vtt, nmt), nlt);    \
+    lq = vadd(vfma(vld(s + (ii)), vts, nmq), nls);                                    \
+  } else {                                                                            \
+    lp = K == DS_DIV_ENTROPY ? vset(0)                                                \
+                             : vadd(vfma(vld_tail(t + (ii), (n), 0), vtt, nmt), nlt); \
+    lq = vadd(vfma(vld_tail(s + (ii), (n), 0), vts, nmq), nls);                       \
+  }
+#define STORE(ii, n, x)                                                               \
+  do {                                                                                \
+    vf x_ = (x);                                                                      \
+    if ((n) == VW) vst(g + (ii), acc ? vadd(vld(g + (ii)), x_) : x_);                \
+    else vst_tail(g + (ii), acc ? vadd(vld_tail(g + (ii), (n), 0), x_) : x_, (n));    \
+  } while (0)
+
+  if (K == DS_DIV_RENYI || K == DS_DIV_AMARI) {
+    /* w = α log p + (1−α) log q; S = Σ e^w; r = e^w / S. */
+    const float a = (float)d->alpha;
+    const vf va = vset(a), vb = vset(1 - a);
+    double m = -INFINITY, sacc = 0;
+    for (size_t b = 0; b < V; b += BLK) {
+      size_t len = V - b < BLK ? V - b : BLK;
+      vf vm = vset(-INFINITY);
+      for (i = b; i < b + len; i += VW) {
+        size_t n = b + len - i < VW ? b + len - i : VW;
+        LOADS(i, n)
+        vf w = vfma(va, lp, vmul(vb, lq));
+        if (n < VW) w = vsel_gt(vkeep(vset(1), n), vset(0), w, vset(-INFINITY));
+        vm = vmax(vm, w);
+      }
+      double bm = vhmax(vm);
+      if (bm > m) { if (m > -INFINITY) sacc *= exp(m - bm); m = bm; }
+      if (m == -INFINITY) continue;
+      vf vs = vset(0), nm = vset((float)-m);
+      for (i = b; i < b + len; i += VW) {
+        size_t n = b + len - i < VW ? b + len - i : VW;
+        LOADS(i, n)
+        vf e = vexp(vadd(vfma(va, lp, vmul(vb, lq)), nm));
+        vs = vadd(vs, n < VW ? vkeep(e, n) : e);
+      }
+      sacc += vsum(vs);
+    }
+    double lS = m + log(sacc), A = exp(lS);
+    loss = K == DS_DIV_RENYI ? lS / (d->alpha - 1) : (1 - A) / (d->alpha * (1 - d->alpha));
+    if (g) {
+      const vf nlS = vset((float)-lS);
+      const vf gsc = K == DS_DIV_RENYI ? gs : vmul(gs, vset((float)(A / d->alpha)));
+      for (i = 0; i < V; i += VW) {
+        size_t n = V - i < VW ? V - i : VW;
+        LOADS(i, n)
+        vf q = vexp(lq), rr = vexp(vadd(vfma(va, lp, vmul(vb, lq)), nlS));
+        STORE(i, n, vmul(gsc, vsub(q, rr)));
+      }
+    }
+    return loss;
+  }
+
+  if (K == DS_DIV_FKL) {
+    /* Σh = −1 exactly (Σp = 1), so loss and gradient fuse: g = gscale·(q − p). */
+    for (size_t b = 0; b < V; b += BLK) {
+      size_t end = V - b < BLK ? V : b + BLK;
+      vf vl = vset(0);
+      for (i = b; i < end; i += VW) {
+        size_t n = end - i < VW ? end - i : VW;
+        LOADS(i, n)
+        vf q = vexp(lq), p = vexp(lp);
+        vf l = vsel_gt(p, vset(0), vmul(p, vsub(lp, lq)), vset(0));
+        vl = vadd(vl, n < VW ? vkeep(l, n) : l);
+        if (g) STORE(i, n, vmul(gs, vsub(q, p)));
+      }
+      loss += vsum(vl);
+    }
+    return loss;
+  }
+
+  /* Pass 1: loss and H = Σh. */
+  for (size_t b = 0; b < V; b += BLK) {
+    size_t end = V - b < BLK ? V : b + BLK;
+    vf vl = vset(0), vh = vset(0);
+    for (i = b; i < end; i += VW) {
+      size_t n = end - i < VW ? end - i : VW;
+      LOADS(i, n)
+      vf l, h, q;
+      elem(K, &P, lp, lq, &l, &h, &q);
+      if (n < VW) { l = vkeep(l, n); h = vkeep(h, n); }
+      vl = vadd(vl, l);
+      vh = vadd(vh, h);
+    }
+    loss += vsum(vl);
+    H += vsum(vh);
+  }
+  if (K == DS_DIV_HELLINGER) loss += 1;
+  if (K == DS_DIV_CHI2 || K == DS_DIV_CHI2N) loss -= 1;
+  /* Pass 2: g = gscale·(h − q·H). */
+  if (g) {
+    const vf vH = vset((float)H);
+    for (i = 0; i < V; i += VW) {
+      size_t n = V - i < VW ? V - i : VW;
+      LOADS(i, n)
+      vf l, h, q;
+      elem(K, &P, lp, lq, &l, &h, &q);
+      STORE(i, n, vmul(gs, vsub(h, vmul(q, vH))));
+    }
+  }
+#undef LOADS
+#undef STORE
+  return loss;
+}
+
+static double row(const ds__cpu_row_t *r) {
+  switch (r->div->kind) {
+    case DS_DIV_FKL: return row_kind(DS_DIV_FKL, r);
+    case DS_DIV_RKL: return row_kind(DS_DIV_RKL, r);
+    case DS_DIV_JSD: return row_kind(DS_DIV_JSD, r);
+    case DS_DIV_SKL: return row_kind(DS_DIV_SKL, r);
+    case DS_DIV_SRKL: return row_kind(DS_DIV_SRKL, r);
+    case DS_DIV_TVD: return row_kind(DS_DIV_TVD, r);
+    case DS_DIV_HELLINGER: return row_kind(DS_DIV_HELLINGER, r);
+    case DS_DIV_CHI2: return row_kind(DS_DIV_CHI2, r);
+    case DS_DIV_CHI2N: return row_kind(DS_DIV_CHI2N, r);
+    case DS_DIV_RENYI: return row_kind(DS_DIV_RENYI, r);
+    case DS_DIV_AMARI: return row_kind(DS_DIV_AMARI, r);
+    case DS_DIV_WMIX: return row_kind(DS_DIV_WMIX, r);
+    case DS_DIV_ENTROPY: return row_kind(DS_DIV_ENTROPY, r);
+    default: return NAN; /* not a fast-path divergence: cpu.c never calls this */
+  }
+}
+
+const ds__cpu_isa_t ISA_SYM = {ISA_NAME, row, row_lse};

@@ -1,0 +1,40 @@
+/* ds__cpu.h — private contract between the CPU backend (cpu.c) and its per-ISA translation units
+ * (cpu_generic.c, cpu_avx2.c, cpu_avx512.c), each compiled with its own flags from the one body in
+ * cpu_impl.h.  cpu.c picks one table once, by CPU features, and never branches on the ISA again.
+ */
+#ifndef DS__CPU_H
+#define DS__CPU_H
+
+#include <stddef.h>
+#include "ds_kernels.h"
+
+/* One row of a fast-path divergence against one (already mixed) teacher row.
+ * t: teacher logits or log-probs (scaled by inv_tt), s: student logits (scaled by inv_ts);
+ * grad (may be NULL): gscale · d(loss)/d(s·inv_ts) is written (accumulate = 0) or added
+ * (accumulate = 1).  gscale must already include 1/T_s, t2 and the reduction. */
+typedef struct ds__cpu_row {
+  const ds_div_t *div;
+  size_t V;
+  const float *t, *s;
+  float inv_tt, inv_ts;
+  float *grad;
+  double gscale;
+  int accumulate;
+} ds__cpu_row_t;
+
+typedef struct ds__cpu_isa {
+  const char *name;                         /* "cpu-avx512" */
+  double (*row)(const ds__cpu_row_t *r);    /* returns the row loss (no t2) */
+  double (*lse)(const float *x, size_t n, float scale); /* log Σ exp(scale·x), double result */
+} ds__cpu_isa_t;
+
+/* 1 if the divergence has a fused fast path in the ISA units. */
+int ds__cpu_fast_div(ds_div_kind_t k);
+
+extern const ds__cpu_isa_t ds__cpu_isa_generic;
+#if defined(__x86_64__) || defined(__i386__)
+extern const ds__cpu_isa_t ds__cpu_isa_avx2;
+extern const ds__cpu_isa_t ds__cpu_isa_avx512;
+#endif
+
+#endif /* DS__CPU_H */

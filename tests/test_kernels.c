@@ -1,0 +1,487 @@
+/* test_kernels.c — the kernel library's tests, in the style of ggml's test-backend-ops:
+ *   1. the double reference against golden values from an independent numpy/scipy implementation
+ *      (tests/data/golden_div.txt, from make_golden_div.py);
+ *   2. central finite-difference gradients of the reference, zero-sum gradients, shift invariance,
+ *      1/T scaling, and the identities of kernels.md §2.13 / experiments.md;
+ *   3. every backend against the reference: NMSE of gradients, relative error of losses, NaN/Inf
+ *      positions, canaries after every output buffer, vocab sizes 1, 7, 33, 32000, 128256,
+ *      logits up to ±100, mixtures, reductions, row masks, thread-count determinism.
+ * Checks are always on and print both sides; the run keeps going and exits 1 if any failed.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "ds_kernels.h"
+#include "ds_error.h"
+
+static int n_fail, n_check;
+static const char *ctx = "";
+
+#define ASSERT_TRUE(c)                                                                   \
+  do {                                                                                   \
+    n_check++;                                                                           \
+    if (!(c)) {                                                                          \
+      n_fail++;                                                                          \
+      fprintf(stderr, "%s:%d: [%s] expected %s\n", __FILE__, __LINE__, ctx, #c);         \
+    }                                                                                    \
+  } while (0)
+#define ASSERT_NEAR(a, b, tol)                                                           \
+  do {                                                                                   \
+    double a_ = (a), b_ = (b), t_ = (tol);                                               \
+    n_check++;                                                                           \
+    if (!(fabs(a_ - b_) <= t_) && !(a_ == b_)) {                                         \
+      n_fail++;                                                                          \
+      fprintf(stderr, "%s:%d: [%s] %s = %.12g vs %s = %.12g (|diff| %.3g > %.3g)\n",     \
+              __FILE__, __LINE__, ctx, #a, a_, #b, b_, fabs(a_ - b_), t_);              \
+    }                                                                                    \
+  } while (0)
+#define ASSERT_LE(a, b)                                                                  \
+  do {                                                                                   \
+    double a_ = (a), b_ = (b);                                                           \
+    n_check++;                                                                           \
+    if (!(a_ <= b_)) {                                                                   \
+      n_fail++;                                                                          \
+      fprintf(stderr, "%s:%d: [%s] %s = %.12g > %s = %.12g\n", __FILE__, __LINE__, ctx, \
+              #a, a_, #b, b_);                                                           \
+    }                                                                                    \
+  } while (0)
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static double urand(void) { /* splitmix64 → [0,1) */
+  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+}
+static double nrand(void) {
+  double u = urand() + 1e-300, v = urand();
+  return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+static ds_div_t mkdiv(const char *name) {
+  ds_div_t d;
+  if (ds_div_from_name(name, &d) != 0) { fprintf(stderr, "unknown div %s\n", name); exit(2); }
+  return d;
+}
+
+/* Reference row with one teacher. */
+static double ref1(const ds_div_t *d, size_t V, const double *t, const double *z, double tt, double ts,
+                   int t2, double *g) {
+  const double *tp[1] = {t};
+  return ds_ref_div_row(d, V, 1, tp, NULL, DS_MIX_ARITHMETIC, z, tt, ts, t2, g);
+}
+
+/* ---- 1. golden values --------------------------------------------------------------------- */
+
+static void test_golden_values_match_the_independent_numpy_implementation(void) {
+  const char *dir = getenv("DS_TEST_DATA");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/golden_div.txt", dir ? dir : "tests/data");
+  FILE *f = fopen(path, "r");
+  ASSERT_TRUE(f != NULL);
+  if (!f) return;
+  char line[256], tok[64];
+  int ncase = 0;
+  if (!fgets(line, sizeof line, f)) { fclose(f); return; } /* header comment */
+  while (fscanf(f, "%63s", tok) == 1 && strcmp(tok, "case") == 0) {
+    char name[32], mix[32];
+    int np;
+    ds_div_t d;
+    if (fscanf(f, "%31s %d", name, &np) != 2) break;
+    d = mkdiv(name);
+    for (int i = 0; i < np; i++) {
+      char k[32], v[64];
+      if (fscanf(f, "%31s %63s", k, v) != 2) break;
+      ASSERT_TRUE(ds_div_set_param_str(&d, k, v) == 0);
+    }
+    size_t V, K;
+    double tt, ts, loss;
+    int t2;
+    if (fscanf(f, "%zu %zu %31s %lf %lf %d", &V, &K, mix, &tt, &ts, &t2) != 6) break;
+    double *w = malloc(K * sizeof *w), *T = malloc(K * V * sizeof *T), *z = malloc(V * sizeof *z);
+    double *g = malloc(V * sizeof *g), *ge = malloc(V * sizeof *ge);
+    const double **tp = malloc(K * sizeof *tp);
+    int ok = fscanf(f, "%63s", tok) == 1;
+    for (size_t k = 0; k < K; k++) ok &= fscanf(f, "%lf", &w[k]) == 1;
+    for (size_t i = 0; i < K * V; i++) ok &= fscanf(f, "%lf", &T[i]) == 1;
+    for (size_t i = 0; i < V; i++) ok &= fscanf(f, "%lf", &z[i]) == 1;
+    ok &= fscanf(f, "%63s %lf", tok, &loss) == 2;
+    ok &= fscanf(f, "%63s", tok) == 1;
+    for (size_t i = 0; i < V; i++) ok &= fscanf(f, "%lf", &ge[i]) == 1;
+    ASSERT_TRUE(ok);
+    for (size_t k = 0; k < K; k++) tp[k] = T + k * V;
+    ds_mix_t m;
+    ASSERT_TRUE(ds_mix_from_name(mix, &m) == 0);
+    char c[128];
+    snprintf(c, sizeof c, "golden %s V=%zu K=%zu %s case %d", name, V, K, mix, ncase);
+    ctx = c;
+    double L = ds_ref_div_row(&d, V, K, tp, w, m, z, tt, ts, t2, g);
+    ASSERT_NEAR(L, loss, 1e-9 * (1 + fabs(loss)) + (d.kind == DS_DIV_SINKHORN ? 1e-9 : 0));
+    double gmax = 0;
+    for (size_t i = 0; i < V; i++) gmax = fmax(gmax, fabs(ge[i]));
+    for (size_t i = 0; i < V; i++) ASSERT_NEAR(g[i], ge[i], 2e-7 * (1 + gmax));
+    free(w); free(T); free(z); free(g); free(ge); free(tp);
+    ncase++;
+  }
+  fclose(f);
+  ctx = "golden";
+  ASSERT_TRUE(ncase >= 70);
+}
+
+/* ---- 2. reference properties -------------------------------------------------------------- */
+
+static const char *all_divs[] = {"fkl", "rkl", "jsd", "skl", "srkl", "tvd", "hellinger", "chi2", "chi2n",
+                                 "renyi", "amari", "ab", "cs", "wmix", "w1", "sinkhorn", "entropy"};
+#define NDIV (sizeof all_divs / sizeof *all_divs)
+
+static void test_reference_gradients_match_central_differences_sum_to_zero_and_are_shift_invariant(void) {
+  enum { V = 7 };
+  for (size_t di = 0; di < NDIV; di++) {
+    for (int rep = 0; rep < 2; rep++) {
+      ds_div_t d = mkdiv(all_divs[di]);
+      if (d.kind == DS_DIV_AB) { d.alpha = rep ? 0.7 : 0.0; d.beta = rep ? -0.2 : 0.6; }
+      if (d.kind == DS_DIV_RENYI && rep) d.alpha = 2.5;
+      if (d.kind == DS_DIV_SINKHORN && rep) d.cost = DS_COST_01;
+      double t[V], z[V], g[V], gs[V], zz[V], tt2[V];
+      for (int j = 0; j < V; j++) { t[j] = 2 * nrand(); z[j] = 2 * nrand(); }
+      char c[64];
+      snprintf(c, sizeof c, "fd %s rep %d", all_divs[di], rep);
+      ctx = c;
+      double Ts = 2.0, Tt = 1.3;
+      double L = ref1(&d, V, t, z, Tt, Ts, 0, g);
+      ASSERT_TRUE(isfinite(L));
+      double sum = 0, gmax = 0;
+      for (int j = 0; j < V; j++) { sum += g[j]; gmax = fmax(gmax, fabs(g[j])); }
+      ASSERT_NEAR(sum, 0, 1e-12 * (1 + gmax) + (d.kind == DS_DIV_SINKHORN ? 1e-9 : 0));
+      /* central differences, 4-point formula (ggml grad mode) */
+      double h = 1e-3;
+      for (int j = 0; j < V; j++) {
+        double f[4], off[4] = {h / 2, -h / 2, h, -h};
+        for (int k = 0; k < 4; k++) {
+          memcpy(zz, z, sizeof zz);
+          zz[j] += off[k];
+          f[k] = ref1(&d, V, t, zz, Tt, Ts, 0, NULL);
+        }
+        double fd = (8 * f[0] + f[3] - 8 * f[1] - f[2]) / (6 * h);
+        ASSERT_NEAR(g[j], fd, 1e-7 * (1 + gmax) + (d.kind == DS_DIV_SINKHORN ? 1e-6 : 0));
+      }
+      /* shift invariance: adding a constant to either row's logits changes nothing */
+      for (int j = 0; j < V; j++) { zz[j] = z[j] + 3.25; tt2[j] = t[j] - 7.5; }
+      double L2 = ref1(&d, V, tt2, zz, Tt, Ts, 0, gs);
+      ASSERT_NEAR(L2, L, 1e-10 * (1 + fabs(L)) + (d.kind == DS_DIV_SINKHORN ? 1e-9 : 0));
+      for (int j = 0; j < V; j++) ASSERT_NEAR(gs[j], g[j], 1e-9 * (1 + gmax));
+      /* t2 multiplies loss and gradient by T_s² */
+      double L3 = ref1(&d, V, t, z, Tt, Ts, 1, gs);
+      ASSERT_NEAR(L3, L * Ts * Ts, 1e-12 * (1 + fabs(L3)));
+      ASSERT_NEAR(gs[0], g[0] * Ts * Ts, 1e-12 * (1 + fabs(gs[0])));
+    }
+  }
+}
+
+/* Value of a divergence on probabilities made from logits a (teacher), b (student) at T = 1. */
+static double D(const ds_div_t *d, size_t V, const double *a, const double *b) {
+  return ref1(d, V, a, b, 1, 1, 0, NULL);
+}
+
+static void test_divergence_identities_limits_and_bounds_hold(void) {
+  enum { V = 9 };
+  for (int rep = 0; rep < 5; rep++) {
+    double t[V], z[V];
+    for (int j = 0; j < V; j++) { t[j] = 1.5 * nrand(); z[j] = 1.5 * nrand(); }
+    ctx = "identities";
+    ds_div_t fkl = mkdiv("fkl"), rkl = mkdiv("rkl"), tvd = mkdiv("tvd"), hel = mkdiv("hellinger");
+    ds_div_t jsd = mkdiv("jsd"), ren = mkdiv("renyi"), chi2 = mkdiv("chi2"), ab = mkdiv("ab");
+    ds_div_t am = mkdiv("amari"), w1 = mkdiv("w1"), sk = mkdiv("sinkhorn");
+    double KL = D(&fkl, V, t, z), RKL = D(&rkl, V, t, z), TV = D(&tvd, V, t, z), H2 = D(&hel, V, t, z);
+    /* JSD_β ≤ H_b(β) */
+    for (double b = 0.1; b < 1; b += 0.2) {
+      jsd.beta = b;
+      ASSERT_LE(D(&jsd, V, t, z), -b * log(b) - (1 - b) * log(1 - b));
+      /* JSD_β/β → KL(p‖q) as β → 0 */
+    }
+    jsd.beta = 1e-6;
+    ASSERT_NEAR(D(&jsd, V, t, z) / 1e-6, KL, 1e-4 * (1 + KL));
+    /* Rényi → KL as α → 1; Rényi(2) = log(1 + χ²); Rényi(½) = −2 log BC */
+    ren.alpha = 1 + 1e-6;
+    ASSERT_NEAR(D(&ren, V, t, z), KL, 1e-5 * (1 + KL));
+    ren.alpha = 2;
+    ASSERT_NEAR(D(&ren, V, t, z), log(1 + D(&chi2, V, t, z)), 1e-12);
+    ren.alpha = 0.5;
+    ASSERT_NEAR(D(&ren, V, t, z), -2 * log(1 - H2), 1e-12);
+    /* ab(1,0) = fkl, ab(0,1) = rkl, ab(½,½) = 4H², ab(α,1−α) = amari(α), continuity at β → 0 */
+    ab.alpha = 1; ab.beta = 0;
+    ASSERT_NEAR(D(&ab, V, t, z), KL, 1e-12);
+    ab.alpha = 0; ab.beta = 1;
+    ASSERT_NEAR(D(&ab, V, t, z), RKL, 1e-12);
+    ab.alpha = 0.5; ab.beta = 0.5;
+    ASSERT_NEAR(D(&ab, V, t, z), 4 * H2, 1e-12);
+    am.alpha = 0.3; ab.alpha = 0.3; ab.beta = 0.7;
+    ASSERT_NEAR(D(&ab, V, t, z), D(&am, V, t, z), 1e-12);
+    ab.alpha = 0.8; ab.beta = 0;
+    double ab0 = D(&ab, V, t, z);
+    ab.beta = 1e-7;
+    ASSERT_NEAR(D(&ab, V, t, z), ab0, 1e-5 * (1 + ab0));
+    ab.alpha = 0.6; ab.beta = -0.6;
+    double abm = D(&ab, V, t, z);
+    ab.beta = -0.6 + 1e-7;
+    ASSERT_NEAR(D(&ab, V, t, z), abm, 1e-5 * (1 + abm));
+    /* amari → fkl as α → 1 and → rkl as α → 0 */
+    am.alpha = 1 - 1e-6;
+    ASSERT_NEAR(D(&am, V, t, z), KL, 1e-4 * (1 + KL));
+    am.alpha = 1e-6;
+    ASSERT_NEAR(D(&am, V, t, z), RKL, 1e-4 * (1 + RKL));
+    /* H² ≤ TV ≤ √2·H; Pinsker TV ≤ √(KL/2) */
+    ASSERT_LE(H2, TV);
+    ASSERT_LE(TV, sqrt(2) * sqrt(H2));
+    ASSERT_LE(TV, sqrt(KL / 2));
+    /* sinkhorn → tvd (0/1 cost) and → w1 (ordinal cost) as ε → 0; the entropic term is ≤ ε·log V */
+    if (rep < 2) {
+      sk.epsilon = 1e-4; sk.cost = DS_COST_01;
+      ASSERT_NEAR(D(&sk, V, t, z), TV, 1e-4 * (1 + log(V)));
+      sk.cost = DS_COST_ORDINAL;
+      ASSERT_NEAR(D(&sk, V, t, z), D(&w1, V, t, z), 1e-4 * (1 + log(V)));
+    }
+  }
+}
+
+static void test_mixtures_collapse_for_fkl_and_rkl(void) {
+  enum { V = 11, K = 3 };
+  double T[K][V], z[V], w[K] = {0.5, 0.3, 0.2}, g1[V], g2[V];
+  const double *tp[K] = {T[0], T[1], T[2]};
+  for (int k = 0; k < K; k++) for (int j = 0; j < V; j++) T[k][j] = 2 * nrand();
+  for (int j = 0; j < V; j++) z[j] = 2 * nrand();
+  ctx = "mixture collapse fkl";
+  ds_div_t fkl = mkdiv("fkl"), rkl = mkdiv("rkl");
+  /* fkl: Σ w_k KL(p_k‖q) has gradient q − p̄ = gradient of KL(p̄‖q). */
+  ds_ref_div_row(&fkl, V, K, tp, w, DS_MIX_LOSS, z, 1, 1, 0, g1);
+  ds_ref_div_row(&fkl, V, K, tp, w, DS_MIX_ARITHMETIC, z, 1, 1, 0, g2);
+  for (int j = 0; j < V; j++) ASSERT_NEAR(g1[j], g2[j], 1e-12);
+  ctx = "mixture collapse rkl";
+  ds_ref_div_row(&rkl, V, K, tp, w, DS_MIX_LOSS, z, 1, 1, 0, g1);
+  ds_ref_div_row(&rkl, V, K, tp, w, DS_MIX_GEOMETRIC, z, 1, 1, 0, g2);
+  for (int j = 0; j < V; j++) ASSERT_NEAR(g1[j], g2[j], 1e-12);
+}
+
+static void test_descriptors_parse_check_domains_and_name_parameters(void) {
+  ctx = "descriptors";
+  ds_div_t d;
+  char err[128];
+  ASSERT_TRUE(ds_div_from_name("nope", &d) == DS_EINVAL);
+  for (size_t i = 0; i < NDIV; i++) {
+    ASSERT_TRUE(ds_div_from_name(all_divs[i], &d) == 0);
+    ASSERT_TRUE(strcmp(ds_div_name(d.kind), all_divs[i]) == 0);
+    ASSERT_TRUE(ds_div_check(&d, err, sizeof err) == 0);
+  }
+  d = mkdiv("jsd");
+  ASSERT_NEAR(d.beta, 0.5, 0);
+  ASSERT_TRUE(ds_div_set_param(&d, "alpha", 0.3) == DS_EINVAL);
+  ASSERT_TRUE(ds_div_set_param(&d, "beta", 1.0) == 0);
+  ASSERT_TRUE(ds_div_check(&d, err, sizeof err) == DS_EINVAL && strstr(err, "beta") != NULL);
+  d = mkdiv("skl");
+  ASSERT_NEAR(d.alpha, 0.1, 0);
+  d.alpha = 0;
+  ASSERT_TRUE(ds_div_check(&d, err, sizeof err) == 0);
+  d.alpha = 1;
+  ASSERT_TRUE(ds_div_check(&d, err, sizeof err) == DS_EINVAL && strstr(err, "alpha") != NULL);
+  d = mkdiv("renyi");
+  d.alpha = 1;
+  ASSERT_TRUE(ds_div_check(&d, err, sizeof err) == DS_EINVAL && strstr(err, "alpha") != NULL);
+  d.alpha = NAN;
+  ASSERT_TRUE(ds_div_check(&d, err, sizeof err) == DS_EINVAL);
+  d = mkdiv("amari");
+  d.alpha = 0;
+  ASSERT_TRUE(ds_div_check(&d, err, sizeof err) == DS_EINVAL);
+  d = mkdiv("wmix");
+  d.w = 1.0;
+  ASSERT_TRUE(ds_div_check(&d, err, sizeof err) == 0);
+  d.w = 1.5;
+  ASSERT_TRUE(ds_div_check(&d, err, sizeof err) == DS_EINVAL && strstr(err, " w ") != NULL);
+  d = mkdiv("sinkhorn");
+  ASSERT_TRUE(ds_div_set_param_str(&d, "cost", "01") == 0 && d.cost == DS_COST_01);
+  ASSERT_TRUE(ds_div_set_param_str(&d, "cost", "euclid") == DS_EINVAL);
+  ASSERT_TRUE(ds_div_set_param_str(&d, "epsilon", "0") == 0);
+  ASSERT_TRUE(ds_div_check(&d, err, sizeof err) == DS_EINVAL && strstr(err, "epsilon") != NULL);
+  ASSERT_TRUE(ds_div_set_param_str(&d, "epsilon", "1e-2x") == DS_EINVAL);
+  char js[128];
+  d = mkdiv("ab");
+  ASSERT_TRUE(ds_div_params_json(&d, js, sizeof js) == 0 && strcmp(js, "{\"alpha\": 0.5, \"beta\": 0.5}") == 0);
+  d = mkdiv("fkl");
+  ASSERT_TRUE(ds_div_params_json(&d, js, sizeof js) == 0 && strcmp(js, "{}") == 0);
+  ds_reduction_t r;
+  ASSERT_TRUE(ds_reduction_from_name("mean", &r) == 0 && r == DS_RED_MEAN);
+  ASSERT_TRUE(ds_reduction_from_name("avg", &r) == DS_EINVAL);
+}
+
+/* ---- 3. backends against the reference ---------------------------------------------------- */
+
+#define CANARY 4
+static const float canary_val = 12345.678f;
+
+typedef struct {
+  const char *div;
+  size_t rows, V, K;
+  ds_mix_t mix;
+  double tt, ts, scale; /* logits ~ N(0, scale²), or U(−scale, scale) when uniform */
+  int t2, uniform, masked;
+  ds_reduction_t red;
+} bcase_t;
+
+/* Runs one case on `be` and on "ref", compares.  Returns 0 if the backend does not run it. */
+static void compare_backend(const ds_backend_t *be, const bcase_t *c) {
+  const ds_backend_t *ref = ds_kern_backend_get("ref");
+  size_t n = c->rows * c->V;
+  float *T[4], *S = malloc(n * sizeof *S);
+  float *ga = malloc((n + CANARY) * sizeof *ga), *gb = malloc((n + CANARY) * sizeof *gb);
+  double *ra = malloc((c->rows + CANARY) * sizeof *ra), *rb = malloc((c->rows + CANARY) * sizeof *rb);
+  double w[4] = {0.5, 0.3, 0.2, 0};
+  uint8_t *mask = malloc(c->rows);
+  for (size_t k = 0; k < c->K; k++) {
+    T[k] = malloc(n * sizeof *T[k]);
+    for (size_t i = 0; i < n; i++)
+      T[k][i] = (float)(c->uniform ? c->scale * (2 * urand() - 1) : c->scale * nrand());
+  }
+  for (size_t i = 0; i < n; i++) S[i] = (float)(c->uniform ? c->scale * (2 * urand() - 1) : c->scale * nrand());
+  for (size_t r = 0; r < c->rows; r++) mask[r] = !c->masked || (r % 3 != 1);
+  for (int i = 0; i < CANARY; i++) { ga[n + i] = gb[n + i] = canary_val; ra[c->rows + i] = rb[c->rows + i] = canary_val; }
+  ds_div_t d = mkdiv(c->div);
+  ds_kern_args_t a = {&d, c->rows, c->V, c->K, (const float *const *)T, c->K > 1 ? w : NULL, c->mix,
+                      S, c->tt, c->ts, c->t2, c->red, c->masked ? mask : NULL, 2};
+  ds_kern_out_t oa = {0, ra, ga}, ob = {0, rb, gb};
+  int sup = ds_kern_supports(be, &a);
+  if (sup >= 0) {
+    ASSERT_TRUE(ds_kern_fwd_bwd(be, &a, &oa) == 0);
+    ASSERT_TRUE(ds_kern_fwd_bwd(ref, &a, &ob) == 0);
+    for (int i = 0; i < CANARY; i++) {
+      ASSERT_TRUE(ga[n + i] == canary_val);
+      ASSERT_TRUE(ra[c->rows + i] == canary_val);
+    }
+    /* Where the exact value is beyond fp32 (χ² with ±100 logits), only check that it's huge. */
+    double big = 1e30;
+    int huge = fabs(ob.loss) > big;
+    for (size_t i = 0; i < n && !huge; i++) huge = fabs(gb[i]) > 1e30 || !isfinite(gb[i]);
+    if (!huge) {
+      double e2 = 0, r2 = 0;
+      size_t nanpos = 0;
+      for (size_t i = 0; i < n; i++) {
+        if (isnan(ga[i]) != isnan(gb[i]) || isinf(ga[i]) != isinf(gb[i])) nanpos++;
+        if (!isfinite(ga[i]) || !isfinite(gb[i])) continue;
+        e2 += ((double)ga[i] - gb[i]) * ((double)ga[i] - gb[i]);
+        r2 += (double)gb[i] * gb[i];
+      }
+      ASSERT_TRUE(nanpos == 0);
+      /* fp32 inputs, fp32 exp/log: NMSE 1e-7 as ggml, looser for ±100 logits; plus an absolute
+       * floor of (3e-7)² per element for gradients that cancel to ~0 (e.g. tvd of disjoint
+       * one-hot rows). */
+      double lim = c->uniform ? 5e-6 : 1e-7;
+      double nmse = e2 / (r2 + (double)n * 1e-13 / lim);
+      ASSERT_LE(nmse, lim);
+      ASSERT_NEAR(oa.loss, ob.loss, (c->uniform ? 1e-4 : 2e-5) * (1e-3 + fabs(ob.loss)));
+      for (size_t r = 0; r < c->rows; r++)
+        ASSERT_NEAR(ra[r], rb[r], (c->uniform ? 1e-4 : 2e-5) * (1e-3 + fabs(rb[r])) + 1e-7);
+      if (c->masked)
+        for (size_t r = 0; r < c->rows; r++)
+          if (!mask[r]) { ASSERT_TRUE(ra[r] == 0); ASSERT_TRUE(ga[r * c->V] == 0); }
+    } else {
+      ASSERT_TRUE(fabs(oa.loss) > 1e20 || !isfinite(oa.loss));
+    }
+  }
+  for (size_t k = 0; k < c->K; k++) free(T[k]);
+  free(S); free(ga); free(gb); free(ra); free(rb); free(mask);
+}
+
+static void test_every_backend_matches_the_reference(void) {
+  const char *bes[] = {"cpu-generic", "cpu-avx2", "cpu-avx512", "cpu", "ref"};
+  for (size_t bi = 0; bi < sizeof bes / sizeof *bes; bi++) {
+    const ds_backend_t *be = ds_kern_backend_get(bes[bi]);
+    if (!be) { fprintf(stderr, "backend %s unavailable here: skipped\n", bes[bi]); continue; }
+    for (size_t di = 0; di < NDIV; di++) {
+      const char *dv = all_divs[di];
+      int slow = !strcmp(dv, "sinkhorn");
+      bcase_t cs[] = {
+          {dv, 3, 1, 1, DS_MIX_ARITHMETIC, 1, 1, 2, 0, 0, 0, DS_RED_BATCHMEAN},
+          {dv, 5, 7, 1, DS_MIX_ARITHMETIC, 2, 2, 2, 1, 0, 0, DS_RED_SUM},
+          {dv, 4, 33, 1, DS_MIX_ARITHMETIC, 1.5, 0.8, 3, 0, 0, 1, DS_RED_MEAN},
+          {dv, 3, 33, 1, DS_MIX_ARITHMETIC, 1, 1, 100, 0, 1, 0, DS_RED_NONE},
+          {dv, 3, 33, 3, DS_MIX_ARITHMETIC, 1.5, 1.5, 2, 0, 0, 0, DS_RED_BATCHMEAN},
+          {dv, 3, 33, 3, DS_MIX_GEOMETRIC, 1.5, 1.5, 2, 0, 0, 0, DS_RED_BATCHMEAN},
+          {dv, 3, 33, 3, DS_MIX_LOSS, 1.5, 1.5, 2, 1, 0, 0, DS_RED_BATCHMEAN},
+          {dv, 2, 32000, 1, DS_MIX_ARITHMETIC, 2, 2, 3, 1, 0, 0, DS_RED_BATCHMEAN},
+          {dv, 1, 128256, 1, DS_MIX_ARITHMETIC, 1, 1, 3, 0, 0, 0, DS_RED_BATCHMEAN},
+          {dv, 1, 4099, 1, DS_MIX_ARITHMETIC, 1, 1, 100, 0, 1, 0, DS_RED_SUM},
+      };
+      size_t nc = sizeof cs / sizeof *cs;
+      if (!strcmp(bes[bi], "ref") || !strcmp(bes[bi], "cpu")) nc = 3; /* ref vs ref: plumbing only */
+      for (size_t i = 0; i < nc; i++) {
+        if (slow && cs[i].V > 33) continue;
+        char c[160];
+        snprintf(c, sizeof c, "%s %s rows=%zu V=%zu K=%zu mix=%d case %zu", bes[bi], dv, cs[i].rows, cs[i].V,
+                 cs[i].K, cs[i].mix, i);
+        ctx = c;
+        compare_backend(be, &cs[i]);
+      }
+    }
+  }
+}
+
+static void test_results_do_not_depend_on_the_thread_count(void) {
+  enum { B = 13, V = 1031 };
+  const ds_backend_t *be = ds_kern_backend_get("cpu");
+  float *t = malloc(B * V * sizeof *t), *s = malloc(B * V * sizeof *s);
+  float *g1 = malloc(B * V * sizeof *g1), *g2 = malloc(B * V * sizeof *g2);
+  for (int i = 0; i < B * V; i++) { t[i] = (float)(3 * nrand()); s[i] = (float)(3 * nrand()); }
+  ctx = "threads";
+  const char *ds[] = {"jsd", "rkl", "w1"};
+  for (int k = 0; k < 3; k++) {
+    ds_div_t d = mkdiv(ds[k]);
+    const float *tp[1] = {t};
+    ds_kern_args_t a = {&d, B, V, 1, tp, NULL, DS_MIX_ARITHMETIC, s, 1, 1, 0, DS_RED_BATCHMEAN, NULL, 1};
+    ds_kern_out_t o1 = {0, NULL, g1}, o2 = {0, NULL, g2};
+    ASSERT_TRUE(ds_kern_fwd_bwd(be, &a, &o1) == 0);
+    a.threads = 5;
+    ASSERT_TRUE(ds_kern_fwd_bwd(be, &a, &o2) == 0);
+    ASSERT_TRUE(o1.loss == o2.loss);
+    ASSERT_TRUE(memcmp(g1, g2, B * V * sizeof *g1) == 0);
+  }
+  /* bad arguments */
+  ds_div_t d = mkdiv("fkl");
+  const float *tp[1] = {t};
+  ds_kern_args_t a = {&d, B, V, 1, tp, NULL, DS_MIX_ARITHMETIC, s, 0, 1, 0, DS_RED_BATCHMEAN, NULL, 1};
+  ds_kern_out_t o = {0, NULL, g1};
+  ASSERT_TRUE(ds_kern_fwd_bwd(be, &a, &o) == DS_EINVAL); /* T_t = 0 */
+  a.t_teacher = 1;
+  ds_div_t sk = mkdiv("sinkhorn");
+  a.div = &sk;
+  a.vocab = 5000; a.rows = 1;
+  ASSERT_TRUE(ds_kern_fwd_bwd(be, &a, &o) == DS_EUNSUP);
+  ASSERT_TRUE(ds_kern_backend_get("nope") == NULL);
+  free(t); free(s); free(g1); free(g2);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+#define RUN(fn)                                                               \
+  do {                                                                        \
+    double t0_ = now_s();                                                     \
+    int f0_ = n_fail;                                                         \
+    fn();                                                                     \
+    printf("%-4s %s (%.2f s)\n", n_fail == f0_ ? "ok" : "FAIL", #fn, now_s() - t0_); \
+  } while (0)
+
+int main(void) {
+  RUN(test_descriptors_parse_check_domains_and_name_parameters);
+  RUN(test_golden_values_match_the_independent_numpy_implementation);
+  RUN(test_reference_gradients_match_central_differences_sum_to_zero_and_are_shift_invariant);
+  RUN(test_divergence_identities_limits_and_bounds_hold);
+  RUN(test_mixtures_collapse_for_fkl_and_rkl);
+  RUN(test_every_backend_matches_the_reference);
+  RUN(test_results_do_not_depend_on_the_thread_count);
+  printf("test_kernels: %d checks, %d failed (cpu backend: %s)\n", n_check, n_fail,
+         ds_kern_backend_name(ds_kern_backend_get("cpu")));
+  return n_fail ? 1 : 0;
+}
