@@ -214,7 +214,8 @@ static int range_values(parser_t *p, const cJSON *obj, const char *path, double 
   for (int i = 0; i < *n; i++) {
     double f = *n == 1 ? 0 : (double)i / (*n - 1);
     (*out)[i] = *is_log ? exp(log(*lo) + f * (log(*hi) - log(*lo))) : *lo + f * (*hi - *lo);
-    if (i == *n - 1 && *n > 1) (*out)[i] = *hi; /* exact end points */
+    if (i == 0) (*out)[i] = *lo; /* exact end points: exp(log(x)) need not be x */
+    if (i == *n - 1 && *n > 1) (*out)[i] = *hi;
   }
   return 0;
 }
