@@ -766,14 +766,22 @@ static int load_spec_for_resume(coord_t *c, char *err, size_t err_len) {
   }
   char file[600];
   snprintf(file, sizeof file, "%s:campaigns[%s].spec_json", c->o->db_path, (const char *)sqlite3_column_text(st, 0));
-  const char *json = (const char *)sqlite3_column_text(st, 1);
+  /* Copy before stepping again: column pointers die with the row. */
+  char *json = strdup((const char *)sqlite3_column_text(st, 1));
+  if (!json) {
+    sqlite3_finalize(st);
+    snprintf(err, err_len, "out of memory");
+    return DS_EXIT_STORE;
+  }
   if (!c->o->campaign && sqlite3_step(st) == SQLITE_ROW) {
     sqlite3_finalize(st);
+    free(json);
     snprintf(err, err_len, "%s: several unfinished campaigns; choose one with --campaign NAME", c->o->db_path);
     return DS_EXIT_USAGE;
   }
-  rc = ds_spec_parse(json, strlen(json), file, c->o->spec_opts, &c->spec, err, err_len);
   sqlite3_finalize(st);
+  rc = ds_spec_parse(json, strlen(json), file, c->o->spec_opts, &c->spec, err, err_len);
+  free(json);
   return rc ? DS_EXIT_USAGE : 0;
 }
 

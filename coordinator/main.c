@@ -143,6 +143,10 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     }
     MPI_Reduce(&my, &worst, 1, MPI_INT, MPI_MAX, 0, MPI_COMM_WORLD);
     MPI_Finalize();
+    /* mpirun treats the first non-zero exit as a failed job and tears the others down with a
+     * ~2 s grace period; letting the workers (exit 0) leave first makes a resumable stop
+     * (exit 3) or a campaign with failed trials (exit 4) end promptly. */
+    if (rank == 0 && code != 0) usleep(150000);
   }
   return code;
 }

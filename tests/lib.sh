@@ -1,0 +1,36 @@
+# lib.sh — helpers for divsweep's shell integration tests (sourced).  Every test runs the real
+# binary ($DS_BIN) on real database files, under a real mpiexec when it says so.
+set -euo pipefail
+: "${DS_BIN:?DS_BIN must point at the divsweep binary}"
+DS_MPIEXEC=${DS_MPIEXEC:-mpiexec}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
+# mpirun waits odls_base_sigkill_timeout (1 s, twice) before it reports a non-zero exit such as 3.
+export OMPI_MCA_odls_base_sigkill_timeout=0
+
+TMP=$(mktemp -d /tmp/ds_test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+FAILS=0
+PASSES=0
+
+mpi() { "$DS_MPIEXEC" --oversubscribe -np "$1" "${@:2}"; }
+
+# q DB SQL: the query's rows as CSV without the header.
+q() { "$DS_BIN" query --db "$1" "$2" --format csv | tail -n +2; }
+
+check() { # check NAME ACTUAL EXPECTED
+  if [ "$2" == "$3" ]; then
+    PASSES=$((PASSES + 1)); echo "ok   $1"
+  else
+    FAILS=$((FAILS + 1)); echo "FAIL $1: got [$2], expected [$3]"
+  fi
+}
+
+check_true() { # check_true NAME COMMAND...
+  if "${@:2}"; then PASSES=$((PASSES + 1)); echo "ok   $1"; else FAILS=$((FAILS + 1)); echo "FAIL $1"; fi
+}
+
+finish() {
+  echo "$PASSES passed, $FAILS failed"
+  [ "$FAILS" -eq 0 ]
+}

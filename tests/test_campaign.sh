@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Whole campaigns under mpiexec with 3 ranks on temporary databases: row counts and statuses by
+# SQL, rerun runs nothing, kill -9 of the whole job then rerun completes with results equal to an
+# uninterrupted run, SIGTERM exits 3 and resumes, single-rank equals MPI, changed specs are
+# refused, --extend adds only the new trials, --fresh moves the old campaign aside.
+. "$(dirname "$0")/lib.sh"
+
+cat > "$TMP/a.json" <<'J'
+{"name": "camp", "task": "noop", "fixed": {"sleep_ms": 0},
+ "sweep": {"x": {"linear": [0, 1], "points": 20}, "y": ["a", "b", "c"]}, "seeds": 3}
+J
+A=$TMP/a.db
+mpi 3 "$DS_BIN" run "$TMP/a.json" --db "$A" --quiet
+check "full campaign: all trials done" "$(q "$A" "SELECT count(*) FROM trials WHERE status='done'")" 180
+check "full campaign: keys unique" "$(q "$A" "SELECT count(DISTINCT trial_key) FROM trials")" 180
+check "full campaign: params rows (x, y, sleep_ms)" "$(q "$A" "SELECT count(*) FROM params")" 540
+check "full campaign: one metric each" "$(q "$A" "SELECT count(*) FROM metrics WHERE name='value'")" 180
+check "full campaign: ran on both workers" "$(q "$A" "SELECT count(DISTINCT rank) FROM trials")" 2
+check "full campaign: status done" "$(q "$A" "SELECT status FROM campaigns")" done
+check "full campaign: run recorded" "$(q "$A" "SELECT how_ended, ranks, mode, exit_code FROM runs")" "done,3,mpi,0"
+check "view has parameter and metric columns" "$(q "$A" "SELECT count(*) FROM v_camp WHERE y='b' AND value IS NOT NULL")" 60
+
+max_id=$(q "$A" "SELECT max(trial_id) FROM trials")
+mpi 3 "$DS_BIN" run "$TMP/a.json" --db "$A" --quiet
+check "rerun: nothing new ran" "$(q "$A" "SELECT count(*), max(trial_id) FROM trials")" "180,$max_id"
+check "rerun: second run did zero trials" "$(q "$A" "SELECT trials_done FROM runs ORDER BY run_id DESC LIMIT 1")" 0
+
+L=$TMP/local.db
+"$DS_BIN" run "$TMP/a.json" --db "$L" --quiet --threads 2
+dump() { q "$1" "SELECT trial_key, printf('%.17g', value) FROM v_camp ORDER BY trial_key"; }
+check "single-rank results equal MPI results bit for bit" "$(dump "$L" | md5sum)" "$(dump "$A" | md5sum)"
+check "single-rank run recorded as local" "$(q "$L" "SELECT mode, ranks FROM runs")" "local,1"
+
+# --- changed spec, --extend, --fresh ---
+sed 's/"y": \["a", "b", "c"\]/"y": ["a", "b", "c", "d"]/' "$TMP/a.json" > "$TMP/a2.json"
+set +e
+out=$(mpi 3 "$DS_BIN" run "$TMP/a2.json" --db "$A" --quiet 2>&1); rc=$?
+set -e
+check "changed spec is refused with exit 1" "$rc" 1
+check_true "refusal says what changed and what to do" grep -q "sweep.y changed.*--extend" <<<"$out"
+check "refusal changed nothing" "$(q "$A" "SELECT count(*) FROM runs")" 2
+mpi 3 "$DS_BIN" run "$TMP/a2.json" --db "$A" --extend --quiet
+check "--extend ran only the new trials" "$(q "$A" "SELECT trials_done FROM runs ORDER BY run_id DESC LIMIT 1")" 60
+check "--extend: 240 trials, keys unique" "$(q "$A" "SELECT count(*), count(DISTINCT trial_key) FROM trials")" "240,240"
+mpi 3 "$DS_BIN" run "$TMP/a.json" --db "$A" --fresh --quiet
+check "--fresh keeps the old campaign under another name" "$(q "$A" "SELECT count(*) FROM campaigns WHERE name LIKE 'camp@%'")" 1
+check "--fresh ran the campaign again" "$(q "$A" "SELECT n_trials, status FROM campaigns WHERE name='camp'")" "180,done"
+check "--fresh deleted no result" "$(q "$A" "SELECT count(*) FROM trials")" 420
+
+# --- kill -9 of the whole job, then resume ---
+cat > "$TMP/b.json" <<'J'
+{"name": "slow", "task": "noop", "fixed": {"sleep_ms": 4},
+ "sweep": {"x": {"linear": [0, 1], "points": 100}, "y": [1, 2, 3, 4]}, "seeds": 2}
+J
+REF=$TMP/ref.db
+"$DS_BIN" run "$TMP/b.json" --db "$REF" --quiet --threads 4
+dumpb() { q "$1" "SELECT trial_key, printf('%.17g', value) FROM v_slow ORDER BY trial_key"; }
+K=$TMP/kill.db
+"$DS_MPIEXEC" --oversubscribe -np 3 "$DS_BIN" run "$TMP/b.json" --db "$K" --quiet &
+pid=$!
+sleep 1.2
+# The whole job at once: mpiexec and every rank (ranks run in their own process groups).
+pkill -9 -f "$DS_BIN run $TMP/b.json --db $K" || true
+wait "$pid" 2>/dev/null || true
+while pgrep -f "$DS_BIN run $TMP/b.json --db $K" >/dev/null; do sleep 0.1; done
+partial=$(q "$K" "SELECT count(*) FROM trials WHERE status='done'")
+check_true "kill -9 left a partial campaign ($partial of 800)" test "$partial" -gt 0 -a "$partial" -lt 800
+mpi 3 "$DS_BIN" run "$TMP/b.json" --db "$K" --quiet
+check "after kill -9 and rerun: complete, no duplicate keys" "$(q "$K" "SELECT count(*), count(DISTINCT trial_key), sum(status='done') FROM trials")" "800,800,800"
+check "after kill -9: results equal an uninterrupted run" "$(dumpb "$K" | md5sum)" "$(dumpb "$REF" | md5sum)"
+check "after kill -9: no running rows" "$(q "$K" "SELECT count(*) FROM trials WHERE status IN ('running','pending')")" 0
+check "the killed run is still marked running, the rerun done" "$(q "$K" "SELECT group_concat(how_ended, '/') FROM runs")" "running/done"
+
+# --- SIGTERM (what SLURM sends every task before killing): exit 3 within about a second ---
+T=$TMP/term.db
+"$DS_MPIEXEC" --oversubscribe -np 3 "$DS_BIN" run "$TMP/b.json" --db "$T" --quiet &
+pid=$!
+sleep 1.2
+t0=$(date +%s.%N)
+pkill -TERM -f "^$DS_BIN run $TMP/b.json --db $T" || true  # every task, not mpiexec
+set +e; wait "$pid"; rc=$?; set -e
+t1=$(date +%s.%N)
+check "SIGTERM: exit code 3" "$rc" 3
+check_true "SIGTERM: exited within 1 s ($(echo "$t1 - $t0" | bc) s)" test "$(echo "$t1 - $t0 < 1.0" | bc)" -eq 1
+check "SIGTERM: run recorded as interrupted" "$(q "$T" "SELECT how_ended, exit_code FROM runs")" "interrupted,3"
+check "SIGTERM: campaign marked interrupted" "$(q "$T" "SELECT status FROM campaigns")" interrupted
+"$DS_BIN" resume --db "$T" --quiet
+check "resume after SIGTERM completes with the same results" "$(dumpb "$T" | md5sum)" "$(dumpb "$REF" | md5sum)"
+
+finish
