@@ -170,7 +170,13 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "query")) return ds_cli_query(argc, argv);
 #ifdef DS_HAVE_KERNEL_CLI
   if (!strcmp(cmd, "kernel")) return ds_cli_kernel(argc, argv);
-  if (!strcmp(cmd, "bench")) return ds_cli_bench_kernels(argc, argv);
+  if (!strcmp(cmd, "bench")) {
+    if (argc < 2 || strcmp(argv[1], "kernels")) {
+      fprintf(stderr, "divsweep bench: expected `divsweep bench kernels [...]` (scheduler benchmarks: tests/bench/)\n");
+      return DS_EXIT_USAGE;
+    }
+    return ds_cli_bench_kernels(argc, argv);
+  }
 #endif
 #ifdef DS_HAVE_PARETO_CLI
   if (!strcmp(cmd, "pareto")) return ds_cli_pareto(argc, argv);
