@@ -297,7 +297,7 @@ int ds_cli_status(int argc, char **argv) {
              n ? "\n" : "", name, (const char *)sqlite3_column_text(st, 2), state, (long long)total, (long long)done,
              (long long)failed, (long long)running, (long long)pending, sqlite3_column_int(st, 8),
              sqlite3_column_int(st, 8) == 1 ? "" : "s");
-      if (rate > 0) {
+      if (rate > 0 && !strcmp(state, "running")) {
         long eta = (long)((double)(pending + running) / rate);
         printf("  %.0f trials/s over the last 10 s, ETA %ld:%02ld:%02ld\n", rate, eta / 3600, eta / 60 % 60, eta % 60);
       }
