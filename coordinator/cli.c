@@ -53,15 +53,17 @@ static void fmt_num(char *buf, double x) {
   else ds_fmt_double(buf, x);
 }
 
-/* Text of a cell for table/csv output. */
-static char *cell_text(sqlite3_stmt *st, int i) {
+/* Text of a cell for table (6 significant digits) or csv output (full = 1: shortest round-trip,
+ * so that a CSV reader gets back the stored doubles). */
+static char *cell_text(sqlite3_stmt *st, int i, int full) {
   char buf[48];
   switch (sqlite3_column_type(st, i)) {
   case SQLITE_NULL: return strdup("");
   case SQLITE_INTEGER: snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, i)); return strdup(buf);
   case SQLITE_FLOAT: {
     double x = sqlite3_column_double(st, i);
-    if (isfinite(x)) snprintf(buf, sizeof buf, "%.6g", x);
+    if (isfinite(x) && full) ds_fmt_double(buf, x);
+    else if (isfinite(x)) snprintf(buf, sizeof buf, "%.6g", x);
     else fmt_num(buf, x);
     return strdup(buf);
   }
@@ -107,7 +109,7 @@ int ds_cli_print_stmt(sqlite3 *db, sqlite3_stmt *st, ds_format_t fmt, FILE *f) {
     } else if (fmt == DS_FMT_CSV) {
       for (int i = 0; i < ncol; i++) {
         if (i) fputc(',', f);
-        char *t = cell_text(st, i);
+        char *t = cell_text(st, i, 1);
         csv_str(f, t);
         free(t);
       }
@@ -119,7 +121,7 @@ int ds_cli_print_stmt(sqlite3 *db, sqlite3_stmt *st, ds_format_t fmt, FILE *f) {
         if (!nc) break;
         cells = nc;
       }
-      for (int i = 0; i < ncol; i++) cells[nrows * (size_t)ncol + (size_t)i] = cell_text(st, i);
+      for (int i = 0; i < ncol; i++) cells[nrows * (size_t)ncol + (size_t)i] = cell_text(st, i, 0);
     }
     nrows++;
   }
@@ -302,25 +304,29 @@ int ds_cli_status(int argc, char **argv) {
         printf("  %.0f trials/s over the last 10 s, ETA %ld:%02ld:%02ld\n", rate, eta / 3600, eta / 60 % 60, eta % 60);
       }
     }
-    /* Fronts and hypervolumes, when the campaign has objectives. */
+    /* Fronts and hypervolumes, when the campaign has objectives (table hypervolume, one row per
+     * group, kept by coordinator/fronts.c; front_size counts configurations in per-config mode). */
     sqlite3_stmt *fr;
     int nf = 0;
-    if (sqlite3_prepare_v2(db, "SELECT p.grp, sum(p.front_rank = 0), count(*), h.value FROM pareto p LEFT JOIN hypervolume h"
-                           " ON h.campaign_id = p.campaign_id AND h.grp = p.grp WHERE p.campaign_id = ?1 GROUP BY p.grp"
-                           " ORDER BY p.grp", -1, &fr, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT grp, front_size, n_points, value, over, n_trials FROM hypervolume"
+                           " WHERE campaign_id = ?1 ORDER BY grp = 'all' DESC, grp", -1, &fr, NULL) == SQLITE_OK) {
       sqlite3_bind_int64(fr, 1, cid);
       if (json) printf(", \"fronts\": [");
       while (sqlite3_step(fr) == SQLITE_ROW) {
         const char *grp = (const char *)sqlite3_column_text(fr, 0);
+        const char *over = sqlite3_column_text(fr, 4) ? (const char *)sqlite3_column_text(fr, 4) : "trial";
         if (json) {
           printf("%s{\"group\": ", nf ? ", " : "");
           json_str(stdout, grp);
-          printf(", \"front_size\": %d, \"ranked\": %d, \"hypervolume\": ", sqlite3_column_int(fr, 1), sqlite3_column_int(fr, 2));
+          printf(", \"over\": ");
+          json_str(stdout, over);
+          printf(", \"front_size\": %d, \"ranked\": %d, \"trials\": %d, \"hypervolume\": ", sqlite3_column_int(fr, 1),
+                 sqlite3_column_int(fr, 2), sqlite3_column_int(fr, 5));
           if (sqlite3_column_type(fr, 3) == SQLITE_NULL) printf("null}");
           else printf("%.17g}", sqlite3_column_double(fr, 3));
         } else {
-          printf("  front %-24s %d of %d trials non-dominated", grp[0] ? grp : "(all)", sqlite3_column_int(fr, 1),
-                 sqlite3_column_int(fr, 2));
+          printf("  front %-24s %d of %d %s non-dominated", grp, sqlite3_column_int(fr, 1), sqlite3_column_int(fr, 2),
+                 strcmp(over, "config") ? "trials" : "configurations");
           if (sqlite3_column_type(fr, 3) != SQLITE_NULL) printf(", hypervolume %.6g", sqlite3_column_double(fr, 3));
           printf("\n");
         }

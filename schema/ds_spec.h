@@ -102,6 +102,12 @@ typedef struct ds_spec {
   size_t n_objectives;
   char **pareto_by;
   size_t n_pareto_by;
+  /* Optional top-level "pareto": {"over": "config"|"trial", "ref_point": {objective: number}}.
+   * pareto_over_trial = 1 ranks every trial; 0 (the default) ranks per-configuration means across
+   * seeds (identical when seeds = 1).  pareto_ref is [n_objectives] in objective order, or NULL
+   * when the reference point is to be derived from the data (coordinator/ds_fronts.h). */
+  int pareto_over_trial;
+  double *pareto_ref;
   ds_trial_opts_t trial;
 
   int64_t n_configs;         /* parameter configurations (before seeds) */

@@ -494,6 +494,43 @@ static int valid_name(const char *n) {
   return 1;
 }
 
+/* "pareto": {"over": "config"|"trial", "ref_point": {objective: number, ...}}.  Needs the
+ * objectives already parsed: a reference point names every objective and nothing else. */
+static int parse_pareto_opts(parser_t *p, const cJSON *v) {
+  ds_spec_t *s = p->s;
+  if (!v) return 0;
+  if (!cJSON_IsObject(v)) return fail(p, "pareto", "expected an object {\"over\": ..., \"ref_point\": {...}}");
+  for (const cJSON *c = v->child; c; c = c->next) {
+    char path[300];
+    snprintf(path, sizeof path, "pareto.%s", c->string);
+    if (!strcmp(c->string, "over")) {
+      if (!cJSON_IsString(c) || (strcmp(c->valuestring, "config") && strcmp(c->valuestring, "trial")))
+        return fail(p, path, "expected \"config\" (fronts over means across seeds) or \"trial\"");
+      s->pareto_over_trial = !strcmp(c->valuestring, "trial");
+    } else if (!strcmp(c->string, "ref_point")) {
+      if (!cJSON_IsObject(c)) return fail(p, path, "expected an object {objective: number}");
+      if (!s->n_objectives) return fail(p, path, "the spec declares no objectives");
+      s->pareto_ref = calloc(s->n_objectives, sizeof *s->pareto_ref);
+      if (!s->pareto_ref) return DS_ENOMEM;
+      for (size_t j = 0; j < s->n_objectives; j++) s->pareto_ref[j] = NAN;
+      for (const cJSON *d = c->child; d; d = d->next) {
+        char sub[600];
+        snprintf(sub, sizeof sub, "%s.%s", path, d->string);
+        size_t j = 0;
+        while (j < s->n_objectives && strcmp(s->objectives[j].name, d->string)) j++;
+        if (j == s->n_objectives) return fail(p, sub, "not an objective");
+        if (!cJSON_IsNumber(d) || !isfinite(d->valuedouble)) return fail(p, sub, "expected a finite number");
+        s->pareto_ref[j] = d->valuedouble;
+      }
+      for (size_t j = 0; j < s->n_objectives; j++)
+        if (isnan(s->pareto_ref[j])) return fail(p, path, "missing objective \"%s\"", s->objectives[j].name);
+    } else {
+      return fail(p, path, "unknown key (expected over or ref_point)");
+    }
+  }
+  return 0;
+}
+
 int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_opts_t *opts,
                   ds_spec_t **out, char *err, size_t err_len) {
   *out = NULL;
@@ -513,11 +550,11 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
   const cJSON *r = s->root;
   if (!cJSON_IsObject(r)) { rc = fail(p, "", "the spec must be a JSON object"); goto fail; }
   static const char *known[] = {"name", "task", "fixed", "sweep", "sampler", "seeds", "objectives",
-                                "pareto_by", "trial", "description", NULL};
+                                "pareto_by", "pareto", "trial", "description", NULL};
   for (const cJSON *c = r->child; c; c = c->next) {
     int ok = 0;
     for (int i = 0; known[i]; i++) ok |= !strcmp(c->string, known[i]);
-    if (!ok) { rc = fail(p, c->string, "unknown key (expected one of name, task, fixed, sweep, sampler, seeds, objectives, pareto_by, trial, description)"); goto fail; }
+    if (!ok) { rc = fail(p, c->string, "unknown key (expected one of name, task, fixed, sweep, sampler, seeds, objectives, pareto_by, pareto, trial, description)"); goto fail; }
   }
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "name");
   if (!cJSON_IsString(v) || !valid_name(v->valuestring)) {
@@ -590,6 +627,8 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
     if (!found) { rc = fail(p, path, "\"%s\" is not a swept or fixed parameter", c->valuestring); goto fail; }
     s->pareto_by[s->n_pareto_by++] = strdup(c->valuestring);
   }
+
+  if ((rc = parse_pareto_opts(p, cJSON_GetObjectItemCaseSensitive(r, "pareto")))) goto fail;
 
   if (s->sampler == DS_SAMPLER_GRID) {
     s->n_configs = 1;
@@ -666,6 +705,7 @@ void ds_spec_free(ds_spec_t *s) {
   free(s->objectives);
   for (size_t i = 0; s->pareto_by && i < s->n_pareto_by; i++) free(s->pareto_by[i]);
   free(s->pareto_by);
+  free(s->pareto_ref);
   free(s);
 }
 

@@ -5,9 +5,15 @@
  * (loops until cancelled or timed out).  Faults are drawn from a generator seeded by the trial key
  * and the attempt number, so a retry can succeed; `value` depends on the parameters only.
  * Every other parameter is accepted (a noop sweep can name any axis).
+ *
+ * objectives_demo (bool, default false): also emit three deterministic metrics for multi-objective
+ * (Pareto) tests, from parameters x and y (default 0) and three uniforms u1..u3 drawn from the
+ * trial's seed:  a = x + 0.1·u1,  b = (1 − x)² + 0.3·y + 0.1·u2,  c = y + 0.5·x·(1 − x) + 0.1·u3.
+ * Minimising a and b gives a real trade-off along x; the noise makes seeds differ.
  */
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -49,7 +55,17 @@ static int noop_run(ds_task_ctx_t *ctx) {
   }
   if (u_fail < ds_param_num(p, "fail_rate", 0)) return ds_task_fail(ctx, DS_ETASK, "injected failure");
   if (u_nan < ds_param_num(p, "nan_rate", 0)) value = NAN;
-  return ds_result_metric(ctx->res, "value", value);
+  int rc = ds_result_metric(ctx->res, "value", value);
+  const cJSON *demo = cJSON_GetObjectItemCaseSensitive(p, "objectives_demo");
+  if (!rc && cJSON_IsTrue(demo)) {
+    double x = ds_param_num(p, "x", 0), y = ds_param_num(p, "y", 0);
+    uint64_t st2 = ctx->seed ^ 0x5851f42d4c957f2dULL;
+    double u1 = ds_rand_unit(&st2), u2 = ds_rand_unit(&st2), u3 = ds_rand_unit(&st2);
+    rc = ds_result_metric(ctx->res, "a", x + 0.1 * u1);
+    if (!rc) rc = ds_result_metric(ctx->res, "b", (1 - x) * (1 - x) + 0.3 * y + 0.1 * u2);
+    if (!rc) rc = ds_result_metric(ctx->res, "c", y + 0.5 * x * (1 - x) + 0.1 * u3);
+  }
+  return rc;
 }
 
 static int noop_check(const char *key, const cJSON *v, char *err, size_t err_len) {
@@ -57,6 +73,10 @@ static int noop_check(const char *key, const cJSON *v, char *err, size_t err_len
   if (!strcmp(key, "nan_rate") || !strcmp(key, "fail_rate") || !strcmp(key, "crash_rate") ||
       !strcmp(key, "hang_rate"))
     return ds_check_num(v, 0, 1, 1, 1, err, err_len);
+  if (!strcmp(key, "objectives_demo") && !cJSON_IsBool(v)) {
+    snprintf(err, err_len, ": expected true or false");
+    return DS_ESPEC;
+  }
   return 0;
 }
 
