@@ -188,7 +188,7 @@ int ds_cli_kernel(int argc, char **argv) {
   const float *tptr[MAX_TEACHERS];
   for (size_t k = 0; k < K; k++) tptr[k] = teach[k].data;
   ds_kern_args_t a = {&div, B, V, K, tptr, K > 1 ? weights : NULL, mix, stud.data, temperature, temperature,
-                      t2, red, NULL, threads};
+                      t2, red, NULL, threads, DS_DTYPE_F32};
   ds_kern_out_t o = {0, row_loss, grad};
   int krc = ds_kern_fwd_bwd(be, &a, &o);
   if (krc == DS_EUNSUP) {
@@ -311,7 +311,7 @@ int ds_cli_bench_kernels(int argc, char **argv) {
     else if (k == 0) d = one;
     else break;
     const float *tp[1] = {t};
-    ds_kern_args_t a = {&d, B, V, 1, tp, NULL, DS_MIX_ARITHMETIC, s, 1.0, 1.0, 0, DS_RED_BATCHMEAN, NULL, threads};
+    ds_kern_args_t a = {&d, B, V, 1, tp, NULL, DS_MIX_ARITHMETIC, s, 1.0, 1.0, 0, DS_RED_BATCHMEAN, NULL, threads, DS_DTYPE_F32};
     ds_kern_out_t o = {0, NULL, g};
     int sup = ds_kern_supports(be, &a);
     if (sup < 0) {
