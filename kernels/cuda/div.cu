@@ -13,8 +13,7 @@
  *   cs:     one read for the three LSEs (pq, pp, qq); H = 0 in closed form, then the gradient read.
  * Mixtures: geometric and arithmetic teachers are materialised first into an fp32 [rows][vocab]
  * device scratch (averaged logits / mixed log-probs), "loss" runs the row kernel once per teacher
- * accumulating loss and gradient.  w1 and sinkhorn (and arithmetic mixtures of more than 64
- * teachers) run the double reference on the host: ds_kern_supports() says 0 ("fallback") for them.
+ * accumulating loss and gradient.  w1 and sinkhorn (and mixtures of more than 64 teachers) run the double reference on the host: ds_kern_supports() says 0 ("fallback") for them.
  *
  * Pointers: teacher, student, grad, row_loss and row_mask may each be host or device memory; host
  * buffers are staged through stream-ordered device allocations.  The row losses always come back
@@ -387,7 +386,7 @@ static int cuda_supports(const ds_backend_t *be, const ds_kern_args_t *a) {
   if (a->div->kind == DS_DIV_SINKHORN && a->vocab > DS__SINKHORN_MAX_V) return DS_EUNSUP;
   if (a->rows > 0x7fffffffu) return DS_EUNSUP; /* one block per row */
   if (!fast_kind(a->div->kind)) return 0;
-  if (a->n_teachers > 64 && a->mix == DS_MIX_ARITHMETIC) return 0;
+  if (a->n_teachers > 64) return 0; /* more teachers than the staging arrays hold */
   return 1;
 }
 
@@ -522,9 +521,8 @@ static int cuda_fwd_bwd(const ds_backend_t *be, const ds_kern_args_t *a, ds_kern
   const void **dT = NULL;
   void *dS = NULL, *dG = NULL, *dM = NULL, *dRL = NULL;
   if (B == 0) { out->loss = 0; return 0; }
-  if (!fast_kind(d->kind) || (K > 64 && a->mix == DS_MIX_ARITHMETIC)) return host_fallback(a, out);
+  if (!fast_kind(d->kind) || K > 64) return host_fallback(a, out);
   if ((rc = ds__cuda_make_current()) != 0) return rc;
-  if (K > 64) return DS_EUNSUP; /* loss/geometric mixtures of > 64 teachers: not staged here */
 
   /* Row mask: the host needs it for the reduction, the kernel on the device. */
   size_t active = B;
