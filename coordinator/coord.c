@@ -827,6 +827,16 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
     code = DS_EXIT_STORE;
     goto out;
   }
+  /* Which GPU each worker rank bound ("rank:device", comma-separated; trials.rank joins it). */
+  char gpus[4096] = "";
+  for (int r = 0; o->gpus && r < (o->mpi_comm ? o->mpi_size : 1); r++)
+    if (o->gpus[r] >= 0)
+      snprintf(gpus + strlen(gpus), sizeof gpus - strlen(gpus), "%s%d:%d", gpus[0] ? "," : "", r, o->gpus[r]);
+  if (gpus[0] && (rc = ds_store_run_set_gpus(c->store, c->run_id, gpus))) {
+    snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
+    code = DS_EXIT_STORE;
+    goto out;
+  }
   if (!o->quiet) {
     int64_t todo = c->spec->n_trials - c->base_done - c->base_failed;
     fprintf(stderr, "divsweep: campaign %s: %lld trials (%lld to run) on %d %s%s\n", c->spec->name,

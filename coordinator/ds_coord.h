@@ -32,6 +32,8 @@ typedef struct ds_run_opts {
   void *mpi_comm;
   int mpi_size;
   char **hosts;              /* host name per rank (mpi_size entries), or NULL */
+  int *gpus;                 /* CUDA device per rank (mpi_size entries; local mode: 1), −1 none;
+                                or NULL (no GPU anywhere).  Recorded in runs.gpus. */
   ds_local_trial_fn local_fn;
   void *local_arg;
 } ds_run_opts_t;

@@ -68,6 +68,9 @@ int ds_store_load_finished(ds_store_t *s, int64_t campaign_id, int64_t n_trials,
 
 int ds_store_run_begin(ds_store_t *s, int64_t campaign_id, int ranks, const char *hosts, const char *mode,
                        int64_t *run_id);
+/* Records which CUDA device each worker rank bound ("rank:device,..."; runs.gpus, NULL when none).
+ * Same thread as ds_store_run_begin.  Returns 0 or DS_ESTORE (detail in ds_store_errmsg). */
+int ds_store_run_set_gpus(ds_store_t *s, int64_t run_id, const char *gpus);
 int ds_store_run_end(ds_store_t *s, int64_t run_id, const char *how, int exit_code, int64_t trials_done,
                      int64_t trials_failed);
 

@@ -12,6 +12,7 @@
 #include "ds_cli.h"
 #include "ds_coord.h"
 #include "ds_error.h"
+#include "ds_kernels.h"
 #include "ds_task.h"
 #include "ds_wire.h"
 
@@ -94,14 +95,34 @@ static int cmd_run(int argc, char **argv, int is_resume) {
   }
   ds_worker_env_t env = {.rank = rank, .threads = 1, .gpu = -1};
   gethostname(env.host, sizeof env.host - 1);
+  /* One GPU per worker rank (DESIGN.md §9): worker k of a node (node-local rank among the worker
+   * ranks, from MPI_Comm_split_type SHARED) binds GPU k % count.  The coordinator rank is left
+   * out of the count so that it does not take GPU 0 from a worker on its node.  In local mode the
+   * worker threads share GPU 0. */
+  int ndev = ds_kern_cuda_device_count(), local = 0;
+  if (mpi) {
+    MPI_Comm role, node;
+    MPI_Comm_split(MPI_COMM_WORLD, rank == 0 ? 0 : 1, rank, &role);
+    MPI_Comm_split_type(role, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &local);
+    MPI_Comm_free(&node);
+    MPI_Comm_free(&role);
+  }
+  if (ndev > 0 && (rank > 0 || !mpi) && ds_kern_cuda_bind(local % ndev) == 0) env.gpu = local % ndev;
   char **hosts = NULL;
+  int *gpus = NULL;
   if (mpi) {
     char *all = rank == 0 ? calloc((size_t)size, 64) : NULL;
+    if (rank == 0) gpus = calloc((size_t)size, sizeof *gpus);
     MPI_Gather(env.host, 64, MPI_CHAR, all, 64, MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Gather(&env.gpu, 1, MPI_INT, gpus, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (rank == 0) {
       hosts = calloc((size_t)size, sizeof *hosts);
       for (int r = 0; r < size; r++) hosts[r] = all + 64 * r;
     }
+  } else if (env.gpu >= 0) {
+    gpus = calloc(1, sizeof *gpus);
+    if (gpus) gpus[0] = env.gpu;
   }
   int code;
   if (rank > 0) {
@@ -114,6 +135,7 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     o.mpi_comm = mpi && size > 1 ? (void *)&comm : NULL;
     o.mpi_size = size;
     o.hosts = hosts;
+    o.gpus = gpus;
     o.local_fn = local_trial;
     o.local_arg = &env;
     if (!mpi && o.threads <= 0) o.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -133,6 +155,7 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     free(hosts[0]);
     free(hosts);
   }
+  free(gpus);
   if (mpi) {
     /* Rank 0 may have failed before dispatching (bad spec, store error): the workers are then
      * still in their loop waiting; abort the job with the exit code rather than hang. */

@@ -75,7 +75,7 @@ static const char *DDL_V1 =
     "  run_id INTEGER PRIMARY KEY,\n"
     "  campaign_id INTEGER NOT NULL,\n"
     "  started_at REAL NOT NULL, ended_at REAL,\n"
-    "  ranks INTEGER, hosts TEXT, mode TEXT, version TEXT, pid INTEGER,\n"
+    "  ranks INTEGER, hosts TEXT, gpus TEXT, mode TEXT, version TEXT, pid INTEGER,\n"
     "  how_ended TEXT NOT NULL DEFAULT 'running',\n"
     "  exit_code INTEGER, trials_done INTEGER DEFAULT 0, trials_failed INTEGER DEFAULT 0);\n";
 
@@ -459,6 +459,17 @@ int ds_store_load_finished(ds_store_t *s, int64_t campaign_id, int64_t n_trials,
 }
 
 /* ---- runs ----------------------------------------------------------------------------- */
+
+int ds_store_run_set_gpus(ds_store_t *s, int64_t run_id, const char *gpus) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "UPDATE runs SET gpus = ?1 WHERE run_id = ?2", -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "table runs");
+  sqlite3_bind_text(st, 1, gpus, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, run_id);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(s, "updating table runs");
+  sqlite3_finalize(st);
+  return rc;
+}
 
 int ds_store_run_begin(ds_store_t *s, int64_t campaign_id, int ranks, const char *hosts, const char *mode,
                        int64_t *run_id) {

@@ -21,15 +21,35 @@ const ds_backend_t *ds_kern_backend_get(const char *name) {
   if (!name || strcmp(name, "auto") == 0 || strcmp(name, "cpu") == 0) return ds__cpu_backend_get("cpu");
   if (strcmp(name, "ref") == 0) return &ds__backend_ref;
   if (strncmp(name, "cpu-", 4) == 0) return ds__cpu_backend_get(name);
-  return NULL; /* "cuda": not built in this configuration */
+#ifdef DS_HAVE_CUDA
+  if (strcmp(name, "cuda") == 0) return ds__cuda_backend_get();
+#endif
+  return NULL; /* "cuda" without a device, or not built in this configuration */
 }
 
 const char *ds_kern_backend_name(const ds_backend_t *be) { return be ? be->name : "?"; }
 
 const char *const *ds_kern_backend_list(void) {
+#ifdef DS_HAVE_CUDA
+  static const char *const names[] = {"ref", "cpu", "cuda", NULL};
+#else
   static const char *const names[] = {"ref", "cpu", NULL};
+#endif
   return names;
 }
+
+#ifndef DS_HAVE_CUDA
+/* CPU-only build: the CUDA device API exists and says "no device" (kernels/cuda/ otherwise). */
+int ds_kern_cuda_device_count(void) { return 0; }
+int ds_kern_cuda_bind(int device) { return DS_EUNSUP; }
+int ds_kern_cuda_device_name(int device, char *buf, size_t len) {
+  if (buf && len) buf[0] = '\0';
+  return DS_EUNSUP;
+}
+void *ds_kern_cuda_alloc(size_t bytes) { return NULL; }
+void ds_kern_cuda_free(void *p) {}
+int ds_kern_cuda_copy(void *dst, const void *src, size_t bytes) { return DS_EUNSUP; }
+#endif
 
 static int check_args(const ds_kern_args_t *a) {
   if (!a || !a->div || !a->student) return DS_EINVAL;
@@ -46,6 +66,7 @@ static int check_args(const ds_kern_args_t *a) {
   if (!(a->t_teacher > 0) || !(a->t_student > 0) || !isfinite(a->t_teacher) || !isfinite(a->t_student))
     return DS_EINVAL;
   if ((int)a->reduction < 0 || a->reduction > DS_RED_NONE) return DS_EINVAL;
+  if ((int)a->dtype < 0 || a->dtype > DS_DTYPE_BF16) return DS_EINVAL;
   if (a->vocab == 0 && a->rows > 0) return DS_EINVAL;
   if (a->vocab > 0 && a->rows > SIZE_MAX / a->vocab / sizeof(double)) return DS_EINVAL;
   return 0;
@@ -180,6 +201,7 @@ int ds__kern_ref_row(const ds_backend_t *be, const ds_kern_args_t *a, size_t r, 
 }
 
 static int ref_supports(const ds_backend_t *be, const ds_kern_args_t *a) {
+  if (a->dtype != DS_DTYPE_F32) return DS_EUNSUP;
   if (a->div->kind == DS_DIV_SINKHORN && a->vocab > DS__SINKHORN_MAX_V) return DS_EUNSUP;
   return 1;
 }

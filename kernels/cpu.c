@@ -28,6 +28,7 @@ int ds__cpu_fast_div(ds_div_kind_t k) {
 }
 
 static int cpu_supports(const ds_backend_t *be, const ds_kern_args_t *a) {
+  if (a->dtype != DS_DTYPE_F32) return DS_EUNSUP;
   if (a->div->kind == DS_DIV_SINKHORN && a->vocab > DS__SINKHORN_MAX_V) return DS_EUNSUP;
   return ds__cpu_fast_div(a->div->kind);
 }

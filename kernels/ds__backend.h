@@ -2,8 +2,8 @@
  *
  * A backend is a static, immutable struct.  ds_kern_fwd_bwd() validates the arguments once and
  * then calls be->fwd_bwd, which owns the whole batch: the CPU backends split rows over threads
- * with ds__kern_run_rows(); a CUDA backend (kernels/cuda, later) would launch one kernel over the
- * batch and fill the same outputs.  Invariants every backend keeps:
+ * with ds__kern_run_rows(); the CUDA backend (kernels/cuda/div.cu) launches one kernel over the
+ * batch and fills the same outputs.  Invariants every backend keeps:
  *   - out->row_loss[r] (when given) is the row's loss after t2 and before the reduction;
  *     masked rows have loss 0 and a zero gradient;
  *   - out->grad is d(reduced loss)/d(student logits) with the reduction's scale folded in;
@@ -47,5 +47,9 @@ size_t ds__ref_row_scratch(const ds_kern_args_t *a);
 extern const ds_backend_t ds__backend_ref;
 const ds_backend_t *ds__cpu_backend_get(const char *name); /* cpu.c: "cpu" or "cpu-<isa>" */
 const char *const *ds__cpu_backend_names(void);
+#ifdef DS_HAVE_CUDA
+/* cuda/div.cu: the "cuda" backend, or NULL when no device/driver is usable (probed once). */
+const ds_backend_t *ds__cuda_backend_get(void);
+#endif
 
 #endif /* DS__BACKEND_H */

@@ -114,6 +114,11 @@ double ds_ref_log_softmax(size_t V, const double *x, double T, double *out);
 
 /* ---- Batched tier (fp32 in, backends) ---------------------------------------------------- */
 
+/* Element type of the teacher and student logits.  DS_DTYPE_BF16 is read by the "cuda" backend only
+ * (ref and cpu answer DS_EUNSUP): the teacher/student pointers then point at bfloat16 data (raw
+ * 16-bit patterns, cast to const float *), converted to fp32 on load.  Gradients stay fp32. */
+typedef enum { DS_DTYPE_F32 = 0, DS_DTYPE_BF16 } ds_dtype_t;
+
 typedef struct ds_kern_args {
   const ds_div_t *div;
   size_t rows, vocab;               /* logits are [rows][vocab], C order */
@@ -126,7 +131,8 @@ typedef struct ds_kern_args {
   int t2;
   ds_reduction_t reduction;
   const uint8_t *row_mask;          /* NULL, or rows entries: 0 = ignore the row */
-  int threads;                      /* <= 0: library default */
+  int threads;                      /* <= 0: library default (ignored by "cuda") */
+  ds_dtype_t dtype;                 /* last, so positional initialisers that omit it get fp32 */
 } ds_kern_args_t;
 
 typedef struct ds_kern_out {
@@ -138,8 +144,12 @@ typedef struct ds_kern_out {
 typedef struct ds_backend ds_backend_t; /* opaque; static storage, never freed */
 
 /* Backend by name: "ref" (reference, looped over rows), "cpu" (SIMD + threads, ISA picked once
- * from CPU features), "cuda" when built with CUDA and a device exists.  NULL or "auto" gives the
- * fastest available.  Returns NULL if the backend is unknown or unavailable. */
+ * from CPU features), "cuda" when built with CUDA (DS_CUDA) and a device and driver exist (the
+ * probe runs once; no device or no driver gives NULL, never a crash).  NULL or "auto" gives "cpu":
+ * callers of this API hold host memory, and whether a trial should move to a GPU is the task
+ * layer's decision (trial.device).  Returns NULL if the backend is unknown or unavailable.
+ * The "cuda" backend accepts host or device pointers (each buffer independently: device buffers
+ * are used in place, host ones staged through device memory) and synchronises before returning. */
 const ds_backend_t *ds_kern_backend_get(const char *name);
 /* Name of a backend, e.g. "cpu-avx2". */
 const char *ds_kern_backend_name(const ds_backend_t *be);
@@ -152,6 +162,24 @@ const char *const *ds_kern_backend_list(void);
 /* Fused forward+backward.  Returns 0, DS_EINVAL for bad arguments, DS_EUNSUP if the backend lacks
  * this divergence/mixture, DS_ENOMEM. */
 int ds_kern_fwd_bwd(const ds_backend_t *be, const ds_kern_args_t *a, ds_kern_out_t *out);
+
+/* ---- CUDA device API (present in every build) ------------------------------------------- */
+
+/* Number of CUDA devices this process can use; 0 when built without CUDA, without a driver or
+ * without a device.  Thread-safe. */
+int ds_kern_cuda_device_count(void);
+/* Makes `device` the one the "cuda" backend runs on (from any thread, for the rest of the
+ * process); call it once at start-up, before kernels run (workers: node-local rank % count).
+ * Returns 0, DS_EUNSUP (no CUDA build or no device), DS_EINVAL (index out of range), DS_EIO. */
+int ds_kern_cuda_bind(int device);
+/* Writes the device's model name ("NVIDIA H100 80GB HBM3") into buf.  0, DS_EUNSUP, DS_EINVAL. */
+int ds_kern_cuda_device_name(int device, char *buf, size_t len);
+/* Device memory on the bound device for callers that keep inputs resident (the benchmark):
+ * alloc returns NULL on failure or without CUDA; free accepts NULL; copy moves bytes in any
+ * direction (host↔device, by address) and returns 0, DS_EUNSUP or DS_EIO. */
+void *ds_kern_cuda_alloc(size_t bytes);
+void ds_kern_cuda_free(void *p);
+int ds_kern_cuda_copy(void *dst, const void *src, size_t bytes);
 
 #ifdef __cplusplus
 }

@@ -63,6 +63,12 @@ typedef struct ds_rl_logprob_args {
 
 int ds_rl_logprob_batch(const ds_rl_logprob_args_t *a, float *logp, float *entropy, float *grad);
 
+/* The same on the bound CUDA device (ds_kern_cuda_bind): one thread block per row, fp32 element
+ * maths with double row sums (threads is ignored).  Every array may be host or device memory
+ * independently; the call synchronises before returning.  Returns 0, DS_EINVAL, DS_ENOMEM,
+ * DS_EIO (CUDA error), or DS_EUNSUP when built without CUDA or without a device. */
+int ds_rl_logprob_batch_cuda(const ds_rl_logprob_args_t *a, float *logp, float *entropy, float *grad);
+
 /* ---- 4.2 PPO clipped surrogate ----------------------------------------------------------- */
 
 typedef struct ds_rl_ppo {
@@ -88,6 +94,11 @@ double ds_rl_ppo_token(const ds_rl_ppo_t *p, double logp, double old_logp, doubl
 int ds_rl_ppo_batch(const ds_rl_ppo_t *p, size_t n, const double *logp, const double *old_logp,
                     const double *adv, const uint8_t *mask, double *loss, double *dlogp,
                     double *clip_frac);
+/* ds_rl_ppo_batch on the CUDA device, one thread per token (double); arrays host or device;
+ * same results up to exp rounding.  Extra returns: DS_EIO, DS_EUNSUP (no CUDA build/device). */
+int ds_rl_ppo_batch_cuda(const ds_rl_ppo_t *p, size_t n, const double *logp, const double *old_logp,
+                         const double *adv, const uint8_t *mask, double *loss, double *dlogp,
+                         double *clip_frac);
 
 /* ---- Masked reductions over [B][L] token losses (kernels.md §4.3 loss aggregation) ------- */
 
@@ -147,6 +158,9 @@ double ds_rl_kl_token(ds_rl_kl_t kind, double logp, double ref_logp, double *dlo
  * and dlogp optional, caller-owned [n].  Returns 0 or DS_EINVAL (bad kind, NULL inputs). */
 int ds_rl_kl_batch(ds_rl_kl_t kind, size_t n, const double *logp, const double *ref_logp,
                    double *value, double *dlogp);
+/* ds_rl_kl_batch on the CUDA device (as ds_rl_ppo_batch_cuda). */
+int ds_rl_kl_batch_cuda(ds_rl_kl_t kind, size_t n, const double *logp, const double *ref_logp,
+                        double *value, double *dlogp);
 
 /* ---- 4.6 DPO losses and 4.7 f-DPO links -------------------------------------------------- */
 

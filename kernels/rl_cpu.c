@@ -95,3 +95,20 @@ out:
   if (tids != stack_tids) free(tids);
   return rc;
 }
+
+#ifndef DS_HAVE_CUDA
+/* CPU-only build: the CUDA entry points of ds_rl.h exist and say "not supported" (kernels/cuda/rl.cu
+ * otherwise). */
+int ds_rl_logprob_batch_cuda(const ds_rl_logprob_args_t *a, float *logp, float *entropy, float *grad) {
+  return DS_EUNSUP;
+}
+int ds_rl_ppo_batch_cuda(const ds_rl_ppo_t *p, size_t n, const double *logp, const double *old_logp,
+                         const double *adv, const uint8_t *mask, double *loss, double *dlogp,
+                         double *clip_frac) {
+  return DS_EUNSUP;
+}
+int ds_rl_kl_batch_cuda(ds_rl_kl_t kind, size_t n, const double *logp, const double *ref_logp,
+                        double *value, double *dlogp) {
+  return DS_EUNSUP;
+}
+#endif

@@ -351,7 +351,7 @@ static void compare_backend(const ds_backend_t *be, const bcase_t *c) {
   for (int i = 0; i < CANARY; i++) { ga[n + i] = gb[n + i] = canary_val; ra[c->rows + i] = rb[c->rows + i] = canary_val; }
   ds_div_t d = mkdiv(c->div);
   ds_kern_args_t a = {&d, c->rows, c->V, c->K, (const float *const *)T, c->K > 1 ? w : NULL, c->mix,
-                      S, c->tt, c->ts, c->t2, c->red, c->masked ? mask : NULL, 2};
+                      S, c->tt, c->ts, c->t2, c->red, c->masked ? mask : NULL, 2, DS_DTYPE_F32};
   ds_kern_out_t oa = {0, ra, ga}, ob = {0, rb, gb};
   int sup = ds_kern_supports(be, &a);
   if (sup >= 0) {
@@ -440,7 +440,7 @@ static void test_results_do_not_depend_on_the_thread_count(void) {
   for (int k = 0; k < 3; k++) {
     ds_div_t d = mkdiv(ds[k]);
     const float *tp[1] = {t};
-    ds_kern_args_t a = {&d, B, V, 1, tp, NULL, DS_MIX_ARITHMETIC, s, 1, 1, 0, DS_RED_BATCHMEAN, NULL, 1};
+    ds_kern_args_t a = {&d, B, V, 1, tp, NULL, DS_MIX_ARITHMETIC, s, 1, 1, 0, DS_RED_BATCHMEAN, NULL, 1, DS_DTYPE_F32};
     ds_kern_out_t o1 = {0, NULL, g1}, o2 = {0, NULL, g2};
     ASSERT_TRUE(ds_kern_fwd_bwd(be, &a, &o1) == 0);
     a.threads = 5;
@@ -451,7 +451,7 @@ static void test_results_do_not_depend_on_the_thread_count(void) {
   /* bad arguments */
   ds_div_t d = mkdiv("fkl");
   const float *tp[1] = {t};
-  ds_kern_args_t a = {&d, B, V, 1, tp, NULL, DS_MIX_ARITHMETIC, s, 0, 1, 0, DS_RED_BATCHMEAN, NULL, 1};
+  ds_kern_args_t a = {&d, B, V, 1, tp, NULL, DS_MIX_ARITHMETIC, s, 0, 1, 0, DS_RED_BATCHMEAN, NULL, 1, DS_DTYPE_F32};
   ds_kern_out_t o = {0, NULL, g1};
   ASSERT_TRUE(ds_kern_fwd_bwd(be, &a, &o) == DS_EINVAL); /* T_t = 0 */
   a.t_teacher = 1;
@@ -570,7 +570,7 @@ static void test_kernel_cli_writes_the_gradient_the_library_computes_and_rejects
   ds_div_t d = mkdiv("jsd");
   d.beta = 0.3;
   const float *tpp[1] = {t};
-  ds_kern_args_t a = {&d, B, V, 1, tpp, NULL, DS_MIX_ARITHMETIC, s, 2, 2, 1, DS_RED_SUM, NULL, 1};
+  ds_kern_args_t a = {&d, B, V, 1, tpp, NULL, DS_MIX_ARITHMETIC, s, 2, 2, 1, DS_RED_SUM, NULL, 1, DS_DTYPE_F32};
   ds_kern_out_t o = {0, NULL, g};
   ASSERT_TRUE(ds_kern_fwd_bwd(ds_kern_backend_get("cpu"), &a, &o) == 0);
   ASSERT_TRUE(ga.rows == B && ga.cols == V && memcmp(ga.data, g, sizeof g) == 0);

@@ -188,7 +188,7 @@ int ds_cli_kernel(int argc, char **argv) {
   const float *tptr[MAX_TEACHERS];
   for (size_t k = 0; k < K; k++) tptr[k] = teach[k].data;
   ds_kern_args_t a = {&div, B, V, K, tptr, K > 1 ? weights : NULL, mix, stud.data, temperature, temperature,
-                      t2, red, NULL, threads};
+                      t2, red, NULL, threads, DS_DTYPE_F32};
   ds_kern_out_t o = {0, row_loss, grad};
   int krc = ds_kern_fwd_bwd(be, &a, &o);
   if (krc == DS_EUNSUP) {
@@ -244,12 +244,14 @@ static int cmp_d(const void *a, const void *b) {
 
 static int usage_bench(void) {
   fprintf(stderr, "usage: divsweep bench kernels [--div NAME|all] [--rows B] [--vocab V] [--threads N]\n"
-                  "                              [--backend NAME] [--reps N] [--json]\n");
+                  "                              [--backend NAME] [--dtype f32|bf16] [--reps N] [--json]\n"
+                  "  --backend cuda keeps the logits and the gradient on the GPU (no PCIe copies are timed);\n"
+                  "  GB/s counts the minimal traffic: 12 B/element in fp32, 8 with bf16 logits (fp32 gradient).\n");
   return DS_EXIT_USAGE;
 }
 
 int ds_cli_bench_kernels(int argc, char **argv) {
-  const char *div_name = "all", *backend = "cpu";
+  const char *div_name = "all", *backend = "cpu", *dtype_name = "f32";
   double rows_d = 32, vocab_d = 32000, threads_d = 0, reps_d = 0;
   int json = 0, rc = DS_EXIT_USAGE, i = 1;
   float *t = NULL, *s = NULL, *g = NULL;
@@ -262,6 +264,7 @@ int ds_cli_bench_kernels(int argc, char **argv) {
     if (!v) { fprintf(stderr, "divsweep bench kernels: option %s needs a value\n", a); return usage_bench(); }
     if (strcmp(a, "--div") == 0) div_name = v;
     else if (strcmp(a, "--backend") == 0) backend = v;
+    else if (strcmp(a, "--dtype") == 0) dtype_name = v;
     else if (strcmp(a, "--rows") == 0) num = &rows_d;
     else if (strcmp(a, "--vocab") == 0) num = &vocab_d;
     else if (strcmp(a, "--threads") == 0) num = &threads_d;
@@ -286,6 +289,13 @@ int ds_cli_bench_kernels(int argc, char **argv) {
     fprintf(stderr, "divsweep bench kernels: unknown divergence '%s'\n", div_name);
     return DS_EXIT_USAGE;
   }
+  int bf16 = strcmp(dtype_name, "bf16") == 0;
+  if (!bf16 && strcmp(dtype_name, "f32") != 0) {
+    fprintf(stderr, "divsweep bench kernels: --dtype must be f32 or bf16, got '%s'\n", dtype_name);
+    return DS_EXIT_USAGE;
+  }
+  int on_gpu = strcmp(backend, "cuda") == 0;
+  void *dt = NULL, *ds = NULL, *dg = NULL; /* device copies (cuda) */
   size_t n = B * V, bytes = (n * sizeof(float) + 63) & ~(size_t)63;
   t = aligned_alloc(64, bytes);
   s = aligned_alloc(64, bytes);
@@ -301,6 +311,29 @@ int ds_cli_bench_kernels(int argc, char **argv) {
     float z = (float)(sqrt(-2 * log(u[0])) * cos(6.283185307179586 * u[1]) * 3);
     if (j < n) t[j] = z; else s[j - n] = z;
   }
+  if (bf16) { /* round to bfloat16 in place (the upper 16 bits, nearest even), packed at the front */
+    uint16_t *t16 = (uint16_t *)t, *s16 = (uint16_t *)s;
+    for (size_t j = 0; j < n; j++) {
+      uint32_t u, w;
+      memcpy(&u, &t[j], 4);
+      memcpy(&w, &s[j], 4);
+      t16[j] = (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+      s16[j] = (uint16_t)((w + 0x7fff + ((w >> 16) & 1)) >> 16);
+    }
+  }
+  size_t ebytes = n * (bf16 ? 2 : 4);
+  if (on_gpu) {
+    char model[128] = "?";
+    ds_kern_cuda_device_name(0, model, sizeof model);
+    dt = ds_kern_cuda_alloc(ebytes);
+    ds = ds_kern_cuda_alloc(ebytes);
+    dg = ds_kern_cuda_alloc(n * sizeof(float));
+    if (!dt || !ds || !dg || ds_kern_cuda_copy(dt, t, ebytes) || ds_kern_cuda_copy(ds, s, ebytes)) {
+      fprintf(stderr, "divsweep bench kernels: cannot place %zu MB on the GPU\n", (2 * ebytes + 4 * n) >> 20);
+      goto fail;
+    }
+    if (!json) printf("# GPU: %s; inputs and gradient resident on the device\n", model);
+  }
   int threads = (int)threads_d;
   if (!json)
     printf("%-10s %-12s %6s %7s %3s %10s %12s %8s  %s\n", "div", "backend", "rows", "vocab", "thr", "ms", "rows/s",
@@ -310,12 +343,13 @@ int ds_cli_bench_kernels(int argc, char **argv) {
     if (all) ds_div_from_name(ds_div_name((ds_div_kind_t)k), &d);
     else if (k == 0) d = one;
     else break;
-    const float *tp[1] = {t};
-    ds_kern_args_t a = {&d, B, V, 1, tp, NULL, DS_MIX_ARITHMETIC, s, 1.0, 1.0, 0, DS_RED_BATCHMEAN, NULL, threads};
-    ds_kern_out_t o = {0, NULL, g};
+    const float *tp[1] = {on_gpu ? (const float *)dt : t};
+    ds_kern_args_t a = {&d, B, V, 1, tp, NULL, DS_MIX_ARITHMETIC, on_gpu ? (const float *)ds : s, 1.0, 1.0, 0,
+                        DS_RED_BATCHMEAN, NULL, threads, bf16 ? DS_DTYPE_BF16 : DS_DTYPE_F32};
+    ds_kern_out_t o = {0, NULL, on_gpu ? (float *)dg : g};
     int sup = ds_kern_supports(be, &a);
     if (sup < 0) {
-      if (!all) { fprintf(stderr, "divsweep bench kernels: backend %s cannot run %s at vocab %zu\n", ds_kern_backend_name(be), div_name, V); goto fail; }
+      if (!all) { fprintf(stderr, "divsweep bench kernels: backend %s cannot run %s at vocab %zu (dtype %s)\n", ds_kern_backend_name(be), div_name, V, dtype_name); goto fail; }
       continue;
     }
     double times[64];
@@ -330,7 +364,7 @@ int ds_cli_bench_kernels(int argc, char **argv) {
     }
     qsort(times, (size_t)done, sizeof *times, cmp_d);
     double med = done % 2 ? times[done / 2] : 0.5 * (times[done / 2 - 1] + times[done / 2]);
-    double gbps = 12.0 * (double)n / med / 1e9, rps = (double)B / med;
+    double gbps = (bf16 ? 8.0 : 12.0) * (double)n / med / 1e9, rps = (double)B / med;
     int thr = threads > 0 ? threads : 0;
     if (json)
       printf("{\"div\": \"%s\", \"backend\": \"%s\", \"rows\": %zu, \"vocab\": %zu, \"threads\": %d, \"ms\": %.4f, "
@@ -344,6 +378,9 @@ int ds_cli_bench_kernels(int argc, char **argv) {
   }
   rc = 0;
 fail:
+  ds_kern_cuda_free(dt);
+  ds_kern_cuda_free(ds);
+  ds_kern_cuda_free(dg);
   free(t);
   free(s);
   free(g);
