@@ -18,6 +18,20 @@ mpi() { "$DS_MPIEXEC" --oversubscribe -np "$1" "${@:2}"; }
 # q DB SQL: the query's rows as CSV without the header.
 q() { "$DS_BIN" query --db "$1" "$2" --format csv | tail -n +2; }
 
+# wait_done DB N: waits (up to 60 s) until at least N trials of the database are done, so that
+# tests which interrupt a campaign do it mid-way however slowly the machine starts MPI.
+wait_done() {
+  local i
+  for i in $(seq 600); do
+    if [ -f "$1" ] && [ "$(sqlite3 "file:$1?mode=ro" "SELECT count(*) FROM trials WHERE status='done'" 2>/dev/null || echo 0)" -ge "$2" ]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "wait_done: $1 never reached $2 done trials" >&2
+  return 1
+}
+
 check() { # check NAME ACTUAL EXPECTED
   if [ "$2" == "$3" ]; then
     PASSES=$((PASSES + 1)); echo "ok   $1"

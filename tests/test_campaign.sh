@@ -58,7 +58,7 @@ dumpb() { q "$1" "SELECT trial_key, printf('%.17g', value) FROM v_slow ORDER BY 
 K=$TMP/kill.db
 "$DS_MPIEXEC" --oversubscribe -np 3 "$DS_BIN" run "$TMP/b.json" --db "$K" --quiet &
 pid=$!
-sleep 1.2
+wait_done "$K" 100
 # The whole job at once: mpiexec and every rank (ranks run in their own process groups).
 pkill -9 -f "$DS_BIN run $TMP/b.json --db $K" || true
 wait "$pid" 2>/dev/null || true
@@ -75,7 +75,7 @@ check "the killed run is still marked running, the rerun done" "$(q "$K" "SELECT
 T=$TMP/term.db
 "$DS_MPIEXEC" --oversubscribe -np 3 "$DS_BIN" run "$TMP/b.json" --db "$T" --quiet &
 pid=$!
-sleep 1.2
+wait_done "$T" 100
 t0=$(date +%s.%N)
 pkill -TERM -f "^$DS_BIN run $TMP/b.json --db $T" || true  # every task, not mpiexec
 set +e; wait "$pid"; rc=$?; set -e
