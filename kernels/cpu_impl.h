@@ -13,8 +13,10 @@
  *   fused:  with log p = t·inv_tt − LSE_t, log q = s·inv_ts − LSE_s, every divergence is written
  *           as a per-element loss term and an h term (kernels.md §1.2, h up to c·q), and
  *           grad = gscale·(h − q·Σh).  fkl (Σh = −1) fuses loss and gradient in one pass; the
- *           others take one pass for (loss, Σh) and one for the gradient, recomputing h (the row
- *           is in cache, so the second pass costs exps, not DRAM traffic).  renyi/amari take an
+ *           others take one pass for (loss, Σh) that parks h in the gradient row, and one pass
+ *           that turns it into the gradient recomputing only q (the row is cache-resident, so
+ *           the second pass costs one exp per element, not DRAM traffic).  With accumulate set
+ *           (loss-averaged mixtures) h is recomputed instead.  renyi/amari take an
  *           LSE pass over w = α log p + (1−α) log q, then one gradient pass.
  * Zero probabilities follow 0·log 0 = 0 (select on p > 0 / q > 0 / m > 0).
  */
@@ -258,6 +260,10 @@ static inline __attribute__((always_inline)) double row_kind(int K, const ds__cp
       vf l, h, q;
       elem(K, &P, lp, lq, &l, &h, &q);
       if (n < VW) { l = vkeep(l, n); h = vkeep(h, n); }
+      if (g && !acc) { /* park h in the output row (cache-resident) for pass 2 */
+        if (n == VW) vst(g + i, h);
+        else vst_tail(g + i, h, n);
+      }
       vl = vadd(vl, l);
       vh = vadd(vh, h);
     }
@@ -267,7 +273,18 @@ static inline __attribute__((always_inline)) double row_kind(int K, const ds__cp
   if (K == DS_DIV_HELLINGER) loss += 1;
   if (K == DS_DIV_CHI2 || K == DS_DIV_CHI2N) loss -= 1;
   /* Pass 2: g = gscale·(h − q·H). */
-  if (g) {
+  if (g && !acc) {
+    /* h was parked in g by pass 1: only q is recomputed (one exp). */
+    const vf vH = vset((float)H);
+    for (i = 0; i + VW <= V; i += VW) {
+      vf q = vexp(vadd(vfma(vld(s + i), vts, nmq), nls));
+      vst(g + i, vmul(gs, vsub(vld(g + i), vmul(q, vH))));
+    }
+    if (i < V) {
+      vf q = vexp(vadd(vfma(vld_tail(s + i, V - i, 0), vts, nmq), nls));
+      vst_tail(g + i, vmul(gs, vsub(vld_tail(g + i, V - i, 0), vmul(q, vH))), V - i);
+    }
+  } else if (g) {
     const vf vH = vset((float)H);
     for (i = 0; i < V; i += VW) {
       size_t n = V - i < VW ? V - i : VW;

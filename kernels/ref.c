@@ -147,7 +147,7 @@ int ds_div_params_json(const ds_div_t *d, char *buf, size_t len) {
   n += snprintf(buf + n, len - (size_t)n, "{");
 #define ADD(flag, key, val)                                                            \
   if ((have & (flag)) && (size_t)n < len) {                                            \
-    n += snprintf(buf + n, len - (size_t)n, "%s\"%s\": %.17g", first ? "" : ", ", key, val); \
+    n += snprintf(buf + n, len - (size_t)n, "%s\"%s\": %.15g", first ? "" : ", ", key, val); \
     first = 0;                                                                         \
   }
   ADD(P_ALPHA, "alpha", d->alpha)

@@ -14,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "ds_kernels.h"
 #include "ds_error.h"
+#include "ds_npy.h"
+#include "ds_cli_kernel.h"
 
 static int n_fail, n_check;
 static const char *ctx = "";
@@ -460,6 +463,144 @@ static void test_results_do_not_depend_on_the_thread_count(void) {
   free(t); free(s); free(g1); free(g2);
 }
 
+
+/* ---- 4. .npy and the kernel CLI ----------------------------------------------------------- */
+
+static size_t npy_image(unsigned char *buf, const char *dict, const void *data, size_t dlen) {
+  size_t hl = strlen(dict);
+  memcpy(buf, "\x93NUMPY\x01\x00", 8);
+  buf[8] = (unsigned char)(hl & 0xff);
+  buf[9] = (unsigned char)(hl >> 8);
+  memcpy(buf + 10, dict, hl);
+  memcpy(buf + 10 + hl, data, dlen);
+  return 10 + hl + dlen;
+}
+
+static void test_npy_reads_what_it_writes_and_rejects_bad_files_with_a_reason(void) {
+  ctx = "npy";
+  char path[] = "/tmp/ds_test_npy_XXXXXX", err[256];
+  int fd = mkstemp(path);
+  ASSERT_TRUE(fd >= 0);
+  if (fd < 0) return;
+  close(fd);
+  float v[6] = {1, -2.5f, 3e-20f, INFINITY, -0.0f, 7};
+  ds_npy_t a;
+  ASSERT_TRUE(ds_npy_write_f32(path, v, 2, 3, 2, err, sizeof err) == 0);
+  ASSERT_TRUE(ds_npy_read(path, &a, err, sizeof err) == 0);
+  ASSERT_TRUE(a.ndim == 2 && a.rows == 2 && a.cols == 3 && !a.src_f64 && memcmp(a.data, v, sizeof v) == 0);
+  ds_npy_free(&a);
+  ASSERT_TRUE(ds_npy_write_f32(path, v, 1, 6, 1, err, sizeof err) == 0);
+  ASSERT_TRUE(ds_npy_read(path, &a, err, sizeof err) == 0 && a.ndim == 1 && a.rows == 1 && a.cols == 6);
+  ds_npy_free(&a);
+  unlink(path);
+  ASSERT_TRUE(ds_npy_read(path, &a, err, sizeof err) == DS_EIO && strstr(err, path) != NULL);
+
+  unsigned char buf[512];
+  double d3[3] = {0.5, -1, 2};
+  size_t n = npy_image(buf, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }\n", d3, sizeof d3);
+  ASSERT_TRUE(ds_npy_parse(buf, n, &a, err, sizeof err) == 0 && a.src_f64 && a.cols == 3 && a.data[1] == -1.0f);
+  ds_npy_free(&a);
+  /* the fuzz seed for the mutation loop below */
+  unsigned char good[512];
+  size_t gn = npy_image(good, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", v, sizeof v);
+  ASSERT_TRUE(ds_npy_parse(good, gn, &a, err, sizeof err) == 0);
+  ds_npy_free(&a);
+  struct { const char *dict; size_t dlen; const char *why; } bad[] = {
+      {"{'descr': '>f4', 'fortran_order': False, 'shape': (6,), }", 24, "big-endian"},
+      {"{'descr': '<i4', 'fortran_order': False, 'shape': (6,), }", 24, "dtype"},
+      {"{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", 24, "Fortran"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 3), }", 24, "shape"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (), }", 4, "0-D"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }", 0, "empty"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 20, "size"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", 24, "large"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999, 1), }", 24, "shape"},
+      {"{'descr': '<f4', 'shape': (6,), }", 24, "lacks"},
+      {"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", 24, "repeated"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (6,), 'x': 1}", 24, "unexpected"},
+      {"['descr']", 24, "dict"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    n = npy_image(buf, bad[i].dict, v, bad[i].dlen);
+    err[0] = 0;
+    int rc = ds_npy_parse(buf, n, &a, err, sizeof err);
+    ASSERT_TRUE(rc == DS_ENPY && a.data == NULL);
+    if (!strstr(err, bad[i].why)) fprintf(stderr, "npy case %zu: message '%s' lacks '%s'\n", i, err, bad[i].why);
+    ASSERT_TRUE(strstr(err, bad[i].why) != NULL);
+  }
+  ASSERT_TRUE(ds_npy_parse(good, 9, &a, err, sizeof err) == DS_ENPY);
+  ASSERT_TRUE(ds_npy_parse("\x93NUMPX\x01\x00\x00\x00", 10, &a, err, sizeof err) == DS_ENPY);
+  good[8] = 0xff; /* header length past the end */
+  ASSERT_TRUE(ds_npy_parse(good, gn, &a, err, sizeof err) == DS_ENPY);
+  good[8] = (unsigned char)(gn - 10 - sizeof v);
+  /* Mutation fuzzing: random bytes and truncations must give 0 or DS_ENPY, never a crash. */
+  for (int it = 0; it < 20000; it++) {
+    unsigned char m[512];
+    memcpy(m, good, gn);
+    int nm = 1 + (int)(urand() * 4);
+    for (int k = 0; k < nm; k++) m[(size_t)(urand() * (double)gn)] = (unsigned char)(urand() * 256);
+    size_t len = urand() < 0.2 ? (size_t)(urand() * (double)gn) : gn;
+    int rc = ds_npy_parse(m, len, &a, err, sizeof err);
+    ASSERT_TRUE(rc == 0 || rc == DS_ENPY);
+    if (rc == 0) { ASSERT_TRUE(a.rows * a.cols * 4 <= len); ds_npy_free(&a); }
+    else ASSERT_TRUE(a.data == NULL);
+  }
+}
+
+static void test_kernel_cli_writes_the_gradient_the_library_computes_and_rejects_bad_input(void) {
+  ctx = "cli";
+  enum { B = 3, V = 50 };
+  float t[B * V], s[B * V], g[B * V];
+  for (int i = 0; i < B * V; i++) { t[i] = (float)(2 * nrand()); s[i] = (float)(2 * nrand()); }
+  char dir[] = "/tmp/ds_test_cli_XXXXXX", tp[128], sp[128], gp[128], t1[128], err[256];
+  ASSERT_TRUE(mkdtemp(dir) != NULL);
+  snprintf(tp, sizeof tp, "%s/t.npy", dir);
+  snprintf(sp, sizeof sp, "%s/s.npy", dir);
+  snprintf(gp, sizeof gp, "%s/g.npy", dir);
+  snprintf(t1, sizeof t1, "%s/t1.npy", dir);
+  ASSERT_TRUE(ds_npy_write_f32(tp, t, B, V, 2, err, sizeof err) == 0);
+  ASSERT_TRUE(ds_npy_write_f32(sp, s, B, V, 2, err, sizeof err) == 0);
+  ASSERT_TRUE(ds_npy_write_f32(t1, t, 1, V, 1, err, sizeof err) == 0);
+  char *argv1[] = {"kernel", "--div", "jsd", "--param", "beta=0.3", "--teacher", tp, "--student", sp,
+                   "--temperature", "2", "--t2", "--reduction", "sum", "--grad", gp, "--json", NULL};
+  fflush(stdout);
+  ASSERT_TRUE(ds_cli_kernel(17, argv1) == 0);
+  ds_npy_t ga;
+  ASSERT_TRUE(ds_npy_read(gp, &ga, err, sizeof err) == 0);
+  ds_div_t d = mkdiv("jsd");
+  d.beta = 0.3;
+  const float *tpp[1] = {t};
+  ds_kern_args_t a = {&d, B, V, 1, tpp, NULL, DS_MIX_ARITHMETIC, s, 2, 2, 1, DS_RED_SUM, NULL, 1};
+  ds_kern_out_t o = {0, NULL, g};
+  ASSERT_TRUE(ds_kern_fwd_bwd(ds_kern_backend_get("cpu"), &a, &o) == 0);
+  ASSERT_TRUE(ga.rows == B && ga.cols == V && memcmp(ga.data, g, sizeof g) == 0);
+  ds_npy_free(&ga);
+  char *argv2[] = {"kernel", "--div", "fkl", "--teacher", tp, "--teacher", tp, "--weights", "0.25,0.75", "--mix",
+                   "geometric", "--student", sp, "--backend", "ref", NULL};
+  ASSERT_TRUE(ds_cli_kernel(15, argv2) == 0);
+  fflush(stdout);
+  fprintf(stderr, "(the following error lines are expected)\n");
+  char *bad1[] = {"kernel", "--div", "nope", "--teacher", tp, "--student", sp, NULL};
+  ASSERT_TRUE(ds_cli_kernel(7, bad1) == DS_EXIT_USAGE);
+  char *bad2[] = {"kernel", "--div", "fkl", "--teacher", t1, "--student", sp, NULL};
+  ASSERT_TRUE(ds_cli_kernel(7, bad2) == DS_EXIT_USAGE);
+  char *bad3[] = {"kernel", "--div", "renyi", "--param", "alpha=1", "--teacher", tp, "--student", sp, NULL};
+  ASSERT_TRUE(ds_cli_kernel(9, bad3) == DS_EXIT_USAGE);
+  char *bad4[] = {"kernel", "--div", "fkl", "--teacher", tp, "--teacher", tp, "--weights", "0.5,0.6", "--student", sp, NULL};
+  ASSERT_TRUE(ds_cli_kernel(11, bad4) == DS_EXIT_USAGE);
+  char *bad5[] = {"kernel", "--div", "fkl", "--param", "alpha=0.5", "--teacher", tp, "--student", sp, NULL};
+  ASSERT_TRUE(ds_cli_kernel(9, bad5) == DS_EXIT_USAGE);
+  char *bad6[] = {"kernel", "--div", "fkl", "--teacher", sp, "--student", "/nonexistent.npy", NULL};
+  ASSERT_TRUE(ds_cli_kernel(7, bad6) == DS_EXIT_USAGE);
+  char *b1[] = {"bench", "kernels", "--div", "rkl", "--rows", "2", "--vocab", "1000", "--reps", "3", "--json", NULL};
+  ASSERT_TRUE(ds_cli_bench_kernels(11, b1) == 0);
+  char *b2[] = {"bench", "kernels", "--rows", "x", NULL};
+  ASSERT_TRUE(ds_cli_bench_kernels(4, b2) == DS_EXIT_USAGE);
+  fflush(stdout);
+  unlink(tp); unlink(sp); unlink(gp); unlink(t1);
+  rmdir(dir);
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -473,7 +614,11 @@ static double now_s(void) {
     printf("%-4s %s (%.2f s)\n", n_fail == f0_ ? "ok" : "FAIL", #fn, now_s() - t0_); \
   } while (0)
 
-int main(void) {
+/* `test_kernels kernel ...` and `test_kernels bench kernels ...` run the CLI subcommands (a
+ * stand-alone driver until the divsweep executable dispatches to them). */
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "kernel") == 0) return ds_cli_kernel(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "bench") == 0) return ds_cli_bench_kernels(argc - 1, argv + 1);
   RUN(test_descriptors_parse_check_domains_and_name_parameters);
   RUN(test_golden_values_match_the_independent_numpy_implementation);
   RUN(test_reference_gradients_match_central_differences_sum_to_zero_and_are_shift_invariant);
@@ -481,6 +626,8 @@ int main(void) {
   RUN(test_mixtures_collapse_for_fkl_and_rkl);
   RUN(test_every_backend_matches_the_reference);
   RUN(test_results_do_not_depend_on_the_thread_count);
+  RUN(test_npy_reads_what_it_writes_and_rejects_bad_files_with_a_reason);
+  RUN(test_kernel_cli_writes_the_gradient_the_library_computes_and_rejects_bad_input);
   printf("test_kernels: %d checks, %d failed (cpu backend: %s)\n", n_check, n_fail,
          ds_kern_backend_name(ds_kern_backend_get("cpu")));
   return n_fail ? 1 : 0;
