@@ -57,16 +57,27 @@ void ds__opt_free(ds__opt_t *o);
 
 /* Objective to minimise: returns f(x) and writes ∇f(x) into grad (length n). */
 typedef double (*ds__objective_fn)(void *arg, const double *x, double *grad);
+/* For x made of softmax logit blocks: writes each coordinate's probability π_i (length n). */
+typedef void (*ds__probs_fn)(void *arg, const double *x, double *pi);
 
-/* Minimises f from x (updated in place) for at most max_iter Newton steps.  The Hessian is the
- * central difference of the exact gradient (step 1e-5), symmetrised; the step solves
- * (H + μI)Δ = −∇f by Cholesky, μ rising ×10 while H + μI is not positive definite or the step does
- * not help (f lower, or f equal to rounding and ‖∇f‖ lower) and falling ÷10 after a success.
- * Singular directions of H (a softmax's shift invariance) are harmless: ∇f has no component
- * along them.  Stops early when a step no longer changes x (‖Δ‖∞ ≤ 1e-15·(1+‖x‖∞)) or ∇f is
- * zero.  Calls ds_task_should_stop() once per step; returns 0 or its code.  n ≤ 2048. */
-int ds__newton(ds__objective_fn f, void *arg, size_t n, double *x, long max_iter, ds_task_ctx_t *ctx,
-               long *iters_out);
+/* Minimises f from x (updated in place).  Two phases:
+ *   1. when probs is given (x are logits of softmax blocks and f is convex in the probabilities,
+ *      as every f-regularised objective here is), mirror descent — the natural-gradient step
+ *      x ← x − η·∇f/π, η doubling after a success and quartering after a failure — until five
+ *      successive steps change f by less than 1e-14 relative (at most 200,000 steps).  It follows
+ *      the probability simplex, so a near-deterministic optimum is reached without the plateaus
+ *      that trap steps taken in logit space;
+ *   2. at most max_iter damped Newton steps: the Hessian is the central difference of the exact
+ *      gradient (step 1e-5), symmetrised; the step solves (H + μ·max|H_ii|·I)Δ = −∇f by Cholesky,
+ *      capped at 2 per coordinate (trust region), μ rising ×10 while H + μI is not positive
+ *      definite or the step does not help (f lower, or f equal to rounding and ‖∇f‖ lower) and
+ *      falling ÷10 after a success.  A softmax's shift invariance is harmless: ∇f has no
+ *      component along it.  Stops early when a step no longer changes x (‖Δ‖∞ ≤ 1e-15·(1+‖x‖∞))
+ *      or ∇f is zero.
+ * Calls ds_task_should_stop() regularly; returns 0, its code, DS_ENOMEM, or DS_EINVAL (n = 0 or
+ * n > 2048).  *iters_out = Newton steps taken. */
+int ds__newton(ds__objective_fn f, ds__probs_fn probs, void *arg, size_t n, double *x, long max_iter,
+               ds_task_ctx_t *ctx, long *iters_out);
 
 /* ---- Distributions -------------------------------------------------------------------------- */
 

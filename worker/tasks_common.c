@@ -175,8 +175,33 @@ static double norm_inf(size_t n, const double *x) {
   return m;
 }
 
-int ds__newton(ds__objective_fn f, void *arg, size_t n, double *x, long max_iter, ds_task_ctx_t *ctx,
-               long *iters_out) {
+/* Mirror (natural-gradient) ascent phase: x ← x − η·∇f/π with backtracking; see ds__tasks.h. */
+static int mirror_phase(ds__objective_fn f, ds__probs_fn probs, void *arg, size_t n, double *x, double *g,
+                        double *xt, double *gt, double *pi, ds_task_ctx_t *ctx, long *iters) {
+  double fx = f(arg, x, g), eta = 1;
+  int flat = 0, rc;
+  long it = 0;
+  for (; it < 200000 && flat < 5 && eta > 1e-12; it++) {
+    if ((it & 255) == 0 && ctx && (rc = ds_task_should_stop(ctx))) return rc;
+    probs(arg, x, pi);
+    for (size_t i = 0; i < n; i++) xt[i] = pi[i] > 0 ? x[i] - eta * g[i] / pi[i] : x[i];
+    double ft = f(arg, xt, gt);
+    if (isfinite(ft) && ft < fx) {
+      flat = fx - ft <= 1e-14 * (1 + fabs(fx)) ? flat + 1 : 0;
+      memcpy(x, xt, n * sizeof *x);
+      memcpy(g, gt, n * sizeof *g);
+      fx = ft;
+      eta = fmin(eta * 2, 1e8);
+    } else {
+      eta /= 4;
+    }
+  }
+  *iters = it;
+  return 0;
+}
+
+int ds__newton(ds__objective_fn f, ds__probs_fn probs, void *arg, size_t n, double *x, long max_iter,
+               ds_task_ctx_t *ctx, long *iters_out) {
   if (n == 0 || n > 2048) return DS_EINVAL;
   int rc = 0;
   double *H = malloc(n * n * sizeof *H), *A = malloc(n * n * sizeof *A);
@@ -185,6 +210,17 @@ int ds__newton(ds__objective_fn f, void *arg, size_t n, double *x, long max_iter
   if (!H || !A || !g || !gp || !gm || !xt || !d || !b) {
     rc = DS_ENOMEM;
     goto done;
+  }
+  if (probs) {
+    long mi = 0;
+    double *pi = malloc(n * sizeof *pi);
+    if (!pi) {
+      rc = DS_ENOMEM;
+      goto done;
+    }
+    rc = mirror_phase(f, probs, arg, n, x, g, xt, gp, pi, ctx, &mi);
+    free(pi);
+    if (rc) goto done;
   }
   double fx = f(arg, x, g), mu = 1e-6;
   long it = 0;
@@ -221,7 +257,9 @@ int ds__newton(ds__objective_fn f, void *arg, size_t n, double *x, long max_iter
         done_now = 1;
         break;
       }
-      for (size_t i = 0; i < n; i++) xt[i] = x[i] + d[i];
+      /* Trust region: no coordinate moves by more than 2 per step (2 nats of probability). */
+      double dn = norm_inf(n, d), sc = dn > 2 ? 2 / dn : 1;
+      for (size_t i = 0; i < n; i++) xt[i] = x[i] + sc * d[i];
       double ft = f(arg, xt, gp);
       double gnt = norm_inf(n, gp);
       if (isfinite(ft) && (ft < fx || (ft <= fx + 1e-13 * fabs(fx) && gnt < gn))) {
