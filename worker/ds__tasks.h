@@ -64,7 +64,7 @@ typedef void (*ds__probs_fn)(void *arg, const double *x, double *pi);
  *   1. when probs is given (x are logits of softmax blocks and f is convex in the probabilities,
  *      as every f-regularised objective here is), mirror descent — the natural-gradient step
  *      x ← x − η·∇f/π, η doubling after a success and quartering after a failure — until five
- *      successive steps change f by less than 1e-14 relative (at most 200,000 steps).  It follows
+ *      successive steps change f by less than 1e-14 relative (at most 20,000 steps).  It follows
  *      the probability simplex, so a near-deterministic optimum is reached without the plateaus
  *      that trap steps taken in logit space;
  *   2. at most max_iter damped Newton steps: the Hessian is the central difference of the exact

@@ -1,7 +1,9 @@
 /* task_fdpo.c — preference optimisation with f-DPO links over K answers (DESIGN.md §6;
  * experiments.md X4; "Beyond Reverse KL", Wang et al. 2023).
  *
- * Model.  π = softmax(a + θ), π_ref = softmax(a) (a = base_logits, default zeros), reward r.
+ * Model.  π = softmax(a + θ), π_ref = softmax(a) (a = base_logits, default zeros), reward r
+ * ("reward", or its alias "rewards": a list of K numbers or {"ones": [answer indices]}; the alias
+ * keeps the parameter's view column apart from the `reward` metric's).
  * For a pair (chosen c, rejected l) the f-DPO loss is −log σ(β·(f′(u_c) − f′(u_l))), u = π/π_ref,
  * with the links of ds_rl_f_link (kernels/ds_rl.h conventions): rkl (standard DPO), fkl, jsd
  * (DESIGN's jsd at beta ½: f′(u) = ½ log(2u/(1+u))) and amari(α) (f′(u) = (1 − u^{−α})/α).
@@ -94,7 +96,8 @@ static int fdpo_run(ds_task_ctx_t *ctx) {
   ds__opt_t opt = {0};
   char msg[300];
   const cJSON *base = cJSON_GetObjectItemCaseSensitive(p, "base_logits");
-  const cJSON *rew = cJSON_GetObjectItemCaseSensitive(p, "reward");
+  const cJSON *rew = cJSON_GetObjectItemCaseSensitive(p, "rewards");
+  if (!rew) rew = cJSON_GetObjectItemCaseSensitive(p, "reward");
   size_t K = (size_t)ds_param_num(p, "answers", 0);
   if (!K) K = base ? (size_t)cJSON_GetArraySize(base) : cJSON_IsArray(rew) ? (size_t)cJSON_GetArraySize(rew) : 0;
   if (!K) return ds_task_fail(ctx, DS_ESPEC, "answers: missing");
@@ -248,7 +251,7 @@ done:
 static int fdpo_check(const char *key, const cJSON *v, char *err, size_t err_len) {
   if (!strcmp(key, "answers")) return ds_check_int(v, 2, 1 << 16, err, err_len);
   if (!strcmp(key, "base_logits")) return ds__check_nums(v, 0, err, err_len);
-  if (!strcmp(key, "reward")) {
+  if (!strcmp(key, "reward") || !strcmp(key, "rewards")) {
     if (cJSON_IsObject(v)) {
       const cJSON *ones = cJSON_GetObjectItemCaseSensitive(v, "ones");
       if (!ones || cJSON_GetArraySize(v) != 1 || ds__check_nums(ones, 0, err, err_len))

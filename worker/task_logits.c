@@ -6,7 +6,8 @@
  * the uniform student), mixture (weights, default uniform), mix ("arithmetic" default,
  * "geometric", "loss", or "confidence": arithmetic with per-row weights ∝ mixture_k·max_j p_kj at
  * the trial's temperature), divergence (default "fkl"), temperature T (both sides), t2, labels
- * (optional .npy of class indices, one per row).  Relative file names are resolved against the
+ * (optional .npy of class indices, one per row), row (optional: keep only that row of every
+ * file — a sweep over `row` compares rows one trial each).  Relative file names are resolved against the
  * working directory of `divsweep run`.  A 1-D file broadcasts to every row.
  *
  * Metrics: loss = the divergence at T with the mixture (batchmean over rows, ×T² with t2),
@@ -117,6 +118,18 @@ static int logits_run(ds_task_ctx_t *ctx) {
   for (k = 0; k < K; k++)
     if ((rc = widen(ctx, &t[k], rows_of[k], R, V))) goto done;
   if ((rc = widen(ctx, &s, rows_of[K], R, V))) goto done;
+  const cJSON *rowp = cJSON_GetObjectItemCaseSensitive(p, "row");
+  if (rowp) {
+    /* Keep one row of every file (a sweep over rows compares them one trial each). */
+    size_t r = (size_t)rowp->valuedouble;
+    if (r >= R) {
+      rc = ds_task_fail(ctx, DS_ESPEC, "row: %zu out of range (the files have %zu rows)", r, R);
+      goto done;
+    }
+    for (k = 0; k < K; k++) memmove(t[k], t[k] + r * V, V * sizeof *t[k]);
+    memmove(s, s + r * V, V * sizeof *s);
+    R = 1;
+  }
 
   const cJSON *mixture = cJSON_GetObjectItemCaseSensitive(p, "mixture");
   if (mixture) {
@@ -285,6 +298,7 @@ static int logits_check(const char *key, const cJSON *v, char *err, size_t err_l
       return ds_check_fail(err, err_len, "", "expected \"arithmetic\", \"geometric\", \"loss\" or \"confidence\"");
     return 0;
   }
+  if (!strcmp(key, "row")) return ds_check_int(v, 0, 1 << 30, err, err_len);
   if (!strcmp(key, "divergence")) return ds__div_parse(v, NULL, err, err_len);
   if (!strcmp(key, "temperature")) return ds_check_num(v, 0, 1e6, 0, 1, err, err_len);
   if (!strcmp(key, "t2")) {

@@ -38,7 +38,8 @@
  * Metrics (weighted by w̄ over types): reward, pass_at_1 and pass_at_<k> for each k in `k`
  * (1 − (1 − P)^k, P = Σ π·reward clamped to [0, 1]), entropy, rkl_ref = KL(π‖π_ref),
  * fkl_ref = KL(π_ref‖π); over eval_types (their own weights; θ shared, or 0 for per_type):
- * ood_pass_at_1, ood_pass_at_<k>, ood_entropy; optimality_gap = max |π − π*| over trained types
+ * ood_pass_at_1, ood_pass_at_<k>, ood_entropy; the reference policy's base_pass_at_1,
+ * base_pass_at_<k> and base_entropy over the trained types; optimality_gap = max |π − π*| over trained types
  * when a closed form exists (ds_rl_optimum_f; per_type or one type): η = 0 with rkl, fkl,
  * jsd (beta ½), amari or tvd, β > 0; or η > 0, p = 1 with β = 0 or rkl, where
  * π* ∝ π_ref^{β/(β+η)}·e^{r/(β+η)} (entropy = KL to uniform).  With collapse_answer:
@@ -563,6 +564,8 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
   stats_t st;
   type_stats(&m, m.T, m.nT, m.wsum, th, 1, ks, nk, &st);
   if ((rc = add_stats(ctx, "", &st, ks, nk, 1))) goto done;
+  type_stats(&m, m.T, m.nT, m.wsum, th, 0, ks, nk, &st);
+  if ((rc = add_stats(ctx, "base_", &st, ks, nk, 0))) goto done;
   if (m.nE > 0 && m.esum > 0) {
     type_stats(&m, m.E, m.nE, m.esum, th, !m.per_type, ks, nk, &st);
     if ((rc = add_stats(ctx, "ood_", &st, ks, nk, 0))) goto done;

@@ -181,7 +181,7 @@ static int mirror_phase(ds__objective_fn f, ds__probs_fn probs, void *arg, size_
   double fx = f(arg, x, g), eta = 1;
   int flat = 0, rc;
   long it = 0;
-  for (; it < 200000 && flat < 5 && eta > 1e-12; it++) {
+  for (; it < 20000 && flat < 5 && eta > 1e-12; it++) {
     if ((it & 255) == 0 && ctx && (rc = ds_task_should_stop(ctx))) return rc;
     probs(arg, x, pi);
     for (size_t i = 0; i < n; i++) xt[i] = pi[i] > 0 ? x[i] - eta * g[i] / pi[i] : x[i];
