@@ -1,0 +1,48 @@
+#!/usr/bin/python3
+"""Writes the .npy inputs of the shipped experiments (run from the repository root:
+/usr/bin/python3 experiments/data/make_data.py).  Deterministic (fixed numpy seeds); float64.
+
+  x2_teacher.npy   [40]      logits log p of box(30): uniform on tokens 30..33 mixed with a 1e-6 floor
+  x2_students.npy  [27][40]  row d = logits of box(30 - d), d = 0..26 (same floor)
+  x10_logits.npy   [8][50]   raw logits z = 3·N(0,1)
+  x10_logprobs.npy [8][50]   log softmax(z): the same distributions in the probability domain
+  x13_teacher{0,1,2}.npy [2000][10]  three imperfect classifiers' logits over 10 classes, with
+                   independent errors; accuracies 0.55, 0.60, 0.65 on x13_labels.npy
+  x13_labels.npy   [2000]    the true classes
+"""
+import numpy as np
+
+V = 40
+
+
+def box(a, width=4, floor=1e-6):
+    p = np.zeros(V)
+    p[a:a + width] = 1.0 / width
+    return np.log((1 - floor) * p + floor / V)
+
+
+np.save("experiments/data/x2_teacher.npy", box(30))
+np.save("experiments/data/x2_students.npy", np.stack([box(30 - d) for d in range(27)]))
+
+rng = np.random.default_rng(10)
+z = 3.0 * rng.standard_normal((8, 50))
+lp = z - z.max(axis=1, keepdims=True)
+lp = lp - np.log(np.exp(lp).sum(axis=1, keepdims=True))
+np.save("experiments/data/x10_logits.npy", z)
+np.save("experiments/data/x10_logprobs.npy", lp)
+
+rng = np.random.default_rng(13)
+N, C = 2000, 10
+labels = rng.integers(0, C, N)
+np.save("experiments/data/x13_labels.npy", labels.astype(np.float64))
+for k, target in enumerate([0.55, 0.60, 0.65]):
+    noise = rng.standard_normal((N, C))
+    onehot = np.eye(C)[labels]
+    lo, hi = 0.0, 10.0
+    for _ in range(100):  # bisect the signal strength so the realised accuracy hits the target
+        s = 0.5 * (lo + hi)
+        acc = np.mean(np.argmax(s * onehot + noise, axis=1) == labels)
+        lo, hi = (s, hi) if acc < target else (lo, s)
+    logits = hi * onehot + noise
+    print(f"teacher {k}: strength {hi:.4f}, accuracy {np.mean(np.argmax(logits, 1) == labels):.4f}")
+    np.save(f"experiments/data/x13_teacher{k}.npy", logits)

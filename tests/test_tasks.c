@@ -1,0 +1,525 @@
+/* test_tasks.c — unit tests of the science tasks (worker/task_*.c), calling each task's run() on
+ * a params object built here, as a worker would.
+ *
+ * Oracles are independent of the tasks' own code paths where it matters: closed-form optima are
+ * recomputed here (rkl: π_ref·e^{r/β}/Z; fkl on X5: 1 − β), pass@k, entropy, modes and the
+ * logits task's values are computed by hand in double precision on hand-built distributions and
+ * on .npy files this test writes.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ds_error.h"
+#include "ds_task.h"
+#include "ds_wire.h"
+
+static int failures = 0;
+
+#define ASSERT_TRUE(c)                                                          \
+  do {                                                                          \
+    if (!(c)) {                                                                 \
+      fprintf(stderr, "%s:%d: %s: assertion failed: %s\n", __FILE__, __LINE__, __func__, #c); \
+      failures++;                                                               \
+    }                                                                           \
+  } while (0)
+#define ASSERT_CLOSE(a, b, tol)                                                                    \
+  do {                                                                                             \
+    double a_ = (a), b_ = (b);                                                                     \
+    if (!(fabs(a_ - b_) <= (tol))) {                                                               \
+      fprintf(stderr, "%s:%d: %s: %s = %.17g, %s = %.17g, |diff| %.3g > %.3g\n", __FILE__, __LINE__, \
+              __func__, #a, a_, #b, b_, fabs(a_ - b_), (double)(tol));                             \
+      failures++;                                                                                  \
+    }                                                                                              \
+  } while (0)
+#define ASSERT_GT(a, b)                                                                                  \
+  do {                                                                                                   \
+    double a_ = (a), b_ = (b);                                                                           \
+    if (!(a_ > b_)) {                                                                                    \
+      fprintf(stderr, "%s:%d: %s: expected %s (%.10g) > %s (%.10g)\n", __FILE__, __LINE__, __func__, #a, \
+              a_, #b, b_);                                                                               \
+      failures++;                                                                                        \
+    }                                                                                                    \
+  } while (0)
+
+/* Runs task `name` on the JSON text; returns the status and leaves metrics in *res. */
+static int run_task(const char *name, const char *json, ds_result_t *res) {
+  const ds_task_t *t = ds_task_find(name);
+  if (!t) return DS_ETASK;
+  cJSON *p = cJSON_Parse(json);
+  if (!p) {
+    fprintf(stderr, "bad test JSON: %s\n", json);
+    return DS_EINVAL;
+  }
+  /* Every parameter must pass the task's own check, as the spec layer would ask. */
+  for (const cJSON *c = p->child; c; c = c->next) {
+    char err[400] = "";
+    if (!strcmp(c->string, "seed")) continue;
+    if (t->check(c->string, c, err, sizeof err)) {
+      fprintf(stderr, "check(%s) rejected: %s\n", c->string, err);
+      cJSON_Delete(p);
+      return DS_ESPEC;
+    }
+  }
+  ds_result_reset(res);
+  ds_task_ctx_t ctx = {.params = p, .seed = 12345, .threads = 1, .device = "cpu", .res = res};
+  int rc = t->run(&ctx);
+  if (rc) fprintf(stderr, "%s failed: %s\n", name, res->error);
+  cJSON_Delete(p);
+  return rc;
+}
+
+static double metric(const ds_result_t *r, const char *name) {
+  for (size_t i = 0; i < r->n_metrics; i++)
+    if (!strcmp(r->metrics[i].name, name)) return r->metrics[i].value;
+  fprintf(stderr, "metric %s missing\n", name);
+  failures++;
+  return NAN;
+}
+
+/* X3's reference and reward as JSON lists. */
+static void x3_setup(char *base, char *rew, size_t len) {
+  size_t a = 0, b = 0;
+  a += (size_t)snprintf(base + a, len - a, "[");
+  b += (size_t)snprintf(rew + b, len - b, "[");
+  for (int i = 0; i < 16; i++) {
+    a += (size_t)snprintf(base + a, len - a, "%s%.17g", i ? "," : "", -0.2 * i);
+    b += (size_t)snprintf(rew + b, len - b, "%s%.17g", i ? "," : "", (double)((7 * i) % 16) / 15);
+  }
+  snprintf(base + a, len - a, "]");
+  snprintf(rew + b, len - b, "]");
+}
+
+static void rlvr_reaches_the_kl_regularised_optimum_of_x3(void) {
+  char base[600], rew[600], js[2000];
+  x3_setup(base, rew, sizeof base);
+  double betas[] = {0.03, 0.3, 3};
+  for (int bi = 0; bi < 3; bi++) {
+    double beta = betas[bi];
+    snprintf(js, sizeof js,
+             "{\"answers\":16,\"types\":[{\"weight\":1,\"base_logits\":%s,\"reward\":%s}],\"params\":\"per_type\","
+             "\"estimator\":\"exact\",\"divergence\":\"rkl\",\"beta\":%.17g,\"optimizer\":\"newton\",\"steps\":200,"
+             "\"report_pi\":true}",
+             base, rew, beta);
+    ds_result_t r = {0};
+    ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
+    /* Independent oracle: π* ∝ π_ref e^{r/β}. */
+    double w[16], Z = 0, maxd = 0;
+    for (int i = 0; i < 16; i++) Z += w[i] = exp(-0.2 * i + ((7 * i) % 16) / 15.0 / beta - 1 / beta);
+    for (int i = 0; i < 16; i++) {
+      char name[16];
+      snprintf(name, sizeof name, "pi_%d", i);
+      maxd = fmax(maxd, fabs(metric(&r, name) - w[i] / Z));
+    }
+    ASSERT_TRUE(maxd < 1e-6);
+    ASSERT_TRUE(metric(&r, "optimality_gap") < 1e-6);
+    ds_result_free(&r);
+  }
+}
+
+static void fdpo_and_rlvr_reach_the_f_regularised_optima_of_x4(void) {
+  char base[600], rew[600], js[2000];
+  x3_setup(base, rew, sizeof base);
+  const char *divs[] = {"\"rkl\"", "\"fkl\"", "\"jsd\"", "{\"name\":\"amari\",\"alpha\":0.5}",
+                        "{\"name\":\"amari\",\"alpha\":0.25}"};
+  double minr_fdpo[5], ent[5];
+  for (int d = 0; d < 5; d++) {
+    ds_result_t r = {0};
+    snprintf(js, sizeof js,
+             "{\"answers\":16,\"base_logits\":%s,\"rewards\":%s,\"divergence\":%s,\"beta\":0.2,"
+             "\"mode\":\"population\",\"optimizer\":\"newton\",\"steps\":200}",
+             base, rew, divs[d]);
+    ASSERT_TRUE(run_task("fdpo", js, &r) == 0);
+    ASSERT_TRUE(metric(&r, "optimality_gap") < 1e-6);
+    minr_fdpo[d] = metric(&r, "min_ratio");
+    ent[d] = metric(&r, "entropy");
+    ds_result_free(&r);
+    snprintf(js, sizeof js,
+             "{\"answers\":16,\"types\":[{\"base_logits\":%s,\"reward\":%s}],\"params\":\"per_type\","
+             "\"divergence\":%s,\"beta\":0.2,\"optimizer\":\"newton\",\"steps\":200}",
+             base, rew, divs[d]);
+    ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
+    ASSERT_TRUE(metric(&r, "optimality_gap") < 1e-6);
+    ASSERT_CLOSE(metric(&r, "entropy"), ent[d], 1e-6);
+    ds_result_free(&r);
+  }
+  /* X4's ordering at β = 0.2: tail retention and entropy fkl > amari(½) > rkl > jsd. */
+  ASSERT_GT(minr_fdpo[1], minr_fdpo[3]);
+  ASSERT_GT(minr_fdpo[3], minr_fdpo[0]);
+  ASSERT_GT(minr_fdpo[0], minr_fdpo[2]);
+  ASSERT_GT(ent[1], ent[3]);
+  ASSERT_GT(ent[3], ent[0]);
+  ASSERT_GT(ent[0], ent[2]);
+}
+
+static void rlvr_reproduces_the_support_trap_of_x5(void) {
+  char js[1200];
+  double beta = 0.2, eps = 1e-8;
+  const char *divs[] = {"fkl", "rkl", "jsd", "tvd"};
+  for (int d = 0; d < 4; d++) {
+    snprintf(js, sizeof js,
+             "{\"answers\":6,\"types\":[{\"base_logits\":[%.17g,%.17g,%.17g,%.17g,%.17g,%.17g],\"reward\":{\"ones\":[0]}}],"
+             "\"params\":\"per_type\",\"divergence\":\"%s\",\"beta\":%g,\"optimizer\":\"newton\",\"steps\":300,"
+             "\"report_pi\":true}",
+             log(eps), log((1 - eps) / 5), log((1 - eps) / 5), log((1 - eps) / 5), log((1 - eps) / 5),
+             log((1 - eps) / 5), divs[d], beta);
+    ds_result_t r = {0};
+    ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
+    double p0 = metric(&r, "pi_0");
+    if (d == 0) ASSERT_CLOSE(p0, 1 - beta, 1e-6); /* fkl: exactly 1 − β */
+    if (d == 1) {                                 /* rkl: ε e^{1/β} / (ε e^{1/β} + 1 − ε) */
+      double w = eps * exp(1 / beta);
+      ASSERT_CLOSE(p0, w / (w + 1 - eps), 1e-9);
+      ASSERT_TRUE(p0 < 1e-5);
+    }
+    if (d == 2) ASSERT_GT(p0, 0.99);
+    if (d == 3) ASSERT_CLOSE(metric(&r, "opt_pi_0"), 1, 1e-12); /* tvd's optimum; training is non-smooth */
+    if (d < 3) ASSERT_TRUE(metric(&r, "optimality_gap") < 1e-6);
+    ds_result_free(&r);
+  }
+}
+
+static void rlvr_metrics_match_hand_computed_pass_at_k_and_entropy(void) {
+  /* steps 0: π = π_ref = softmax(a).  Two types, weights 3:1. */
+  const char *js =
+      "{\"answers\":4,\"types\":[{\"weight\":3,\"base_logits\":[0,1,2,3],\"reward\":[1,0,0,0.5]},"
+      "{\"weight\":1,\"base_logits\":[0,0,0,0],\"reward\":{\"ones\":[2]}}],"
+      "\"eval_types\":[{\"base_logits\":[1,0,0,0],\"reward\":{\"ones\":[0]}}],\"steps\":0,\"k\":[1,4,64]}";
+  ds_result_t r = {0};
+  ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
+  double a[4] = {0, 1, 2, 3}, Z = 0, p[4], P1 = 0, H1 = 0;
+  for (int i = 0; i < 4; i++) Z += exp(a[i]);
+  for (int i = 0; i < 4; i++) p[i] = exp(a[i]) / Z;
+  P1 = p[0] + 0.5 * p[3];
+  for (int i = 0; i < 4; i++) H1 -= p[i] * log(p[i]);
+  double P2 = 0.25, H2 = log(4.0);
+  ASSERT_CLOSE(metric(&r, "pass_at_1"), 0.75 * P1 + 0.25 * P2, 1e-12);
+  ASSERT_CLOSE(metric(&r, "pass_at_4"), 0.75 * (1 - pow(1 - P1, 4)) + 0.25 * (1 - pow(1 - P2, 4)), 1e-12);
+  ASSERT_CLOSE(metric(&r, "pass_at_64"), 0.75 * (1 - pow(1 - P1, 64)) + 0.25 * (1 - pow(1 - P2, 64)), 1e-12);
+  ASSERT_CLOSE(metric(&r, "entropy"), 0.75 * H1 + 0.25 * H2, 1e-12);
+  ASSERT_CLOSE(metric(&r, "rkl_ref"), 0, 1e-15);
+  ASSERT_CLOSE(metric(&r, "base_pass_at_64"), metric(&r, "pass_at_64"), 1e-15);
+  double pe = exp(1) / (exp(1) + 3);
+  ASSERT_CLOSE(metric(&r, "ood_pass_at_1"), pe, 1e-12);
+  ASSERT_CLOSE(metric(&r, "ood_pass_at_4"), 1 - pow(1 - pe, 4), 1e-12);
+  ds_result_free(&r);
+}
+
+static void entropy_bonus_optimum_matches_x9_closed_form(void) {
+  /* 3 correct of K; maximise E r + αH: π ∝ e^{r/α}, pass@1 = 3e^{1/α}/(3e^{1/α} + K − 3). */
+  int Ks[] = {13, 103, 1003};
+  for (int i = 0; i < 3; i++) {
+    char js[600];
+    double alpha = 0.25;
+    snprintf(js, sizeof js,
+             "{\"answers\":%d,\"types\":[{\"reward\":{\"ones\":[0,1,2]}}],\"params\":\"per_type\",\"beta\":0,"
+             "\"entropy_bonus\":%g,\"optimizer\":\"mirror\",\"lr\":1,\"steps\":400}",
+             Ks[i], alpha);
+    ds_result_t r = {0};
+    ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
+    double e = 3 * exp(1 / alpha);
+    ASSERT_CLOSE(metric(&r, "pass_at_1"), e / (e + Ks[i] - 3), 1e-9);
+    ASSERT_TRUE(metric(&r, "optimality_gap") < 1e-9);
+    ds_result_free(&r);
+  }
+}
+
+static void distill_gaussian_student_orders_divergences_as_x1(void) {
+  const char *fmt =
+      "{\"vocab\":40,\"teachers\":[{\"bumps\":[[14,2,0.6],[26,2,0.4]],\"floor\":0.001}],"
+      "\"student\":{\"kind\":\"gaussian\"},\"restarts\":9,\"steps\":300,\"lr\":0.1,\"divergence\":%s}";
+  const char *divs[] = {"\"fkl\"", "\"rkl\"", "\"jsd\"", "\"tvd\"", "{\"name\":\"amari\",\"alpha\":0.1}",
+                        "{\"name\":\"amari\",\"alpha\":0.9}"};
+  double H[6], mc[6];
+  for (int d = 0; d < 6; d++) {
+    char js[600];
+    snprintf(js, sizeof js, fmt, divs[d]);
+    ds_result_t r = {0};
+    ASSERT_TRUE(run_task("distill", js, &r) == 0);
+    H[d] = metric(&r, "entropy");
+    mc[d] = metric(&r, "modes_covered");
+    ASSERT_CLOSE(metric(&r, "teacher_modes"), 2, 0);
+    ds_result_free(&r);
+  }
+  ASSERT_CLOSE(mc[0], 2, 0); /* fkl and jsd cover both modes */
+  ASSERT_CLOSE(mc[2], 2, 0);
+  ASSERT_CLOSE(mc[1], 1, 0); /* rkl and tvd lock onto one */
+  ASSERT_CLOSE(mc[3], 1, 0);
+  ASSERT_GT(H[0], H[3]);
+  ASSERT_GT(H[3], H[1]);
+  ASSERT_GT(H[5], H[4]); /* entropy rises with amari's α */
+  ASSERT_CLOSE(mc[4], 1, 0);
+  ASSERT_CLOSE(mc[5], 2, 0);
+}
+
+static void distill_metrics_match_hand_computed_values(void) {
+  /* steps 0 with a free student: the student is uniform. */
+  int Vs[] = {40, 100};
+  for (int vi = 0; vi < 2; vi++) {
+    int V = Vs[vi];
+    char js[600];
+    snprintf(js, sizeof js,
+             "{\"vocab\":%d,\"teachers\":[{\"bumps\":[[14,2,0.6],[26,2,0.4]],\"floor\":0.001}],\"steps\":0}", V);
+    ds_result_t r = {0};
+    ASSERT_TRUE(run_task("distill", js, &r) == 0);
+    /* Teacher by hand. */
+    double t[100], g1[100], g2[100], s1 = 0, s2 = 0, tmax = 0, low = 0, H = 0, fkl = 0;
+    for (int i = 0; i < V; i++) {
+      s1 += g1[i] = exp(-(i - 14.0) * (i - 14.0) / 8);
+      s2 += g2[i] = exp(-(i - 26.0) * (i - 26.0) / 8);
+    }
+    for (int i = 0; i < V; i++) {
+      t[i] = 0.999 * (0.6 * g1[i] / s1 + 0.4 * g2[i] / s2) + 0.001 / V;
+      tmax = fmax(tmax, t[i]);
+      H -= t[i] * log(t[i]);
+      fkl += t[i] * log(t[i] * V);
+    }
+    for (int i = 0; i < V; i++)
+      if (t[i] < 0.1 * tmax) low += 1.0 / V;
+    ASSERT_CLOSE(metric(&r, "entropy"), log((double)V), 1e-12);
+    ASSERT_CLOSE(metric(&r, "teacher_entropy"), H, 1e-12);
+    ASSERT_CLOSE(metric(&r, "fkl"), fkl, 1e-12);
+    ASSERT_CLOSE(metric(&r, "low_mass"), low, 1e-12);
+    /* ±2 tokens of a uniform student hold 5/V: ≥ 0.1 for V = 40, not for V = 100. */
+    ASSERT_CLOSE(metric(&r, "modes_covered"), V == 40 ? 2 : 0, 0);
+    ASSERT_CLOSE(metric(&r, "top1_agree"), 0, 0); /* uniform argmax is token 0 */
+    ds_result_free(&r);
+  }
+  /* A box teacher has one mode (its plateau). */
+  ds_result_t r = {0};
+  ASSERT_TRUE(run_task("distill", "{\"vocab\":20,\"teachers\":[{\"box\":[5,4],\"floor\":0.01}],\"steps\":0}", &r) == 0);
+  ASSERT_CLOSE(metric(&r, "teacher_modes"), 1, 0);
+  ASSERT_CLOSE(metric(&r, "modes_covered"), 1, 0); /* tokens 3..10 hold 8/20 */
+  ds_result_free(&r);
+}
+
+static void distill_free_student_reaches_a_mixed_teacher(void) {
+  ds_result_t r = {0};
+  ASSERT_TRUE(run_task("distill",
+                       "{\"vocab\":12,\"rows\":2,\"teachers\":[{\"random\":{\"scale\":2}},{\"box\":[3,2],\"floor\":0.2}],"
+                       "\"mixture\":[0.3,0.7],\"mix\":\"arithmetic\",\"divergence\":\"rkl\",\"steps\":3000,\"lr\":0.05}",
+                       &r) == 0);
+  ASSERT_TRUE(metric(&r, "fkl") < 1e-6);
+  ASSERT_TRUE(metric(&r, "rkl") < 1e-6);
+  ASSERT_CLOSE(metric(&r, "top1_agree"), 1, 0);
+  ASSERT_TRUE(r.n_curve > 5);
+  ds_result_free(&r);
+}
+
+static void rlvr_shared_policy_collapses_pass_at_k_as_x6(void) {
+  const char *fmt =
+      "{\"answers\":8,\"types\":[{\"weight\":0.6,\"base_logits\":[1,0.3,-0.5,0,0,0,0,0],\"reward\":{\"ones\":[0]}},"
+      "{\"weight\":0.25,\"base_logits\":[1,0.3,-0.5,0,0,0,0,0],\"reward\":{\"ones\":[1]}},"
+      "{\"weight\":0.15,\"base_logits\":[1,0.3,-0.5,0,0,0,0,0],\"reward\":{\"ones\":[2]}}],"
+      "\"params\":\"shared\",\"optimizer\":\"gd\",\"lr\":1,\"steps\":3000,\"k\":[1,64],\"divergence\":\"%s\",\"beta\":%g}";
+  const char *divs[] = {"fkl", "rkl", "hellinger", "jsd"};
+  char js[900];
+  ds_result_t r = {0};
+  snprintf(js, sizeof js, fmt, "rkl", 0.0);
+  ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
+  ASSERT_GT(metric(&r, "pass_at_1"), metric(&r, "base_pass_at_1"));
+  ASSERT_GT(metric(&r, "base_pass_at_64") - 0.3, metric(&r, "pass_at_64"));
+  ASSERT_TRUE(metric(&r, "entropy") < 0.05);
+  ds_result_free(&r);
+  double pk[4], H[4];
+  for (int d = 0; d < 4; d++) {
+    snprintf(js, sizeof js, fmt, divs[d], 0.03);
+    ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
+    pk[d] = metric(&r, "pass_at_64");
+    H[d] = metric(&r, "entropy");
+    ds_result_free(&r);
+  }
+  for (int d = 1; d < 4; d++) {
+    ASSERT_GT(pk[0], pk[d] + 0.1);
+    ASSERT_GT(H[0], H[d]);
+  }
+}
+
+static void rlvr_grpo_improves_reward_and_is_seeded(void) {
+  const char *js =
+      "{\"answers\":6,\"types\":[{\"base_logits\":[0,0,0,0,0,0],\"reward\":{\"ones\":[4]}}],\"estimator\":\"grpo\","
+      "\"group_size\":8,\"clip\":0.2,\"updates\":2,\"kl_estimator\":\"k3\",\"divergence\":\"fkl\",\"beta\":0.01,"
+      "\"optimizer\":\"adam\",\"lr\":0.05,\"steps\":300}";
+  ds_result_t a = {0}, b = {0};
+  ASSERT_TRUE(run_task("rlvr", js, &a) == 0);
+  ASSERT_TRUE(run_task("rlvr", js, &b) == 0);
+  ASSERT_GT(metric(&a, "pass_at_1"), 0.8);
+  ASSERT_CLOSE(metric(&a, "pass_at_1"), metric(&b, "pass_at_1"), 0); /* same seed, same result */
+  ds_result_free(&a);
+  ds_result_free(&b);
+}
+
+static void rlvr_forward_kl_recovers_a_collapsed_answer_as_x7(void) {
+  const char *fmt =
+      "{\"answers\":8,\"types\":[{\"base_logits\":[1,0.3,-0.5,0,0,0,0,0],\"reward\":[0,0,0,0,0,0,0,0]}],"
+      "\"divergence\":\"%s\",\"beta\":0.1,\"lr\":1,\"steps\":20000,\"collapse_answer\":1,\"collapse_prob\":%g}";
+  char js[600];
+  ds_result_t r = {0};
+  double t3, t6;
+  snprintf(js, sizeof js, fmt, "fkl", 1e-3);
+  ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
+  t3 = metric(&r, "recover_step");
+  ds_result_free(&r);
+  snprintf(js, sizeof js, fmt, "fkl", 1e-6);
+  ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
+  t6 = metric(&r, "recover_step");
+  ASSERT_CLOSE(metric(&r, "recovered"), 1, 0);
+  ds_result_free(&r);
+  ASSERT_GT(t6, t3);
+  ASSERT_GT(2.5 * t3, t6); /* logarithmic in the depth */
+  snprintf(js, sizeof js, fmt, "rkl", 1e-6);
+  ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
+  ASSERT_CLOSE(metric(&r, "recovered"), 0, 0);
+  ds_result_free(&r);
+}
+
+/* Writes a float64 .npy (2-D). */
+static void write_npy_f64(const char *path, const double *x, int rows, int cols) {
+  FILE *f = fopen(path, "wb");
+  char hdr[128];
+  int n = snprintf(hdr, sizeof hdr, "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols);
+  int total = 10 + n + 1, pad = (64 - total % 64) % 64;
+  uint16_t hl = (uint16_t)(n + pad + 1);
+  fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+  fputc(hl & 0xff, f);
+  fputc(hl >> 8, f);
+  fwrite(hdr, 1, (size_t)n, f);
+  for (int i = 0; i < pad; i++) fputc(' ', f);
+  fputc('\n', f);
+  fwrite(x, sizeof *x, (size_t)rows * cols, f); /* the test machines are little-endian */
+  fclose(f);
+}
+
+static void lsm(const double *x, double T, double *out, int V) {
+  double m = -INFINITY, s = 0;
+  for (int i = 0; i < V; i++) m = fmax(m, x[i] / T);
+  for (int i = 0; i < V; i++) s += exp(x[i] / T - m);
+  for (int i = 0; i < V; i++) out[i] = x[i] / T - m - log(s);
+}
+
+static void logits_task_matches_hand_computed_values_on_written_files(void) {
+  char dir[] = "/tmp/ds_test_tasks_XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir) != NULL);
+  char ft[256], fs[256], fl[256], js[1200];
+  snprintf(ft, sizeof ft, "%s/t.npy", dir);
+  snprintf(fs, sizeof fs, "%s/s.npy", dir);
+  snprintf(fl, sizeof fl, "%s/l.npy", dir);
+  double t[2][5] = {{1.5, -0.25, 0.3, 2.0, -1.0}, {0.1, 0.2, 0.3, 0.4, 3.5}};
+  double s[2][5] = {{0.2, 0.1, -0.3, 1.0, 0.0}, {1.0, -2.0, 0.5, 0.0, 2.25}};
+  double lab[2] = {3, 1};
+  write_npy_f64(ft, &t[0][0], 2, 5);
+  write_npy_f64(fs, &s[0][0], 2, 5);
+  write_npy_f64(fl, lab, 1, 2);
+  double T = 2;
+  snprintf(js, sizeof js,
+           "{\"teachers\":[{\"npy\":\"%s\"}],\"student_npy\":\"%s\",\"divergence\":\"fkl\",\"temperature\":%g,"
+           "\"labels\":\"%s\"}",
+           ft, fs, T, fl);
+  ds_result_t r = {0};
+  ASSERT_TRUE(run_task("logits", js, &r) == 0);
+  double loss = 0, g2 = 0, fkl = 0, rkl = 0, tvd = 0;
+  for (int row = 0; row < 2; row++) {
+    double lp[5], lq[5], lp1[5], lq1[5];
+    lsm(t[row], T, lp, 5);
+    lsm(s[row], T, lq, 5);
+    lsm(t[row], 1, lp1, 5);
+    lsm(s[row], 1, lq1, 5);
+    for (int i = 0; i < 5; i++) {
+      loss += exp(lp[i]) * (lp[i] - lq[i]) / 2;
+      double g = (exp(lq[i]) - exp(lp[i])) / T / 2; /* batchmean over 2 rows */
+      g2 += g * g;
+      fkl += exp(lp1[i]) * (lp1[i] - lq1[i]) / 2;
+      rkl += exp(lq1[i]) * (lq1[i] - lp1[i]) / 2;
+      tvd += fabs(exp(lp1[i]) - exp(lq1[i])) / 4;
+    }
+  }
+  ASSERT_CLOSE(metric(&r, "loss"), loss, 1e-14);
+  ASSERT_CLOSE(metric(&r, "grad_norm"), sqrt(g2), 1e-14);
+  ASSERT_CLOSE(metric(&r, "fkl"), fkl, 1e-14);
+  ASSERT_CLOSE(metric(&r, "rkl"), rkl, 1e-14);
+  ASSERT_CLOSE(metric(&r, "tvd"), tvd, 1e-14);
+  ASSERT_CLOSE(metric(&r, "teacher_accuracy"), 0.5, 0); /* row 0 argmax 3 = label; row 1 argmax 4 ≠ 1 */
+  ASSERT_CLOSE(metric(&r, "rank_preserved"), 1, 0);
+  ds_result_free(&r);
+
+  /* Two teachers, arithmetic mixture, t2: the loss is T² times the fkl to the mixture. */
+  snprintf(js, sizeof js,
+           "{\"teachers\":[{\"npy\":\"%s\"},{\"npy\":\"%s\"}],\"student_npy\":\"%s\",\"mixture\":[0.25,0.75],"
+           "\"divergence\":\"rkl\",\"temperature\":%g,\"t2\":true}",
+           ft, fs, ft, T);
+  ASSERT_TRUE(run_task("logits", js, &r) == 0);
+  double l2 = 0;
+  for (int row = 0; row < 2; row++) {
+    double a[5], b[5], m[5];
+    lsm(t[row], T, a, 5);
+    lsm(s[row], T, b, 5);
+    for (int i = 0; i < 5; i++) m[i] = log(0.25 * exp(a[i]) + 0.75 * exp(b[i]));
+    for (int i = 0; i < 5; i++) l2 += T * T * exp(a[i]) * (a[i] - m[i]) / 2;
+  }
+  ASSERT_CLOSE(metric(&r, "loss"), l2, 1e-13);
+  ds_result_free(&r);
+
+  /* Shapes that disagree fail the trial with a message naming the file. */
+  char fbad[256];
+  snprintf(fbad, sizeof fbad, "%s/bad.npy", dir);
+  double bad[6] = {0};
+  write_npy_f64(fbad, bad, 1, 6);
+  snprintf(js, sizeof js, "{\"teachers\":[{\"npy\":\"%s\"}],\"student_npy\":\"%s\"}", ft, fbad);
+  ASSERT_TRUE(run_task("logits", js, &r) == DS_ENPY);
+  ASSERT_TRUE(strstr(r.error, "bad.npy") != NULL);
+  ds_result_free(&r);
+  unlink(ft);
+  unlink(fs);
+  unlink(fl);
+  unlink(fbad);
+  rmdir(dir);
+}
+
+static void checks_name_the_json_path_of_bad_parameters(void) {
+  char err[400];
+  const ds_task_t *d = ds_task_find("distill");
+  cJSON *v = cJSON_Parse("{\"name\":\"amari\",\"alpha\":2}");
+  ASSERT_TRUE(d->check("divergence", v, err, sizeof err) == DS_ESPEC);
+  ASSERT_TRUE(!strncmp(err, ".alpha: ", 8));
+  cJSON_Delete(v);
+  v = cJSON_Parse("1");
+  ASSERT_TRUE(d->check("nonsense", v, err, sizeof err) == DS_ESPEC);
+  ASSERT_TRUE(strstr(err, "unknown parameter for task distill") != NULL);
+  cJSON_Delete(v);
+  v = cJSON_Parse("[{\"bumps\":[[1,0,1]]}]");
+  ASSERT_TRUE(d->check("teachers", v, err, sizeof err) == DS_ESPEC);
+  ASSERT_TRUE(!strncmp(err, "[0].bumps[0]: ", 14));
+  cJSON_Delete(v);
+  v = cJSON_Parse("\"tvd\"");
+  ASSERT_TRUE(ds_task_find("fdpo")->check("divergence", v, err, sizeof err) == DS_ESPEC);
+  cJSON_Delete(v);
+  v = cJSON_Parse("[{\"weight\":1,\"reward\":{\"ones\":[-1]}}]");
+  ASSERT_TRUE(ds_task_find("rlvr")->check("types", v, err, sizeof err) == DS_ESPEC);
+  ASSERT_TRUE(!strncmp(err, "[0].reward: ", 12));
+  cJSON_Delete(v);
+}
+
+int main(void) {
+  rlvr_reaches_the_kl_regularised_optimum_of_x3();
+  fdpo_and_rlvr_reach_the_f_regularised_optima_of_x4();
+  rlvr_reproduces_the_support_trap_of_x5();
+  rlvr_metrics_match_hand_computed_pass_at_k_and_entropy();
+  entropy_bonus_optimum_matches_x9_closed_form();
+  distill_gaussian_student_orders_divergences_as_x1();
+  distill_metrics_match_hand_computed_values();
+  distill_free_student_reaches_a_mixed_teacher();
+  rlvr_shared_policy_collapses_pass_at_k_as_x6();
+  rlvr_grpo_improves_reward_and_is_seeded();
+  rlvr_forward_kl_recovers_a_collapsed_answer_as_x7();
+  logits_task_matches_hand_computed_values_on_written_files();
+  checks_name_the_json_path_of_bad_parameters();
+  if (failures) {
+    fprintf(stderr, "test_tasks: %d failure(s)\n", failures);
+    return 1;
+  }
+  printf("test_tasks: all passed\n");
+  return 0;
+}

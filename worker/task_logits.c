@@ -1,0 +1,311 @@
+/* task_logits.c — divergences of user-supplied teacher/student logits (DESIGN.md §6): the bridge
+ * to real models' dumped logits (experiments.md X10, X13).  Nothing is trained.
+ *
+ * Parameters: teachers (a list of {"npy": "file"}: logits [rows][V] or [V], float32 or float64,
+ * read in double precision), student_npy (same shape; optional, default all-zero logits, i.e.
+ * the uniform student), mixture (weights, default uniform), mix ("arithmetic" default,
+ * "geometric", "loss", or "confidence": arithmetic with per-row weights ∝ mixture_k·max_j p_kj at
+ * the trial's temperature), divergence (default "fkl"), temperature T (both sides), t2, labels
+ * (optional .npy of class indices, one per row), row (optional: keep only that row of every
+ * file — a sweep over `row` compares rows one trial each).  Relative file names are resolved against the
+ * working directory of `divsweep run`.  A 1-D file broadcasts to every row.
+ *
+ * Metrics: loss = the divergence at T with the mixture (batchmean over rows, ×T² with t2),
+ * grad_norm = ‖∂loss/∂student logits‖₂ over the whole [rows][V] array (the batchmean gradient);
+ * at T = 1 against the mixed teacher (mix "loss": the arithmetic mixture), averaged over rows:
+ * fkl, rkl, jsd, tvd, top1_agree; at the trial's T: entropy_t (student), teacher_entropy_t,
+ * teacher_max_t (mean top probability of the mixed teacher), rank_preserved (fraction of rows whose
+ * mixed-teacher probabilities at T keep the order of the T = 1 probabilities).  With labels: at
+ * T, teacher_accuracy, teacher_pass_at_1 (mean probability of the label: sampled pass@1),
+ * teacher_ece, teacher<k>_accuracy and teacher<k>_pass_at_1 per teacher, and the student's
+ * accuracy, pass_at_1 and ece.
+ */
+#define _GNU_SOURCE /* qsort_r */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ds__tasks.h"
+#include "ds_error.h"
+#include "ds_spec.h"
+
+static int cmp_desc(const void *x, const void *y, void *arg) {
+  const double *v = arg;
+  double a = v[*(const size_t *)x], b = v[*(const size_t *)y];
+  return a > b ? -1 : a < b ? 1 : 0;
+}
+
+static int load(ds_task_ctx_t *ctx, const char *what, const char *path, size_t *R, size_t *V, double **out) {
+  size_t rows, cols;
+  char msg[300];
+  int rc = ds__npy_load(path, out, &rows, &cols, msg, sizeof msg);
+  if (rc) return ds_task_fail(ctx, rc, "%s: %s", what, msg);
+  if (!*V) *V = cols;
+  if (cols != *V) return ds_task_fail(ctx, DS_ENPY, "%s: %s has %zu columns, expected %zu", what, path, cols, *V);
+  if (rows > 1) {
+    if (*R > 1 && rows != *R) return ds_task_fail(ctx, DS_ENPY, "%s: %s has %zu rows, expected %zu", what, path, rows, *R);
+    *R = rows;
+  }
+  if (rows == 1 && *R > 1) {
+    double *b = realloc(*out, *R * *V * sizeof **out);
+    if (!b) return ds_task_fail(ctx, DS_ENOMEM, "out of memory");
+    *out = b;
+    for (size_t r = 1; r < *R; r++) memcpy(b + r * *V, b, *V * sizeof *b);
+  }
+  return 0;
+}
+
+/* Broadcasts a 1-row array to R rows after R became known. */
+static int widen(ds_task_ctx_t *ctx, double **a, size_t have, size_t R, size_t V) {
+  if (have == R) return 0;
+  double *b = realloc(*a, R * V * sizeof *b);
+  if (!b) return ds_task_fail(ctx, DS_ENOMEM, "out of memory");
+  *a = b;
+  for (size_t r = 1; r < R; r++) memcpy(b + r * V, b, V * sizeof *b);
+  return 0;
+}
+
+static int logits_run(ds_task_ctx_t *ctx) {
+  const cJSON *p = ctx->params;
+  const cJSON *teachers = cJSON_GetObjectItemCaseSensitive(p, "teachers");
+  size_t K = teachers ? (size_t)cJSON_GetArraySize(teachers) : 0, R = 1, V = 0;
+  int rc = 0;
+  double **t = NULL, *s = NULL, *w = NULL, *wrow = NULL, *grad = NULL, *lp = NULL, *lq = NULL, *tmp = NULL;
+  double *lab = NULL, *lp_all = NULL, *lq_all = NULL, *lk_all = NULL;
+  size_t *order = NULL, *rows_of = NULL;
+  const double **tp = NULL;
+  char msg[300];
+  if (!K) return ds_task_fail(ctx, DS_ESPEC, "teachers: missing");
+  t = calloc(K, sizeof *t);
+  rows_of = calloc(K + 1, sizeof *rows_of);
+  w = malloc(K * sizeof *w);
+  wrow = malloc(K * sizeof *wrow);
+  tp = malloc(K * sizeof *tp);
+  if (!t || !rows_of || !w || !wrow || !tp) goto oom;
+  size_t k = 0;
+  for (const cJSON *c = teachers->child; c; c = c->next, k++) {
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(c, "npy");
+    size_t r0 = R;
+    char what[48];
+    snprintf(what, sizeof what, "teachers[%zu].npy", k);
+    size_t Rk = 1;
+    if ((rc = load(ctx, what, f->valuestring, &Rk, &V, &t[k]))) goto done;
+    rows_of[k] = Rk;
+    if (Rk > 1) {
+      if (r0 > 1 && Rk != r0) {
+        rc = ds_task_fail(ctx, DS_ENPY, "%s: %s has %zu rows, expected %zu", what, f->valuestring, Rk, r0);
+        goto done;
+      }
+      R = Rk;
+    }
+  }
+  const char *sn = ds_param_str(p, "student_npy", NULL);
+  if (sn) {
+    size_t Rs = 1;
+    if ((rc = load(ctx, "student_npy", sn, &Rs, &V, &s))) goto done;
+    if (Rs > 1 && R > 1 && Rs != R) {
+      rc = ds_task_fail(ctx, DS_ENPY, "student_npy: %s has %zu rows, teachers have %zu", sn, Rs, R);
+      goto done;
+    }
+    if (Rs > R) R = Rs;
+    rows_of[K] = Rs;
+  } else {
+    s = calloc(V, sizeof *s);
+    if (!s) goto oom;
+    rows_of[K] = 1;
+  }
+  for (k = 0; k < K; k++)
+    if ((rc = widen(ctx, &t[k], rows_of[k], R, V))) goto done;
+  if ((rc = widen(ctx, &s, rows_of[K], R, V))) goto done;
+  const cJSON *rowp = cJSON_GetObjectItemCaseSensitive(p, "row");
+  if (rowp) {
+    /* Keep one row of every file (a sweep over rows compares them one trial each). */
+    size_t r = (size_t)rowp->valuedouble;
+    if (r >= R) {
+      rc = ds_task_fail(ctx, DS_ESPEC, "row: %zu out of range (the files have %zu rows)", r, R);
+      goto done;
+    }
+    for (k = 0; k < K; k++) memmove(t[k], t[k] + r * V, V * sizeof *t[k]);
+    memmove(s, s + r * V, V * sizeof *s);
+    R = 1;
+  }
+
+  const cJSON *mixture = cJSON_GetObjectItemCaseSensitive(p, "mixture");
+  if (mixture) {
+    if ((size_t)cJSON_GetArraySize(mixture) != K) {
+      rc = ds_task_fail(ctx, DS_ESPEC, "mixture: %d weights for %zu teachers", cJSON_GetArraySize(mixture), K);
+      goto done;
+    }
+    ds__get_nums(mixture, w, K);
+  } else {
+    for (k = 0; k < K; k++) w[k] = 1.0 / (double)K;
+  }
+  const char *mixs = ds_param_str(p, "mix", "arithmetic");
+  int conf = !strcmp(mixs, "confidence");
+  ds_mix_t mix = DS_MIX_ARITHMETIC;
+  if (!conf) ds_mix_from_name(mixs, &mix);
+  ds_div_t d;
+  ds_div_from_name("fkl", &d);
+  const cJSON *dv = cJSON_GetObjectItemCaseSensitive(p, "divergence");
+  if (dv && ds__div_parse(dv, &d, msg, sizeof msg)) {
+    rc = ds_task_fail(ctx, DS_ESPEC, "divergence%s", msg);
+    goto done;
+  }
+  double T = ds_param_num(p, "temperature", 1);
+  int t2 = (int)ds_param_num(p, "t2", 0);
+  const cJSON *labf = cJSON_GetObjectItemCaseSensitive(p, "labels");
+  if (labf) {
+    size_t lr_, lc;
+    if ((rc = ds__npy_load(labf->valuestring, &lab, &lr_, &lc, msg, sizeof msg))) {
+      rc = ds_task_fail(ctx, rc, "labels: %s", msg);
+      goto done;
+    }
+    if (lr_ * lc != R) {
+      rc = ds_task_fail(ctx, DS_ENPY, "labels: %s holds %zu values for %zu rows", labf->valuestring, lr_ * lc, R);
+      goto done;
+    }
+  }
+
+  grad = malloc(V * sizeof *grad);
+  lp = malloc(V * sizeof *lp);
+  lq = malloc(V * sizeof *lq);
+  tmp = malloc(V * sizeof *tmp);
+  order = malloc(V * sizeof *order);
+  lp_all = malloc(R * V * sizeof *lp_all);
+  lq_all = malloc(R * V * sizeof *lq_all);
+  lk_all = lab ? malloc(K * R * V * sizeof *lk_all) : NULL;
+  if (!grad || !lp || !lq || !tmp || !order || !lp_all || !lq_all || (lab && !lk_all)) goto oom;
+  double loss = 0, g2 = 0, fkl = 0, rkl = 0, jsd = 0, tvd = 0, agree = 0, ent = 0, tent = 0, tmax = 0, kept = 0;
+  for (size_t r = 0; r < R; r++) {
+    if ((r & 63) == 0 && (rc = ds_task_should_stop(ctx))) {
+      rc = ds__stopped(ctx, rc, (long)r);
+      goto done;
+    }
+    for (k = 0; k < K; k++) tp[k] = t[k] + r * V;
+    const double *z = s + r * V;
+    if (conf) {
+      double sw = 0;
+      for (k = 0; k < K; k++) {
+        ds_ref_log_softmax(V, tp[k], T, tmp);
+        wrow[k] = w[k] * exp(tmp[ds__argmax(V, tmp)]);
+        sw += wrow[k];
+      }
+      for (k = 0; k < K; k++) wrow[k] = sw > 0 ? wrow[k] / sw : w[k];
+    } else {
+      memcpy(wrow, w, K * sizeof *w);
+    }
+    loss += ds_ref_div_row(&d, V, K, tp, wrow, mix, z, T, T, t2, grad) / (double)R;
+    for (size_t i = 0; i < V; i++) g2 += grad[i] * grad[i] / ((double)R * (double)R);
+    /* T = 1 statistics. */
+    ds__mix_logprob(V, K, tp, wrow, mix, 1.0, lp);
+    ds_ref_log_softmax(V, z, 1.0, lq);
+    fkl += ds__kl(V, lp, lq);
+    rkl += ds__kl(V, lq, lp);
+    jsd += ds__jsd(V, lp, lq);
+    tvd += ds__tvd(V, lp, lq);
+    agree += ds__argmax(V, lp) == ds__argmax(V, lq);
+    /* At T. */
+    for (size_t i = 0; i < V; i++) order[i] = i;
+    qsort_r(order, V, sizeof *order, cmp_desc, lp);
+    ds__mix_logprob(V, K, tp, wrow, mix, T, lp);
+    ds_ref_log_softmax(V, z, T, lq);
+    int ok = 1;
+    for (size_t i = 1; i < V && ok; i++)
+      if (lp[order[i]] > lp[order[i - 1]]) ok = 0;
+    kept += ok;
+    ent += ds__entropy(V, lq);
+    tent += ds__entropy(V, lp);
+    tmax += exp(lp[ds__argmax(V, lp)]);
+    memcpy(lp_all + r * V, lp, V * sizeof *lp);
+    memcpy(lq_all + r * V, lq, V * sizeof *lq);
+    if (lab)
+      for (k = 0; k < K; k++) ds_ref_log_softmax(V, tp[k], T, lk_all + (k * R + r) * V);
+  }
+  double iR = 1.0 / (double)R;
+  struct {
+    const char *name;
+    double v;
+  } m[] = {{"loss", loss},          {"grad_norm", sqrt(g2)},    {"fkl", fkl * iR},
+           {"rkl", rkl * iR},       {"jsd", jsd * iR},          {"tvd", tvd * iR},
+           {"top1_agree", agree * iR}, {"entropy_t", ent * iR}, {"teacher_entropy_t", tent * iR},
+           {"teacher_max_t", tmax * iR}, {"rank_preserved", kept * iR}};
+  for (size_t i = 0; i < sizeof m / sizeof *m && !rc; i++) rc = ds_result_metric(ctx->res, m[i].name, m[i].v);
+  if (!rc && lab) {
+    ds__label_stats_t ls;
+    ds__label_metrics(R, V, lp_all, lab, &ls);
+    rc = ds_result_metric(ctx->res, "teacher_accuracy", ls.accuracy);
+    if (!rc) rc = ds_result_metric(ctx->res, "teacher_pass_at_1", ls.label_prob);
+    if (!rc) rc = ds_result_metric(ctx->res, "teacher_ece", ls.ece);
+    for (k = 0; k < K && !rc; k++) {
+      char name[64];
+      ds__label_metrics(R, V, lk_all + k * R * V, lab, &ls);
+      snprintf(name, sizeof name, "teacher%zu_accuracy", k);
+      rc = ds_result_metric(ctx->res, name, ls.accuracy);
+      snprintf(name, sizeof name, "teacher%zu_pass_at_1", k);
+      if (!rc) rc = ds_result_metric(ctx->res, name, ls.label_prob);
+    }
+    ds__label_metrics(R, V, lq_all, lab, &ls);
+    if (!rc) rc = ds_result_metric(ctx->res, "accuracy", ls.accuracy);
+    if (!rc) rc = ds_result_metric(ctx->res, "pass_at_1", ls.label_prob);
+    if (!rc) rc = ds_result_metric(ctx->res, "ece", ls.ece);
+  }
+  goto done;
+oom:
+  rc = ds_task_fail(ctx, DS_ENOMEM, "out of memory");
+done:
+  if (t)
+    for (k = 0; k < K; k++) free(t[k]);
+  free(t);
+  free(s);
+  free(w);
+  free(wrow);
+  free((void *)tp);
+  free(grad);
+  free(lp);
+  free(lq);
+  free(tmp);
+  free(order);
+  free(rows_of);
+  free(lab);
+  free(lp_all);
+  free(lq_all);
+  free(lk_all);
+  return rc;
+}
+
+static int logits_check(const char *key, const cJSON *v, char *err, size_t err_len) {
+  if (!strcmp(key, "teachers")) {
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1) return ds_check_fail(err, err_len, "", "expected a non-empty list of {\"npy\": \"file\"}");
+    int i = 0;
+    for (const cJSON *c = v->child; c; c = c->next, i++) {
+      char sfx[48];
+      snprintf(sfx, sizeof sfx, "[%d]", i);
+      const cJSON *f = cJSON_GetObjectItemCaseSensitive(c, "npy");
+      if (!cJSON_IsObject(c) || cJSON_GetArraySize(c) != 1 || !cJSON_IsString(f) || !f->valuestring[0])
+        return ds_check_fail(err, err_len, sfx, "expected {\"npy\": \"file\"}");
+    }
+    return 0;
+  }
+  if (!strcmp(key, "student_npy") || !strcmp(key, "labels")) {
+    if (!cJSON_IsString(v) || !v->valuestring[0]) return ds_check_fail(err, err_len, "", "expected a .npy file name");
+    return 0;
+  }
+  if (!strcmp(key, "mixture")) return ds__check_nums(v, 0, err, err_len);
+  if (!strcmp(key, "mix")) {
+    ds_mix_t m;
+    if (!cJSON_IsString(v) || (strcmp(v->valuestring, "confidence") && ds_mix_from_name(v->valuestring, &m)))
+      return ds_check_fail(err, err_len, "", "expected \"arithmetic\", \"geometric\", \"loss\" or \"confidence\"");
+    return 0;
+  }
+  if (!strcmp(key, "row")) return ds_check_int(v, 0, 1 << 30, err, err_len);
+  if (!strcmp(key, "divergence")) return ds__div_parse(v, NULL, err, err_len);
+  if (!strcmp(key, "temperature")) return ds_check_num(v, 0, 1e6, 0, 1, err, err_len);
+  if (!strcmp(key, "t2")) {
+    if (!cJSON_IsBool(v) && ds_check_int(v, 0, 1, err, err_len)) return ds_check_fail(err, err_len, "", "expected true or false");
+    return 0;
+  }
+  return ds_check_fail(err, err_len, "", "unknown parameter for task logits");
+}
+
+const ds_task_t ds_task_logits = {"logits", logits_run, logits_check};
