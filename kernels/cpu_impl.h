@@ -90,7 +90,7 @@ static inline __attribute__((always_inline)) void elem(int kind, const prm_t *P,
     }
     case DS_DIV_JSD: { /* m = βp + (1−β)q; h = (1−β) q log(q/m) */
       vf m = vfma(vset(P->beta), p, vmul(vset(P->c1), q));
-      vf lm = vlog(m);
+      vf lm = vlogp(m);
       vf a = vsel_gt(p, zero, vmul(p, vsub(lp, lm)), zero);
       vf b = vsel_gt(q, zero, vmul(q, vsub(lq, lm)), zero);
       *loss = vfma(vset(P->beta), a, vmul(vset(P->c1), b));
@@ -99,14 +99,14 @@ static inline __attribute__((always_inline)) void elem(int kind, const prm_t *P,
     }
     case DS_DIV_SKL: { /* m = αp + (1−α)q; loss p log(p/m); h = −(1−α) p q / m */
       vf m = vfma(vset(P->alpha), p, vmul(vset(P->c1), q));
-      vf lm = vlog(m);
+      vf lm = vlogp(m);
       *loss = vsel_gt(p, zero, vmul(p, vsub(lp, lm)), zero);
       *h = vsel_gt(m, zero, vdiv(vmul(vset(-P->c1), vmul(p, q)), m), zero);
       break;
     }
     case DS_DIV_SRKL: { /* m = (1−α)p + αq; loss q log(q/m); h = q (log(q/m) − α q/m) */
       vf m = vfma(vset(P->c1), p, vmul(vset(P->alpha), q));
-      vf lm = vlog(m);
+      vf lm = vlogp(m);
       vf lr = vsub(lq, lm);
       *loss = vsel_gt(q, zero, vmul(q, lr), zero);
       *h = vsel_gt(q, zero, vmul(q, vsub(lr, vdiv(vmul(vset(P->alpha), q), m))), zero);
@@ -432,15 +432,19 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
     for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
       const size_t end = V - b < BLK ? V : b + BLK;
       const vf vct = vset(ct[k]), vcs = vset(cs[k]);
-      vf vl = zero;
-      for (i = b; i < end; i += VW) {
-        size_t n = end - i < VW ? end - i : VW;
-        FLOADS(i, n)
-        vf q = vmul(FLD(E, i, n), vcs), p = vmul(FLD(F, i, n), vct);
-        vl = vadd(vl, vsel_gt(p, zero, vmul(p, vsub(lp, lq)), zero)); /* tails: p = 0 */
-        if (g) FST(g, i, n, vmul(gs, vsub(q, p)));
-      }
-      loss += vsum(vl);
+      vf vl = zero, vl1 = zero;
+#define BODY(ii, n, acc)                                                      \
+  {                                                                           \
+    FLOADS(ii, n)                                                             \
+    vf q = vmul(FLD(E, ii, n), vcs), p = vmul(FLD(F, ii, n), vct);            \
+    acc = vadd(acc, vsel_gt(p, zero, vmul(p, vsub(lp, lq)), zero)); /* tails: p = 0 */ \
+    if (g) FST(g, ii, n, vmul(gs, vsub(q, p)));                               \
+  }
+      for (i = b; i + 2 * VW <= end; i += 2 * VW) { BODY(i, VW, vl) BODY(i + VW, VW, vl1) }
+      for (; i + VW <= end; i += VW) BODY(i, VW, vl)
+      if (i < end) BODY(i, end - i, vl)
+#undef BODY
+      loss += vsum(vadd(vl, vl1));
     }
     *out = loss;
     return 1;
@@ -498,19 +502,23 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
   for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
     const size_t end = V - b < BLK ? V : b + BLK;
     const vf vct = vset(ct[k]), vcs = vset(cs[k]);
-    vf vl = zero, vh = zero;
-    for (i = b; i < end; i += VW) {
-      size_t n = end - i < VW ? end - i : VW;
-      FLOADS(i, n)
-      vf q = vmul(FLD(E, i, n), vcs), p = needs_p(K) ? vmul(FLD(F, i, n), vct) : q, l, h;
-      elem(K, &P, lp, lq, p, q, &l, &h);
-      if (n < VW) { l = vkeep(l, n); h = vkeep(h, n); }
-      if (g) { FST(E, i, n, q); FST(F, i, n, h); }
-      vl = vadd(vl, l);
-      vh = vadd(vh, h);
-    }
-    loss += vsum(vl);
-    H += vsum(vh);
+    vf vl = zero, vh = zero, vl1 = zero, vh1 = zero;
+#define BODY(ii, n, al, ah)                                                                  \
+  {                                                                                          \
+    FLOADS(ii, n)                                                                            \
+    vf q = vmul(FLD(E, ii, n), vcs), p = needs_p(K) ? vmul(FLD(F, ii, n), vct) : q, l, h;   \
+    elem(K, &P, lp, lq, p, q, &l, &h);                                                       \
+    if ((n) < VW) { l = vkeep(l, (n)); h = vkeep(h, (n)); }                                  \
+    if (g) { FST(E, ii, n, q); FST(F, ii, n, h); }                                           \
+    al = vadd(al, l);                                                                        \
+    ah = vadd(ah, h);                                                                        \
+  }
+    for (i = b; i + 2 * VW <= end; i += 2 * VW) { BODY(i, VW, vl, vh) BODY(i + VW, VW, vl1, vh1) }
+    for (; i + VW <= end; i += VW) BODY(i, VW, vl, vh)
+    if (i < end) BODY(i, end - i, vl, vh)
+#undef BODY
+    loss += vsum(vadd(vl, vl1));
+    H += vsum(vadd(vh, vh1));
   }
   if (K == DS_DIV_HELLINGER) loss += 1;
   if (K == DS_DIV_CHI2 || K == DS_DIV_CHI2N) loss -= 1;
