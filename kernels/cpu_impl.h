@@ -311,19 +311,24 @@ static inline __attribute__((always_inline)) double row_slow(int K, const ds__cp
  * exps (hellinger, χ², Rényi, Amari), against 4–6 exps for the recomputing row. */
 
 typedef struct {
-  float m_t, m_s;   /* final maxima of scale·x */
+  float m_t, m_s;    /* final maxima of scale·x */
   double ls_t, ls_s; /* log Σ e^(scale·x − m) */
+  double kl;         /* kl mode 1: KL(p‖q); 2: KL(q‖p) */
 } st_t;
 
 /* Pass A.  bt/bs receive the per-block factors c_b.  Returns 0 when a max is +inf or a sum is not
  * finite and positive (inf/NaN logits, an all −inf row): the caller then takes row_slow. */
-static inline __attribute__((always_inline)) int stats2(int with_t, int store_t,
+/* kl = 1 (fkl) or 2 (rkl) also sums the KL itself: with x̂ = scale·x − m_run, the exponent
+ * each e was taken at, Σ e_t·(x̂_t − x̂_s) per block is folded (double) into a sum rescaled exactly
+ * like Σ e_t, with the block's (m_t − m_s) added, so KL(p‖q) = L/Σe_t − (log Σe_t − log Σe_s)
+ * needs no second look at the logits (and likewise for KL(q‖p) from the student side). */
+static inline __attribute__((always_inline)) int stats2(int with_t, int store_t, int kl,
                                                          const float *restrict t,
                                                          const float *restrict s, size_t V,
                                                          float at, float as, float *restrict E,
                                                          float *restrict F, float *restrict bt,
                                                          float *restrict bs, st_t *st) {
-  double acc_t = 0, acc_s = 0;
+  double acc_t = 0, acc_s = 0, lacc = 0;
   float m_t = -INFINITY, m_s = -INFINITY;
   const vf vat = vset(at), vas = vset(as), ninf = vset(-INFINITY), zero = vset(0);
   size_t nb = 0;
@@ -344,45 +349,78 @@ static inline __attribute__((always_inline)) int stats2(int with_t, int store_t,
       ms0 = vmax(ms0, n == VW ? vld(sb + i) : vld_tail(sb + i, n, -INFINITY));
     }
     float bm_t = with_t ? vhmax(vmax(mt0, mt1)) * at : -INFINITY, bm_s = vhmax(vmax(ms0, ms1)) * as;
-    if (bm_t > m_t) { if (m_t > -INFINITY) acc_t *= exp((double)m_t - (double)bm_t); m_t = bm_t; }
-    if (bm_s > m_s) { if (m_s > -INFINITY) acc_s *= exp((double)m_s - (double)bm_s); m_s = bm_s; }
+    if (bm_t > m_t) {
+      if (m_t > -INFINITY) {
+        double f = exp((double)m_t - (double)bm_t);
+        acc_t *= f;
+        if (kl == 1) lacc *= f;
+      }
+      m_t = bm_t;
+    }
+    if (bm_s > m_s) {
+      if (m_s > -INFINITY) {
+        double f = exp((double)m_s - (double)bm_s);
+        acc_s *= f;
+        if (kl == 2) lacc *= f;
+      }
+      m_s = bm_s;
+    }
     if (m_t == INFINITY || m_s == INFINITY) return 0;
     bt[nb] = m_t;
     bs[nb] = m_s;
     /* While the running max is −inf every x seen is −inf: shift by 0 so e^x = 0, not NaN. */
     const vf nmt = vset(m_t == -INFINITY ? 0.0f : -m_t), nms = vset(m_s == -INFINITY ? 0.0f : -m_s);
-    vf at0 = zero, at1 = zero, as0 = zero, as1 = zero;
+    vf at0 = zero, at1 = zero, as0 = zero, as1 = zero, la0 = zero, la1 = zero;
+    /* 0·log 0 = 0: the weight's zero lanes contribute nothing even where x̂_t − x̂_s is ±inf. */
+#define KLACC(la, e, f, xs, xt)                                                        \
+  if (kl == 1) la = vadd(la, vsel_gt(f, zero, vmul(f, vsub(xt, xs)), zero));          \
+  else if (kl == 2) la = vadd(la, vsel_gt(e, zero, vmul(e, vsub(xs, xt)), zero));
     for (i = 0; i + 2 * VW <= len; i += 2 * VW) {
-      vf e0 = vexp(vfma(vld(sb + i), vas, nms)), e1 = vexp(vfma(vld(sb + i + VW), vas, nms));
+      vf xs0 = vfma(vld(sb + i), vas, nms), xs1 = vfma(vld(sb + i + VW), vas, nms);
+      vf e0 = vexp(xs0), e1 = vexp(xs1);
       vst(Eb + i, e0); vst(Eb + i + VW, e1);
       as0 = vadd(as0, e0); as1 = vadd(as1, e1);
       if (with_t) {
-        vf f0 = vexp(vfma(vld(tb + i), vat, nmt)), f1 = vexp(vfma(vld(tb + i + VW), vat, nmt));
+        vf xt0 = vfma(vld(tb + i), vat, nmt), xt1 = vfma(vld(tb + i + VW), vat, nmt);
+        vf f0 = vexp(xt0), f1 = vexp(xt1);
         if (store_t) { vst(Fb + i, f0); vst(Fb + i + VW, f1); }
         at0 = vadd(at0, f0); at1 = vadd(at1, f1);
+        KLACC(la0, e0, f0, xs0, xt0)
+        KLACC(la1, e1, f1, xs1, xt1)
       }
     }
     for (; i < len; i += VW) {
       size_t n = len - i < VW ? len - i : VW;
-      vf e0 = vexp(vfma(n == VW ? vld(sb + i) : vld_tail(sb + i, n, 0), vas, nms));
+      vf xs0 = vfma(n == VW ? vld(sb + i) : vld_tail(sb + i, n, 0), vas, nms);
+      vf e0 = vexp(xs0);
       if (n < VW) e0 = vkeep(e0, n);
       if (n == VW) vst(Eb + i, e0); else vst_tail(Eb + i, e0, n);
       as0 = vadd(as0, e0);
       if (with_t) {
-        vf f0 = vexp(vfma(n == VW ? vld(tb + i) : vld_tail(tb + i, n, 0), vat, nmt));
+        vf xt0 = vfma(n == VW ? vld(tb + i) : vld_tail(tb + i, n, 0), vat, nmt);
+        vf f0 = vexp(xt0);
         if (n < VW) f0 = vkeep(f0, n);
         if (store_t) { if (n == VW) vst(Fb + i, f0); else vst_tail(Fb + i, f0, n); }
         at0 = vadd(at0, f0);
+        KLACC(la0, e0, f0, xs0, xt0)
       }
     }
-    acc_s += vsum(vadd(as0, as1));
-    if (with_t) acc_t += vsum(vadd(at0, at1));
+#undef KLACC
+    double sb_s = vsum(vadd(as0, as1)), sb_t = with_t ? vsum(vadd(at0, at1)) : 0;
+    acc_s += sb_s;
+    acc_t += sb_t;
+    /* Fold the block into the current frame: x̂_t − x̂_s + (m_t − m_s) = scale_t·t − scale_s·s. */
+    if (kl == 1) lacc += vsum(vadd(la0, la1)) + ((double)m_t - (double)m_s) * sb_t;
+    if (kl == 2) lacc += vsum(vadd(la0, la1)) + ((double)m_s - (double)m_t) * sb_s;
   }
   if (!(acc_s > 0 && acc_s < INFINITY)) return 0;
   if (with_t && !(acc_t > 0 && acc_t < INFINITY)) return 0;
   st->m_t = m_t; st->m_s = m_s;
   st->ls_t = with_t ? log(acc_t) : 0;
   st->ls_s = log(acc_s);
+  /* KL = Σ w·(scale·x_w − scale·x_o) / Σ w − (LSE_w − LSE_o), w the weighting side. */
+  if (kl == 1) st->kl = (lacc - ((double)m_t - (double)m_s) * acc_t) / acc_t - (st->ls_t - st->ls_s);
+  if (kl == 2) st->kl = (lacc - ((double)m_s - (double)m_t) * acc_s) / acc_s - (st->ls_s - st->ls_t);
   for (size_t k = 0; k < nb; k++) {
     bs[k] = (float)exp((double)bs[k] - (double)m_s - st->ls_s);
     bt[k] = with_t ? (float)exp((double)bt[k] - (double)m_t - st->ls_t) : 0.0f;
@@ -406,7 +444,7 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
   if (K == DS_DIV_SKL || K == DS_DIV_SRKL) P.c1 = (float)(1 - d->alpha);
   if (K == DS_DIV_WMIX) P.c1 = (float)(1 - d->w);
   st_t st;
-  if (!stats2(K != DS_DIV_ENTROPY, needs_p(K), t, s, V, r->inv_tt, r->inv_ts, E, F, ct, cs, &st))
+  if (!stats2(K != DS_DIV_ENTROPY, needs_p(K), K == DS_DIV_FKL ? 1 : K == DS_DIV_RKL ? 2 : 0, t, s, V, r->inv_tt, r->inv_ts, E, F, ct, cs, &st))
     return 0;
   const vf vtt = vset(r->inv_tt), vts = vset(r->inv_ts), zero = vset(0);
   const vf nmt = vset(-st.m_t), nmq = vset(-st.m_s), nlt = vset((float)-st.ls_t),
@@ -428,25 +466,39 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
 #define FST(buf, ii, n, x) do { if ((n) == VW) vst((buf) + (ii), (x)); else vst_tail((buf) + (ii), (x), (n)); } while (0)
 
   if (K == DS_DIV_FKL) {
-    /* Σh = −1: loss and g = gscale·(q − p) in one pass over E, F, t, s. */
-    for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
-      const size_t end = V - b < BLK ? V : b + BLK;
-      const vf vct = vset(ct[k]), vcs = vset(cs[k]);
-      vf vl = zero, vl1 = zero;
-#define BODY(ii, n, acc)                                                      \
-  {                                                                           \
-    FLOADS(ii, n)                                                             \
-    vf q = vmul(FLD(E, ii, n), vcs), p = vmul(FLD(F, ii, n), vct);            \
-    acc = vadd(acc, vsel_gt(p, zero, vmul(p, vsub(lp, lq)), zero)); /* tails: p = 0 */ \
-    if (g) FST(g, ii, n, vmul(gs, vsub(q, p)));                               \
+    /* Σh = −1 and the loss came out of pass A: g = gscale·(q − p) from the two stored rows. */
+    if (g)
+      for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
+        const size_t end = V - b < BLK ? V : b + BLK;
+        const vf gct = vmul(gs, vset(ct[k])), gcs = vmul(gs, vset(cs[k]));
+        for (i = b; i + VW <= end; i += VW) vst(g + i, vsub(vmul(vld(E + i), gcs), vmul(vld(F + i), gct)));
+        if (i < end)
+          vst_tail(g + i, vsub(vmul(vld_tail(E + i, end - i, 0), gcs), vmul(vld_tail(F + i, end - i, 0), gct)), end - i);
+      }
+    *out = st.kl;
+    return 1;
   }
-      for (i = b; i + 2 * VW <= end; i += 2 * VW) { BODY(i, VW, vl) BODY(i + VW, VW, vl1) }
-      for (; i + VW <= end; i += VW) BODY(i, VW, vl)
-      if (i < end) BODY(i, end - i, vl)
+
+  if (K == DS_DIV_RKL) {
+    /* H = KL(q‖p) came out of pass A; g = gscale·q·(log q − log p − H) in one pass, with
+     * log q − log p − H = (x̂_s − x̂_t) + (ls_t − ls_s − H) against the final maxima. */
+    if (g) {
+      const vf c = vset((float)(st.ls_t - st.ls_s - st.kl));
+      for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
+        const size_t end = V - b < BLK ? V : b + BLK;
+        const vf gcs = vmul(gs, vset(cs[k]));
+#define BODY(ii, n)                                                                       \
+  {                                                                                       \
+    vf e = FLD(E, ii, n);                                                                 \
+    vf dd = vadd(vsub(vfma(FLD(s, ii, n), vts, nmq), vfma(FLD(t, ii, n), vtt, nmt)), c);  \
+    FST(g, ii, n, vsel_gt(e, zero, vmul(vmul(e, gcs), dd), zero));                        \
+  }
+        for (i = b; i + VW <= end; i += VW) BODY(i, VW)
+        if (i < end) BODY(i, end - i)
 #undef BODY
-      loss += vsum(vadd(vl, vl1));
+      }
     }
-    *out = loss;
+    *out = st.kl;
     return 1;
   }
 
