@@ -10,14 +10,13 @@
  * accumulators):
  *   stats:  LSE(x·scale) by blocks: block max (from L1), rescale the running double sum once per
  *           block, then Σ exp(x·scale − m).  Student and teacher are streamed in the same pass.
- *   fused:  with log p = t·inv_tt − LSE_t, log q = s·inv_ts − LSE_s, every divergence is written
- *           as a per-element loss term and an h term (kernels.md §1.2, h up to c·q), and
- *           grad = gscale·(h − q·Σh).  fkl (Σh = −1) fuses loss and gradient in one pass; the
- *           others take one pass for (loss, Σh) that parks h in the gradient row, and one pass
- *           that turns it into the gradient recomputing only q (the row is cache-resident, so
- *           the second pass costs one exp per element, not DRAM traffic).  With accumulate set
- *           (loss-averaged mixtures) h is recomputed instead.  renyi/amari take an
- *           LSE pass over w = α log p + (1−α) log q, then one gradient pass.
+ *   fast row (row_fast, see "Fast path" below): one stats pass for both LSEs that stores its
+ *           exponentials (q, p then cost one multiply by a per-block factor); fkl/rkl also sum the
+ *           KL there; other divergences take a (loss, Σh) pass that parks q and h, then
+ *           g = gscale·(h − q·Σh) with no recomputation (kernels.md §1.2).  2 exps per element
+ *           for fkl/rkl/tvd/wmix, + 1 log for jsd/skl/srkl, 3 exps for hellinger/χ²/Rényi/Amari.
+ *   slow row (row_slow): the recomputing form, kept for accumulate (loss-averaged mixtures),
+ *           rows without a work area, and rows with +inf/NaN maxima or non-finite sums.
  * Zero probabilities follow 0·log 0 = 0 (select on p > 0 / q > 0 / m > 0).
  */
 #include <math.h>
