@@ -36,7 +36,7 @@ static int cpu_supports(const ds_backend_t *be, const ds_kern_args_t *a) {
 static size_t cpu_scratch(const ds_kern_args_t *a) {
   if (!ds__cpu_fast_div(a->div->kind)) return ds__ref_row_scratch(a);
   size_t V = (a->vocab + 15) & ~(size_t)15;
-  return a->n_teachers > 1 ? V * sizeof(float) : 64;
+  return ((a->n_teachers > 1 ? V : 0) + DS__CPU_WORK_FLOATS(a->vocab)) * sizeof(float);
 }
 
 static int cpu_row(const ds_backend_t *be, const ds_kern_args_t *a, size_t r, double gscale,
@@ -46,7 +46,10 @@ static int cpu_row(const ds_backend_t *be, const ds_kern_args_t *a, size_t r, do
   if (!ds__cpu_fast_div(a->div->kind)) return ds__kern_ref_row(be, a, r, gscale, grad, loss, scratch);
   double t2 = a->t2 ? a->t_student * a->t_student : 1.0;
   ds__cpu_row_t rr = {a->div, V, NULL, a->student + r * V, (float)(1.0 / a->t_teacher),
-                      (float)(1.0 / a->t_student), grad, gscale * t2 / a->t_student, 0};
+                      (float)(1.0 / a->t_student), grad, gscale * t2 / a->t_student, 0, NULL};
+  /* The fast row's work area sits after the mixture row (whose length is padded to 16 floats,
+   * so the work area stays 64-byte aligned). */
+  rr.work = (float *)scratch + (K > 1 ? (V + 15) & ~(size_t)15 : 0);
   if (a->div->kind == DS_DIV_ENTROPY || K == 0) {
     *loss = t2 * isa->row(&rr);
     return 0;

@@ -38,22 +38,48 @@ static inline double vsum(vf x) {
 static inline float vhmax(vf x) { return _mm512_reduce_max_ps(x); }
 
 static inline vf vexp(vf x) {
-  /* max(lo, x) keeps a NaN x (maxps returns its second operand on NaN). */
-  /* Results below FLT_MIN flush to 0, as in the AVX2 and generic units (same answers on every ISA). */
-  __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3365447505531f), _CMP_LT_OQ);
-  x = _mm512_min_ps(_mm512_set1_ps(88.8f), _mm512_max_ps(_mm512_set1_ps(-88.0f), x));
-  vf n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  vf r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  vf p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  vf y = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_maskz_mov_ps((__mmask16)~under, _mm512_scalef_ps(y, n));
+  /* ggml_v_expf's scheme: n = round(x·log2 e) by the 1.5·2^23 shifter, two-step Cody–Waite
+   * r = x − n·ln 2, an Estrin-evaluated minimax polynomial (≈ 1.5 ulp), then 2^n by vscalefps.
+   * x > 88.72 clamps to inf as before; x below −87.34 (FLT_MIN) flushes to 0, −inf included,
+   * as in the AVX2 and generic units (same answers on every ISA); NaN stays NaN. */
+  const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3365447505531f), _CMP_NLT_UQ);
+  x = _mm512_min_ps(x, _mm512_set1_ps(88.8f));
+  const vf sh = _mm512_set1_ps(0x1.8p23f);
+  const vf z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), sh);
+  const vf n = _mm512_sub_ps(z, sh);
+  const vf b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
+                                _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+  const vf u = _mm512_mul_ps(b, b);
+  const vf j = _mm512_fmadd_ps(
+      _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+  return _mm512_maskz_scalef_ps(keep, j, n);
+}
+
+/* log for x ≥ 0 known finite (a mixture βp + (1−β)q): no NaN/inf/negative patching and no
+ * DAZ pre-scale (MXCSR keeps DAZ off, so getexp/getmant see denormals as they are); log 0 =
+ * −inf falls out of getexp(0) = −inf. */
+static inline vf vlogp(vf x) {
+  vf e = _mm512_add_ps(_mm512_getexp_ps(x), _mm512_set1_ps(1.0f));
+  vf m = _mm512_getmant_ps(x, _MM_MANT_NORM_p5_1, _MM_MANT_SIGN_zero);
+  __mmask16 small = _mm512_cmp_ps_mask(m, _mm512_set1_ps(0.707106781186547524f), _CMP_LT_OQ);
+  e = _mm512_mask_sub_ps(e, small, e, _mm512_set1_ps(1.0f));
+  m = _mm512_mask_add_ps(m, small, m, m);
+  m = _mm512_sub_ps(m, _mm512_set1_ps(1.0f));
+  vf z = _mm512_mul_ps(m, m);
+  /* Cephes logf polynomial, Estrin order (same coefficients as vlog). */
+  vf z2 = _mm512_mul_ps(z, z);
+  vf a01 = _mm512_fmadd_ps(_mm512_set1_ps(7.0376836292e-2f), m, _mm512_set1_ps(-1.1514610310e-1f));
+  vf a23 = _mm512_fmadd_ps(_mm512_set1_ps(1.1676998740e-1f), m, _mm512_set1_ps(-1.2420140846e-1f));
+  vf a45 = _mm512_fmadd_ps(_mm512_set1_ps(1.4249322787e-1f), m, _mm512_set1_ps(-1.6668057665e-1f));
+  vf a67 = _mm512_fmadd_ps(_mm512_set1_ps(2.0000714765e-1f), m, _mm512_set1_ps(-2.4999993993e-1f));
+  vf hi = _mm512_fmadd_ps(_mm512_fmadd_ps(a01, z, a23), z2, _mm512_fmadd_ps(a45, z, a67));
+  vf y = _mm512_fmadd_ps(hi, m, _mm512_set1_ps(3.3333331174e-1f));
+  y = _mm512_mul_ps(_mm512_mul_ps(y, m), z);
+  y = _mm512_fmadd_ps(e, _mm512_set1_ps(-2.12194440e-4f), y);
+  y = _mm512_fmadd_ps(z, _mm512_set1_ps(-0.5f), y);
+  return _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f), _mm512_add_ps(m, y));
 }
 
 static inline vf vlog(vf x0) {

@@ -10,20 +10,19 @@
  * accumulators):
  *   stats:  LSE(x·scale) by blocks: block max (from L1), rescale the running double sum once per
  *           block, then Σ exp(x·scale − m).  Student and teacher are streamed in the same pass.
- *   fused:  with log p = t·inv_tt − LSE_t, log q = s·inv_ts − LSE_s, every divergence is written
- *           as a per-element loss term and an h term (kernels.md §1.2, h up to c·q), and
- *           grad = gscale·(h − q·Σh).  fkl (Σh = −1) fuses loss and gradient in one pass; the
- *           others take one pass for (loss, Σh) that parks h in the gradient row, and one pass
- *           that turns it into the gradient recomputing only q (the row is cache-resident, so
- *           the second pass costs one exp per element, not DRAM traffic).  With accumulate set
- *           (loss-averaged mixtures) h is recomputed instead.  renyi/amari take an
- *           LSE pass over w = α log p + (1−α) log q, then one gradient pass.
+ *   fast row (row_fast, see "Fast path" below): one stats pass for both LSEs that stores its
+ *           exponentials (q, p then cost one multiply by a per-block factor); fkl/rkl also sum the
+ *           KL there; other divergences take a (loss, Σh) pass that parks q and h, then
+ *           g = gscale·(h − q·Σh) with no recomputation (kernels.md §1.2).  2 exps per element
+ *           for fkl/rkl/tvd/wmix, + 1 log for jsd/skl/srkl, 3 exps for hellinger/χ²/Rényi/Amari.
+ *   slow row (row_slow): the recomputing form, kept for accumulate (loss-averaged mixtures),
+ *           rows without a work area, and rows with +inf/NaN maxima or non-finite sums.
  * Zero probabilities follow 0·log 0 = 0 (select on p > 0 / q > 0 / m > 0).
  */
 #include <math.h>
 #include <string.h>
 
-#define BLK 2048
+#define BLK DS__CPU_BLK
 
 /* log Σ exp(scale·x − *mout), scale > 0, where *mout = max(scale·x) as the float the sums were
  * taken against.  Returning the two parts lets the kernels form log-probs as
@@ -65,15 +64,19 @@ typedef struct {
   float beta, alpha, w, c1, c2; /* per-divergence constants */
 } prm_t;
 
-/* Per-element loss and h for divergence `kind` (constant after inlining). */
+/* 1 if divergence `kind` needs the teacher probabilities p themselves (not only log p). */
+static inline __attribute__((always_inline)) int needs_p(int kind) {
+  return kind == DS_DIV_FKL || kind == DS_DIV_JSD || kind == DS_DIV_SKL || kind == DS_DIV_SRKL ||
+         kind == DS_DIV_TVD || kind == DS_DIV_WMIX;
+}
+
+/* Per-element loss and h for divergence `kind` (constant after inlining), given the log-probs
+ * lp, lq and the probabilities p = e^lp (only read when needs_p(kind)) and q = e^lq. */
 static inline __attribute__((always_inline)) void elem(int kind, const prm_t *P, vf lp, vf lq,
-                                                        vf *loss, vf *h, vf *q_out) {
+                                                        vf p, vf q, vf *loss, vf *h) {
   const vf zero = vset(0);
-  vf q = vexp(lq);
-  *q_out = q;
   switch (kind) {
     case DS_DIV_FKL: {
-      vf p = vexp(lp);
       *loss = vsel_gt(p, zero, vmul(p, vsub(lp, lq)), zero);
       *h = vsub(zero, p);
       break;
@@ -85,9 +88,8 @@ static inline __attribute__((always_inline)) void elem(int kind, const prm_t *P,
       break;
     }
     case DS_DIV_JSD: { /* m = βp + (1−β)q; h = (1−β) q log(q/m) */
-      vf p = vexp(lp);
       vf m = vfma(vset(P->beta), p, vmul(vset(P->c1), q));
-      vf lm = vlog(m);
+      vf lm = vlogp(m);
       vf a = vsel_gt(p, zero, vmul(p, vsub(lp, lm)), zero);
       vf b = vsel_gt(q, zero, vmul(q, vsub(lq, lm)), zero);
       *loss = vfma(vset(P->beta), a, vmul(vset(P->c1), b));
@@ -95,24 +97,21 @@ static inline __attribute__((always_inline)) void elem(int kind, const prm_t *P,
       break;
     }
     case DS_DIV_SKL: { /* m = αp + (1−α)q; loss p log(p/m); h = −(1−α) p q / m */
-      vf p = vexp(lp);
       vf m = vfma(vset(P->alpha), p, vmul(vset(P->c1), q));
-      vf lm = vlog(m);
+      vf lm = vlogp(m);
       *loss = vsel_gt(p, zero, vmul(p, vsub(lp, lm)), zero);
       *h = vsel_gt(m, zero, vdiv(vmul(vset(-P->c1), vmul(p, q)), m), zero);
       break;
     }
     case DS_DIV_SRKL: { /* m = (1−α)p + αq; loss q log(q/m); h = q (log(q/m) − α q/m) */
-      vf p = vexp(lp);
       vf m = vfma(vset(P->c1), p, vmul(vset(P->alpha), q));
-      vf lm = vlog(m);
+      vf lm = vlogp(m);
       vf lr = vsub(lq, lm);
       *loss = vsel_gt(q, zero, vmul(q, lr), zero);
       *h = vsel_gt(q, zero, vmul(q, vsub(lr, vdiv(vmul(vset(P->alpha), q), m))), zero);
       break;
     }
     case DS_DIV_TVD: { /* ½|p − q|; h = ½ q sign(q − p) */
-      vf p = vexp(lp);
       vf d = vsub(q, p), hq = vmul(vset(0.5f), q);
       *loss = vmul(vset(0.5f), vmax(d, vsub(zero, d)));
       *h = vsel_gt(d, zero, hq, vsel_gt(zero, d, vsub(zero, hq), zero));
@@ -137,7 +136,6 @@ static inline __attribute__((always_inline)) void elem(int kind, const prm_t *P,
       break;
     }
     case DS_DIV_WMIX: { /* w p log(p/q) + (1−w) q log(q/p); h = −w p + (1−w) q log(q/p) */
-      vf p = vexp(lp);
       vf f = vsel_gt(p, zero, vmul(p, vsub(lp, lq)), zero);
       vf r = vsel_gt(q, zero, vmul(q, vsub(lq, lp)), zero);
       *loss = vfma(vset(P->w), f, vmul(vset(P->c1), r));
@@ -153,8 +151,10 @@ static inline __attribute__((always_inline)) void elem(int kind, const prm_t *P,
   }
 }
 
-/* The fused row for kind K (constant). */
-static inline __attribute__((always_inline)) double row_kind(int K, const ds__cpu_row_t *r) {
+/* The recomputing row for kind K (constant): used with accumulate set (loss-averaged mixtures),
+ * without a work area, and for rows whose maxima or sums are not finite (±inf/NaN logits), so
+ * those keep the behaviour they always had. */
+static inline __attribute__((always_inline)) double row_slow(int K, const ds__cpu_row_t *r) {
   const size_t V = r->V;
   const float *restrict t = r->t, *restrict s = r->s;
   float *restrict g = r->grad;
@@ -257,8 +257,8 @@ static inline __attribute__((always_inline)) double row_kind(int K, const ds__cp
     for (i = b; i < end; i += VW) {
       size_t n = end - i < VW ? end - i : VW;
       LOADS(i, n)
-      vf l, h, q;
-      elem(K, &P, lp, lq, &l, &h, &q);
+      vf l, h, q = vexp(lq), p = needs_p(K) ? vexp(lp) : q;
+      elem(K, &P, lp, lq, p, q, &l, &h);
       if (n < VW) { l = vkeep(l, n); h = vkeep(h, n); }
       if (g && !acc) { /* park h in the output row (cache-resident) for pass 2 */
         if (n == VW) vst(g + i, h);
@@ -289,14 +289,307 @@ static inline __attribute__((always_inline)) double row_kind(int K, const ds__cp
     for (i = 0; i < V; i += VW) {
       size_t n = V - i < VW ? V - i : VW;
       LOADS(i, n)
-      vf l, h, q;
-      elem(K, &P, lp, lq, &l, &h, &q);
+      vf l, h, q = vexp(lq), p = needs_p(K) ? vexp(lp) : q;
+      elem(K, &P, lp, lq, p, q, &l, &h);
       STORE(i, n, vmul(gs, vsub(h, vmul(q, vH))));
     }
   }
 #undef LOADS
 #undef STORE
   return loss;
+}
+
+/* ---- Fast path: stored exponentials ---------------------------------------------------------
+ * Pass A computes both LSEs in one sweep and keeps every exponential it takes: the student's in
+ * E (the gradient row, or work when there is none), the teacher's in F (work) when the
+ * divergence needs p.  Exponentials are taken against the running max m_b of their block, so
+ * q_j = E_j · c_b with one per-block factor c_b = e^(m_b − LSE) (and p likewise): pass B gets p
+ * and q for one multiply each instead of an exp.  Pass B writes q over E and h over F, so the
+ * gradient pass g = gscale·(h − q·H) reads two cache-resident rows and computes nothing.
+ * Per element that is 2 exps (fkl, rkl, tvd, wmix, …), 2 exps + 1 log (jsd, skl, srkl) or 3
+ * exps (hellinger, χ², Rényi, Amari), against 4–6 exps for the recomputing row. */
+
+typedef struct {
+  float m_t, m_s;    /* final maxima of scale·x */
+  double ls_t, ls_s; /* log Σ e^(scale·x − m) */
+  double kl;         /* kl mode 1: KL(p‖q); 2: KL(q‖p) */
+} st_t;
+
+/* Pass A.  bt/bs receive the per-block factors c_b.  Returns 0 when a max is +inf or a sum is not
+ * finite and positive (inf/NaN logits, an all −inf row): the caller then takes row_slow. */
+/* kl = 1 (fkl) or 2 (rkl) also sums the KL itself: with x̂ = scale·x − m_run, the exponent
+ * each e was taken at, Σ e_t·(x̂_t − x̂_s) per block is folded (double) into a sum rescaled exactly
+ * like Σ e_t, with the block's (m_t − m_s) added, so KL(p‖q) = L/Σe_t − (log Σe_t − log Σe_s)
+ * needs no second look at the logits (and likewise for KL(q‖p) from the student side). */
+static inline __attribute__((always_inline)) int stats2(int with_t, int store_t, int kl,
+                                                         const float *restrict t,
+                                                         const float *restrict s, size_t V,
+                                                         float at, float as, float *restrict E,
+                                                         float *restrict F, float *restrict bt,
+                                                         float *restrict bs, st_t *st) {
+  double acc_t = 0, acc_s = 0, lacc = 0;
+  float m_t = -INFINITY, m_s = -INFINITY;
+  const vf vat = vset(at), vas = vset(as), ninf = vset(-INFINITY), zero = vset(0);
+  size_t nb = 0;
+  for (size_t b = 0; b < V; b += BLK, nb++) {
+    const size_t len = V - b < BLK ? V - b : BLK;
+    const float *tb = t + b, *sb = s + b;
+    float *Eb = E + b, *Fb = F + b;
+    size_t i;
+    /* Block maxima (the block is then in L1 for the exponentials). */
+    vf mt0 = ninf, mt1 = ninf, ms0 = ninf, ms1 = ninf;
+    for (i = 0; i + 2 * VW <= len; i += 2 * VW) {
+      if (with_t) { mt0 = vmax(mt0, vld(tb + i)); mt1 = vmax(mt1, vld(tb + i + VW)); }
+      ms0 = vmax(ms0, vld(sb + i)); ms1 = vmax(ms1, vld(sb + i + VW));
+    }
+    for (; i < len; i += VW) {
+      size_t n = len - i < VW ? len - i : VW;
+      if (with_t) mt0 = vmax(mt0, n == VW ? vld(tb + i) : vld_tail(tb + i, n, -INFINITY));
+      ms0 = vmax(ms0, n == VW ? vld(sb + i) : vld_tail(sb + i, n, -INFINITY));
+    }
+    float bm_t = with_t ? vhmax(vmax(mt0, mt1)) * at : -INFINITY, bm_s = vhmax(vmax(ms0, ms1)) * as;
+    if (bm_t > m_t) {
+      if (m_t > -INFINITY) {
+        double f = exp((double)m_t - (double)bm_t);
+        acc_t *= f;
+        if (kl == 1) lacc *= f;
+      }
+      m_t = bm_t;
+    }
+    if (bm_s > m_s) {
+      if (m_s > -INFINITY) {
+        double f = exp((double)m_s - (double)bm_s);
+        acc_s *= f;
+        if (kl == 2) lacc *= f;
+      }
+      m_s = bm_s;
+    }
+    if (m_t == INFINITY || m_s == INFINITY) return 0;
+    bt[nb] = m_t;
+    bs[nb] = m_s;
+    /* While the running max is −inf every x seen is −inf: shift by 0 so e^x = 0, not NaN. */
+    const vf nmt = vset(m_t == -INFINITY ? 0.0f : -m_t), nms = vset(m_s == -INFINITY ? 0.0f : -m_s);
+    vf at0 = zero, at1 = zero, as0 = zero, as1 = zero, la0 = zero, la1 = zero;
+    /* 0·log 0 = 0: the weight's zero lanes contribute nothing even where x̂_t − x̂_s is ±inf. */
+#define KLACC(la, e, f, xs, xt)                                                        \
+  if (kl == 1) la = vadd(la, vsel_gt(f, zero, vmul(f, vsub(xt, xs)), zero));          \
+  else if (kl == 2) la = vadd(la, vsel_gt(e, zero, vmul(e, vsub(xs, xt)), zero));
+    for (i = 0; i + 2 * VW <= len; i += 2 * VW) {
+      vf xs0 = vfma(vld(sb + i), vas, nms), xs1 = vfma(vld(sb + i + VW), vas, nms);
+      vf e0 = vexp(xs0), e1 = vexp(xs1);
+      vst(Eb + i, e0); vst(Eb + i + VW, e1);
+      as0 = vadd(as0, e0); as1 = vadd(as1, e1);
+      if (with_t) {
+        vf xt0 = vfma(vld(tb + i), vat, nmt), xt1 = vfma(vld(tb + i + VW), vat, nmt);
+        vf f0 = vexp(xt0), f1 = vexp(xt1);
+        if (store_t) { vst(Fb + i, f0); vst(Fb + i + VW, f1); }
+        at0 = vadd(at0, f0); at1 = vadd(at1, f1);
+        KLACC(la0, e0, f0, xs0, xt0)
+        KLACC(la1, e1, f1, xs1, xt1)
+      }
+    }
+    for (; i < len; i += VW) {
+      size_t n = len - i < VW ? len - i : VW;
+      vf xs0 = vfma(n == VW ? vld(sb + i) : vld_tail(sb + i, n, 0), vas, nms);
+      vf e0 = vexp(xs0);
+      if (n < VW) e0 = vkeep(e0, n);
+      if (n == VW) vst(Eb + i, e0); else vst_tail(Eb + i, e0, n);
+      as0 = vadd(as0, e0);
+      if (with_t) {
+        vf xt0 = vfma(n == VW ? vld(tb + i) : vld_tail(tb + i, n, 0), vat, nmt);
+        vf f0 = vexp(xt0);
+        if (n < VW) f0 = vkeep(f0, n);
+        if (store_t) { if (n == VW) vst(Fb + i, f0); else vst_tail(Fb + i, f0, n); }
+        at0 = vadd(at0, f0);
+        KLACC(la0, e0, f0, xs0, xt0)
+      }
+    }
+#undef KLACC
+    double sb_s = vsum(vadd(as0, as1)), sb_t = with_t ? vsum(vadd(at0, at1)) : 0;
+    acc_s += sb_s;
+    acc_t += sb_t;
+    /* Fold the block into the current frame: x̂_t − x̂_s + (m_t − m_s) = scale_t·t − scale_s·s. */
+    if (kl == 1) lacc += vsum(vadd(la0, la1)) + ((double)m_t - (double)m_s) * sb_t;
+    if (kl == 2) lacc += vsum(vadd(la0, la1)) + ((double)m_s - (double)m_t) * sb_s;
+  }
+  if (!(acc_s > 0 && acc_s < INFINITY)) return 0;
+  if (with_t && !(acc_t > 0 && acc_t < INFINITY)) return 0;
+  st->m_t = m_t; st->m_s = m_s;
+  st->ls_t = with_t ? log(acc_t) : 0;
+  st->ls_s = log(acc_s);
+  /* KL = Σ w·(scale·x_w − scale·x_o) / Σ w − (LSE_w − LSE_o), w the weighting side. */
+  if (kl == 1) st->kl = (lacc - ((double)m_t - (double)m_s) * acc_t) / acc_t - (st->ls_t - st->ls_s);
+  if (kl == 2) st->kl = (lacc - ((double)m_s - (double)m_t) * acc_s) / acc_s - (st->ls_s - st->ls_t);
+  for (size_t k = 0; k < nb; k++) {
+    bs[k] = (float)exp((double)bs[k] - (double)m_s - st->ls_s);
+    bt[k] = with_t ? (float)exp((double)bt[k] - (double)m_t - st->ls_t) : 0.0f;
+  }
+  return 1;
+}
+
+/* The fast row for kind K; returns 0 (having written nothing the slow row does not overwrite)
+ * when pass A finds non-finite statistics. */
+static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_row_t *r,
+                                                           double *out) {
+  const size_t V = r->V, Vp = (V + 15) & ~(size_t)15, nb = V / BLK + 1;
+  const float *restrict t = r->t, *restrict s = r->s;
+  float *restrict g = r->grad;
+  float *restrict F = r->work;
+  float *restrict E = g ? g : r->work + Vp;
+  float *ct = r->work + 2 * Vp, *cs = ct + nb, *cw = cs + nb;
+  const ds_div_t *d = r->div;
+  prm_t P = {(float)d->beta, (float)d->alpha, (float)d->w, 0, 0};
+  if (K == DS_DIV_JSD) P.c1 = (float)(1 - d->beta);
+  if (K == DS_DIV_SKL || K == DS_DIV_SRKL) P.c1 = (float)(1 - d->alpha);
+  if (K == DS_DIV_WMIX) P.c1 = (float)(1 - d->w);
+  st_t st;
+  if (!stats2(K != DS_DIV_ENTROPY, needs_p(K), K == DS_DIV_FKL ? 1 : K == DS_DIV_RKL ? 2 : 0, t, s, V, r->inv_tt, r->inv_ts, E, F, ct, cs, &st))
+    return 0;
+  const vf vtt = vset(r->inv_tt), vts = vset(r->inv_ts), zero = vset(0);
+  const vf nmt = vset(-st.m_t), nmq = vset(-st.m_s), nlt = vset((float)-st.ls_t),
+           nls = vset((float)-st.ls_s);
+  const vf gs = vset((float)r->gscale);
+  double loss = 0, H = 0;
+  size_t i;
+
+#define FLOADS(ii, n)                                                                 \
+  vf lp, lq;                                                                          \
+  if ((n) == VW) {                                                                    \
+    lp = K == DS_DIV_ENTROPY ? zero : vadd(vfma(vld(t + (ii)), vtt, nmt), nlt);       \
+    lq = vadd(vfma(vld(s + (ii)), vts, nmq), nls);                                    \
+  } else {                                                                            \
+    lp = K == DS_DIV_ENTROPY ? zero : vadd(vfma(vld_tail(t + (ii), (n), 0), vtt, nmt), nlt); \
+    lq = vadd(vfma(vld_tail(s + (ii), (n), 0), vts, nmq), nls);                       \
+  }
+#define FLD(buf, ii, n) ((n) == VW ? vld((buf) + (ii)) : vld_tail((buf) + (ii), (n), 0))
+#define FST(buf, ii, n, x) do { if ((n) == VW) vst((buf) + (ii), (x)); else vst_tail((buf) + (ii), (x), (n)); } while (0)
+
+  if (K == DS_DIV_FKL) {
+    /* Σh = −1 and the loss came out of pass A: g = gscale·(q − p) from the two stored rows. */
+    if (g)
+      for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
+        const size_t end = V - b < BLK ? V : b + BLK;
+        const vf gct = vmul(gs, vset(ct[k])), gcs = vmul(gs, vset(cs[k]));
+        for (i = b; i + VW <= end; i += VW) vst(g + i, vsub(vmul(vld(E + i), gcs), vmul(vld(F + i), gct)));
+        if (i < end)
+          vst_tail(g + i, vsub(vmul(vld_tail(E + i, end - i, 0), gcs), vmul(vld_tail(F + i, end - i, 0), gct)), end - i);
+      }
+    *out = st.kl;
+    return 1;
+  }
+
+  if (K == DS_DIV_RKL) {
+    /* H = KL(q‖p) came out of pass A; g = gscale·q·(log q − log p − H) in one pass, with
+     * log q − log p − H = (x̂_s − x̂_t) + (ls_t − ls_s − H) against the final maxima. */
+    if (g) {
+      const vf c = vset((float)(st.ls_t - st.ls_s - st.kl));
+      for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
+        const size_t end = V - b < BLK ? V : b + BLK;
+        const vf gcs = vmul(gs, vset(cs[k]));
+#define BODY(ii, n)                                                                       \
+  {                                                                                       \
+    vf e = FLD(E, ii, n);                                                                 \
+    vf dd = vadd(vsub(vfma(FLD(s, ii, n), vts, nmq), vfma(FLD(t, ii, n), vtt, nmt)), c);  \
+    FST(g, ii, n, vsel_gt(e, zero, vmul(vmul(e, gcs), dd), zero));                        \
+  }
+        for (i = b; i + VW <= end; i += VW) BODY(i, VW)
+        if (i < end) BODY(i, end - i)
+#undef BODY
+      }
+    }
+    *out = st.kl;
+    return 1;
+  }
+
+  if (K == DS_DIV_RENYI || K == DS_DIV_AMARI) {
+    /* w = α log p + (1−α) log q; S = Σ e^w by the same blocked online max, e^(w − m_b) parked
+     * in F; then g = gsc·(q − r), r = e^w / S. */
+    const float a = (float)d->alpha;
+    const vf va = vset(a), vb = vset(1 - a);
+    float m = -INFINITY;
+    double sacc = 0;
+    for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
+      const size_t end = V - b < BLK ? V : b + BLK;
+      vf vm = vset(-INFINITY);
+      for (i = b; i < end; i += VW) {
+        size_t n = end - i < VW ? end - i : VW;
+        FLOADS(i, n)
+        vf w = vfma(va, lp, vmul(vb, lq));
+        if (n < VW) w = vsel_gt(vkeep(vset(1), n), zero, w, vset(-INFINITY));
+        vm = vmax(vm, w);
+      }
+      float bm = vhmax(vm);
+      if (bm > m) { if (m > -INFINITY) sacc *= exp((double)m - (double)bm); m = bm; }
+      cw[k] = m;
+      vf vs = zero, nm = vset(m == -INFINITY ? 0.0f : -m);
+      for (i = b; i < end; i += VW) {
+        size_t n = end - i < VW ? end - i : VW;
+        FLOADS(i, n)
+        vf e = vexp(vadd(vfma(va, lp, vmul(vb, lq)), nm));
+        if (n < VW) e = vkeep(e, n);
+        FST(F, i, n, e);
+        vs = vadd(vs, e);
+      }
+      sacc += vsum(vs);
+    }
+    if (!(sacc > 0 && sacc < INFINITY)) return 0;
+    double lS = (double)m + log(sacc), A = exp(lS);
+    *out = K == DS_DIV_RENYI ? lS / (d->alpha - 1) : (1 - A) / (d->alpha * (1 - d->alpha));
+    if (g) {
+      const vf gsc = K == DS_DIV_RENYI ? gs : vmul(gs, vset((float)(A / d->alpha)));
+      for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
+        const size_t end = V - b < BLK ? V : b + BLK;
+        const vf vcs = vset(cs[k]), vcw = vset((float)exp((double)cw[k] - lS));
+        for (i = b; i < end; i += VW) {
+          size_t n = end - i < VW ? end - i : VW;
+          FST(g, i, n, vmul(gsc, vsub(vmul(FLD(E, i, n), vcs), vmul(FLD(F, i, n), vcw))));
+        }
+      }
+    }
+    return 1;
+  }
+
+  /* Pass B: loss and H = Σh; q over E, h over F. */
+  for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
+    const size_t end = V - b < BLK ? V : b + BLK;
+    const vf vct = vset(ct[k]), vcs = vset(cs[k]);
+    vf vl = zero, vh = zero, vl1 = zero, vh1 = zero;
+#define BODY(ii, n, al, ah)                                                                  \
+  {                                                                                          \
+    FLOADS(ii, n)                                                                            \
+    vf q = vmul(FLD(E, ii, n), vcs), p = needs_p(K) ? vmul(FLD(F, ii, n), vct) : q, l, h;   \
+    elem(K, &P, lp, lq, p, q, &l, &h);                                                       \
+    if ((n) < VW) { l = vkeep(l, (n)); h = vkeep(h, (n)); }                                  \
+    if (g) { FST(E, ii, n, q); FST(F, ii, n, h); }                                           \
+    al = vadd(al, l);                                                                        \
+    ah = vadd(ah, h);                                                                        \
+  }
+    for (i = b; i + 2 * VW <= end; i += 2 * VW) { BODY(i, VW, vl, vh) BODY(i + VW, VW, vl1, vh1) }
+    for (; i + VW <= end; i += VW) BODY(i, VW, vl, vh)
+    if (i < end) BODY(i, end - i, vl, vh)
+#undef BODY
+    loss += vsum(vadd(vl, vl1));
+    H += vsum(vadd(vh, vh1));
+  }
+  if (K == DS_DIV_HELLINGER) loss += 1;
+  if (K == DS_DIV_CHI2 || K == DS_DIV_CHI2N) loss -= 1;
+  /* Pass C: g = gscale·(h − q·H) from the two parked rows (E is g). */
+  if (g) {
+    const vf vH = vset((float)H);
+    for (i = 0; i + VW <= V; i += VW) vst(g + i, vmul(gs, vsub(vld(F + i), vmul(vld(g + i), vH))));
+    if (i < V) vst_tail(g + i, vmul(gs, vsub(vld_tail(F + i, V - i, 0), vmul(vld_tail(g + i, V - i, 0), vH))), V - i);
+  }
+#undef FLOADS
+#undef FLD
+#undef FST
+  *out = loss;
+  return 1;
+}
+
+static inline __attribute__((always_inline)) double row_kind(int K, const ds__cpu_row_t *r) {
+  double loss;
+  if (r->work && !r->accumulate && row_fast(K, r, &loss)) return loss;
+  return row_slow(K, r);
 }
 
 static double row(const ds__cpu_row_t *r) {

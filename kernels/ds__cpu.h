@@ -20,7 +20,17 @@ typedef struct ds__cpu_row {
   float *grad;
   double gscale;
   int accumulate;
+  float *work; /* DS__CPU_WORK_FLOATS(V) floats, 64-byte aligned, private to the calling thread;
+                  NULL forces the recomputing path */
 } ds__cpu_row_t;
+
+/* Vocabulary block of the fast path: per-lane fp32 sums run over one block, then fold into a
+ * double; one max and one rescale factor per block. */
+#define DS__CPU_BLK 2048
+/* Scratch a fast-path row needs: two padded rows (stored exponentials / h, and q when there is
+ * no gradient row) and four per-block tables. */
+#define DS__CPU_WORK_FLOATS(V) \
+  (2 * (((V) + 15) & ~(size_t)15) + 4 * ((V) / DS__CPU_BLK + 1) + 64)
 
 typedef struct ds__cpu_isa {
   const char *name;                         /* "cpu-avx512" */
