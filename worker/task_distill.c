@@ -9,7 +9,7 @@
  *     {"bumps": [[mu, sigma, weight], ...], "floor": f}   p = Σ w_b DG(mu_b, sigma_b) / Σ w_b, each
  *                                      DG normalised over tokens 0..V−1, then (1−f)·p + f/V;
  *     {"box": [a, width], "floor": f}  uniform on tokens a..a+width−1, then (1−f)·p + f/V;
- *     {"random": {"scale": s}}         logits s·N(0,1), seeded per trial, one draw per row;
+ *     {"random": {"scale": s}}         logits s·N(0,1), one draw per row, seeded by the spec seed;
  *     {"npy": "file"}                  logits [R][V] or [V] (broadcast to every row).
  *     Probability-domain teachers enter as logits log p (−inf where p = 0).  Every row sees the
  *     same bumps/box teacher.
@@ -295,7 +295,12 @@ static int distill_run(ds_task_ctx_t *ctx) {
   long *curve_step = NULL;
   const double **tp = NULL;
   ds__opt_t opt = {0};
-  uint64_t rng_t = ctx->seed ^ 0x7465616368657273ULL, rng_f = ctx->seed ^ 0x6665617475726573ULL,
+  /* Data (random teachers, seeded features) comes from the spec-level seed alone, so every
+   * configuration with the same seed — each divergence, temperature, mixture — is fitted to the same
+   * teacher (common random numbers: differences between configurations are not sampling noise).
+   * Restart draws come from the trial key.  Both are deterministic, so resumes are bit-identical. */
+  uint64_t data_seed = ds_key_seed("distill-data") ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(ctx->trial_seed + 1));
+  uint64_t rng_t = data_seed ^ 0x7465616368657273ULL, rng_f = data_seed ^ 0x6665617475726573ULL,
            rng_s = ctx->seed ^ 0x7374617274730000ULL;
   const cJSON *teachers = cJSON_GetObjectItemCaseSensitive(p, "teachers");
   const cJSON *student = cJSON_GetObjectItemCaseSensitive(p, "student");
