@@ -137,6 +137,11 @@ void ds_spec_free(ds_spec_t *s);
 int ds_spec_trial(const ds_spec_t *s, int64_t idx, ds_trial_t *t);
 void ds_trial_free(ds_trial_t *t);
 
+/* 1 when distinct trial indices always have distinct keys: a grid (whose axes hold distinct values,
+ * checked by the parser), or a random/LHS sampler with a continuous axis (collisions ~2⁻⁵²).  0 for
+ * samplers that draw from discrete axes only, which can draw a configuration twice. */
+int ds_spec_keys_unique(const ds_spec_t *s);
+
 /* Describes how spec b differs from spec a, as "sweep.beta changed; seeds changed" (at most
  * err_len bytes).  Returns the number of differing top-level/second-level keys. */
 int ds_spec_diff(const ds_spec_t *a, const ds_spec_t *b, char *out, size_t out_len);

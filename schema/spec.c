@@ -348,6 +348,46 @@ static int parse_axis(parser_t *p, ds_axis_t *ax, const cJSON *v) {
   return rc;
 }
 
+/* Two grid points of one axis with the same canonical JSON ([1, 1.0], or a linear range with
+ * equal ends) would give two trials the same key: the store keeps one row per key, so such a
+ * campaign could never complete.  Finds the first such pair (sorted by JSON: O(n log n)). */
+typedef struct jref {
+  const char *json;
+  size_t len, i;
+} jref_t;
+
+static int cmp_jref(const void *a, const void *b) {
+  const jref_t *x = a, *y = b;
+  int c = memcmp(x->json, y->json, x->len < y->len ? x->len : y->len);
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int axis_duplicates(parser_t *p, const ds_axis_t *ax) {
+  if (ax->n < 2) return 0;
+  jref_t *ord = malloc(ax->n * sizeof *ord);
+  if (!ord) return DS_ENOMEM;
+  for (size_t i = 0; i < ax->n; i++) ord[i] = (jref_t){ax->vals[i].json, ax->vals[i].json_len, i};
+  qsort(ord, ax->n, sizeof *ord, cmp_jref);
+  int rc = 0;
+  for (size_t i = 1; i < ax->n && !rc; i++)
+    if (cmp_jref(&ord[i - 1], &ord[i]) == 0) {
+      char path[300];
+      size_t a = ord[i - 1].i < ord[i].i ? ord[i - 1].i : ord[i].i, b = ord[i - 1].i ^ ord[i].i ^ a;
+      snprintf(path, sizeof path, "sweep.%s", ax->name);
+      rc = fail(p, path, "values %zu and %zu are the same (%.*s); grid values must differ", a, b,
+                (int)(ord[i].len > 60 ? 60 : ord[i].len), ord[i].json);
+    }
+  free(ord);
+  return rc;
+}
+
+int ds_spec_keys_unique(const ds_spec_t *s) {
+  if (s->sampler == DS_SAMPLER_GRID) return 1; /* distinct values per axis, checked at parse time */
+  for (size_t a = 0; a < s->n_axes; a++)
+    if (s->axes[a].kind == DS_AXIS_LINEAR || s->axes[a].kind == DS_AXIS_LOG) return 1;
+  return 0;
+}
+
 /* ---- top level ------------------------------------------------------------------------ */
 
 static int is_uint(const cJSON *v, double max) {
@@ -594,6 +634,7 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
   if (s->sampler == DS_SAMPLER_GRID) {
     s->n_configs = 1;
     for (size_t i = 0; i < s->n_axes; i++) {
+      if ((rc = axis_duplicates(p, &s->axes[i]))) goto fail;
       if (s->n_configs > MAX_TRIALS / (int64_t)s->axes[i].n) {
         rc = fail(p, "sweep", "the grid has more than 2^40 configurations");
         goto fail;
