@@ -58,7 +58,11 @@ dumpb() { q "$1" "SELECT trial_key, printf('%.17g', value) FROM v_slow ORDER BY 
 K=$TMP/kill.db
 "$DS_MPIEXEC" --oversubscribe -np 3 "$DS_BIN" run "$TMP/b.json" --db "$K" --quiet &
 pid=$!
-sleep 1.2
+# Kill once some trials are committed (start-up time varies a lot on a loaded machine).
+for _ in $(seq 100); do
+  [ "$(q "$K" "SELECT count(*) FROM trials WHERE status='done'" 2>/dev/null || echo 0)" -gt 50 ] && break
+  sleep 0.1
+done
 # The whole job at once: mpiexec and every rank (ranks run in their own process groups).
 pkill -9 -f "$DS_BIN run $TMP/b.json --db $K" || true
 wait "$pid" 2>/dev/null || true
