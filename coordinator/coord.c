@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,6 +138,7 @@ struct coord {
   size_t retry_head, retry_tail, retry_cap;
   double ewma_trial_s;
   double dispatcher_cpu_s;  /* CPU time the dispatcher thread used (for the summary) */
+  double first_dispatch;    /* monotonic time the first trial was sent (0: none yet) */
   int depth, msg_max;
   int paused;              /* fill() held trials back (flow control), so "nothing sent" is not "done" */
   ds_wbuf_t wb;
@@ -524,6 +526,7 @@ static int fill(coord_t *c, int w, ds_trial_t *t) {
     }
     if (c->wb.count == 0) return 0;
     atomic_fetch_add(&c->inflight, c->wb.count);
+    if (c->first_dispatch == 0) c->first_dispatch = mono();
     int rc = ds_wire_end(&c->wb);
     if (!rc) rc = tsend(c, w, TAG_TRIAL);
     if (rc) return rc;
@@ -1166,11 +1169,15 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
             c->spec->name, how, (long long)done_total, (long long)failed_total, (long long)c->spec->n_trials,
             (long long)(c->done_run + c->failed_run), dt, (double)(c->done_run + c->failed_run) / (dt > 0 ? dt : 1));
     int64_t n = c->done_run + c->failed_run;
-    if (n > 0)
-      fprintf(stderr, "divsweep: set-up %.2f s, trials %.2f s, key index and close-out %.2f s; coordinator CPU per trial:"
-              " writer %.2f us (busy %.0f%%), dispatcher %.2f us\n", setup_s, loop_s, index_s,
-              1e6 * writer_cpu / (double)n, 100 * writer_cpu / (loop_s > 0 ? loop_s : 1),
-              1e6 * c->dispatcher_cpu_s / (double)n);
+    {
+      struct rusage ru;
+      getrusage(RUSAGE_SELF, &ru);
+      fprintf(stderr, "divsweep: set-up %.2f s (first trial sent after %.2f s), trials %.2f s, key index and close-out"
+              " %.2f s; coordinator CPU per trial: writer %.2f us (busy %.0f%%), dispatcher %.2f us; peak RSS %ld MiB\n",
+              setup_s, c->first_dispatch > 0 ? c->first_dispatch - t_begin : -1.0, loop_s, index_s,
+              n ? 1e6 * writer_cpu / (double)n : 0, 100 * writer_cpu / (loop_s > 0 ? loop_s : 1),
+              n ? 1e6 * c->dispatcher_cpu_s / (double)n : 0, (long)(ru.ru_maxrss / 1024));
+    }
     if (interrupted) fprintf(stderr, "divsweep: interrupted; run the same command again to resume\n");
     if (failed_total && !interrupted)
       fprintf(stderr, "divsweep: %lld trials failed permanently; see: divsweep query --db %s \"SELECT trial_id, error"
