@@ -550,6 +550,15 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
     rc = fail(p, "", "malformed JSON near line %zu (byte %zu)", line, off);
     goto fail;
   }
+  /* cJSON stops after the first value; anything but whitespace after it is a malformed file
+   * (a pasted second spec, a stray brace), not something to ignore (found by fuzz_spec). */
+  for (const char *q = end; q && q < text + len; q++)
+    if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r' && *q != 0) {
+      size_t off = (size_t)(q - text), line = 1;
+      for (size_t i = 0; i < off; i++) line += text[i] == '\n';
+      rc = fail(p, "", "malformed JSON: unexpected text after the spec near line %zu (byte %zu)", line, off);
+      goto fail;
+    }
   const cJSON *r = s->root;
   if (!cJSON_IsObject(r)) { rc = fail(p, "", "the spec must be a JSON object"); goto fail; }
   static const char *known[] = {"name", "task", "fixed", "sweep", "sampler", "seeds", "objectives",
