@@ -42,6 +42,8 @@ int main(int argc, char **argv) {
   int64_t cid;
   ds_store_begin(s);
   ds_store_campaign_create(s, spec, &cid);
+  ds_store_key_index(s, 0); /* as the coordinator does: appends only while writing */
+  ds_store_checkpointer(s, 1);
   ds_store_commit(s);
   ds_trial_t t = {0};
   ds_result_t r = {0};
@@ -62,6 +64,7 @@ int main(int argc, char **argv) {
     rc = ds_store_put_result(s, cid, &t, &r, &info);
   }
   rc = rc || ds_store_commit(s);
+  rc = rc || ds_store_key_index(s, 1);
   double dt = now() - t0;
   if (rc) fprintf(stderr, "%s\n", ds_store_errmsg(s));
   ds_store_close(s);
