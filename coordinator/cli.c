@@ -270,17 +270,27 @@ int ds_cli_status(int argc, char **argv) {
     snprintf(state, sizeof state, "%s", status ? status : "?");
     if (how && !strcmp(how, "running") && hosts && !strcmp(hosts, host) && pid > 0 && kill(pid, 0) != 0)
       snprintf(state, sizeof state, "killed (resume with the same command)");
-    /* Recent throughput: trials finished in the last 10 s. */
+    /* Recent throughput from the newest rows only: rows are appended as trials finish, so
+     * trial_id order is finish order and the walk stops at the first row older than 10 s (or
+     * after 50,000 rows).  A scan of the whole table took seconds at 10^6 trials. */
     double rate = 0;
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, "SELECT count(*), max(finished_at) - min(finished_at) FROM trials WHERE campaign_id = ?1"
-                           " AND status IN ('done','failed') AND finished_at > ?2", -1, &q, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT finished_at FROM trials NOT INDEXED WHERE campaign_id = ?1 ORDER BY trial_id DESC"
+                           " LIMIT 50000",
+                           -1, &q, NULL) == SQLITE_OK) {
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
+      double now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec, oldest = now;
+      int64_t k = 0;
       sqlite3_bind_int64(q, 1, cid);
-      sqlite3_bind_double(q, 2, (double)ts.tv_sec - 10);
-      if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) > 1 && sqlite3_column_double(q, 1) > 0)
-        rate = (double)sqlite3_column_int64(q, 0) / 10.0;
+      while (sqlite3_step(q) == SQLITE_ROW) {
+        if (sqlite3_column_type(q, 0) == SQLITE_NULL) continue; /* a running row */
+        double f = sqlite3_column_double(q, 0);
+        if (f < now - 10) break;
+        k++;
+        oldest = f;
+      }
+      if (k > 1 && now - oldest > 0.05) rate = (double)k / (now - oldest);
       sqlite3_finalize(q);
     }
     if (json) {

@@ -2,18 +2,33 @@
  * loop, signals and the progress line.
  *
  * Threads and what they own:
- *   - dispatcher (one pthread): the trial generator (next index, retry queue), the in-flight table
- *     and every MPI call between MPI_Init and MPI_Finalize (or the in-process worker queues).
- *   - loop (the caller's thread, libuv): the store.  Finished trials reach it through a mutex-held
- *     vector and a uv_async wake-up; a 200 ms timer commits, refreshes the view and the progress
- *     line.  Signal handlers run on this loop too.
+ *   - dispatcher (one pthread): the trial generator (next index, retry queue, a window of the
+ *     resume bitmap read through its own read-only connection), the in-flight rings and every MPI
+ *     call between MPI_Init and MPI_Finalize (or the in-process worker queues).
+ *   - loop (the caller's thread, libuv): the store.  Finished trials reach it as batches — the
+ *     RESULT messages as received plus one small item per trial pointing into them, so no result
+ *     is copied or decoded into the heap — through a mutex-held swap and a uv_async wake-up; a
+ *     200 ms timer commits, refreshes the view and the progress line.  Signal handlers run here.
  * Each trial is regenerated from its index on the writer side (string concatenation + hash), so
  * nothing per trial but the result crosses threads.
  *
+ * Throughput (DESIGN.md §8: 10⁵ trivial trials/s with 3 ranks on 2 cores) rests on: trials sent
+ * in messages of up to ~28 KB (below Open MPI's 32 KiB first fragment, so a worker's receive never
+ * waits for this rank's progress) with MPI_Isend, so the dispatcher never blocks on a busy worker;
+ * up to DEPTH_MAX trials in flight per worker (about 50 ms of work); results batched by workers;
+ * waiting by short sleeps, never by spinning, so the writer keeps its core; and the store's
+ * append-only writes (store.c).
+ *
  * Invariants: a trial index is dispatched at most once at a time; a result is written only if its
- * (idx, attempt) is in flight; finished trials are never dispatched again (bitmap from the store).
+ * (idx, attempt) is in flight; finished trials are never dispatched again; a trial has a row in
+ * the store before its final write only if this run wrote it `running` (has_row), because set-up
+ * deletes unfinished rows.  Workers run trials in the order sent, so results come back in order
+ * and the in-flight table is a FIFO ring per worker.
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,34 +49,55 @@
 #include "ds_store.h"
 
 enum { TAG_TRIAL = 11, TAG_RESULT = 12, TAG_HELLO = 13, TAG_STOP = 14 }; /* = DS_TAG_* in ds_task.h */
-#define MAX_DEPTH 64
+#define DEPTH_MAX 4096        /* trials in flight per worker, at most */
+#define MSG_BYTES 28000       /* a TRIAL message stops growing past this many bytes */
+#define MAX_SENDS 32          /* unfinished MPI_Isend per worker */
+#define WINDOW (1 << 20)      /* trial indices per window of the resume bitmap (128 KiB) */
+#define NOTICE_S 1.0          /* a trial running this long is written `running` */
+#define BACKLOG_MAX 65536     /* results received but not yet written: dispatching pauses above */
+#define WRITE_CHUNK 4096      /* results written per turn of the loop (~30 ms), so commits keep time */
 
+/* One finished trial (or a running notice) on its way to the writer. */
 typedef struct item {
-  ds_result_t r;
+  const uint8_t *rec;   /* its RESULT record, inside a buffer of the same batch; NULL for a notice */
+  uint32_t rec_len;
+  int32_t status;
+  int64_t idx;
   int rank;
-  int running_notice; /* 1: not a result, the trial has been running a while */
-  double started_at, finished_at;
   uint32_t attempts;
+  uint8_t running_notice, has_row;
+  double started_at, finished_at; /* Unix times */
 } item_t;
 
-typedef struct itemvec {
+/* Items plus the message buffers they point into; moved between threads as a whole. */
+typedef struct batch {
   item_t *v;
   size_t n, cap;
-} itemvec_t;
+  uint8_t **bufs;
+  size_t nb, capb;
+} batch_t;
 
 typedef struct slot {
   int64_t idx;
   uint32_t attempt;
-  double t0;      /* monotonic dispatch time */
-  double wall0;   /* Unix dispatch time */
-  int noticed;
+  uint8_t has_row, noticed;
 } slot_t;
 
-typedef struct wslot {
-  slot_t s[MAX_DEPTH];
-  int n;
+typedef struct wstate {
+  slot_t *ring;          /* FIFO of in-flight trials, in the order sent */
+  size_t head, n, cap;   /* cap is a power of two */
+  double busy_since;     /* monotonic time the head trial started (about) */
   int alive;
-} wslot_t;
+  MPI_Request req[MAX_SENDS];
+  uint8_t *sbuf[MAX_SENDS];
+  int nsend;
+} wstate_t;
+
+typedef struct retry {
+  int64_t idx;
+  uint32_t attempt;
+  uint8_t has_row;
+} retry_t;
 
 /* In-process transport for single-rank mode. */
 typedef struct lqueue {
@@ -85,31 +122,37 @@ struct coord {
   const ds_run_opts_t *o;
   ds_spec_t *spec;
   ds_store_t *store;
+  ds_store_t *reader;      /* the dispatcher's read-only connection (resume bitmap windows) */
   ds_fronts_t *fronts;
   int64_t campaign_id, run_id;
-  uint8_t *finished;
   int64_t base_done, base_failed;
+  int keyed;               /* the key index stays during the run (keys not unique by construction) */
 
   /* dispatcher state */
   int n_workers;           /* worker ids 1..n_workers */
-  wslot_t *ws;
+  wstate_t *ws;
   int64_t next_idx;
-  int64_t *retry;
-  uint32_t *retry_attempt;
+  uint8_t *win;            /* finished bits of [win_lo, win_hi) */
+  int64_t win_lo, win_hi;
+  retry_t *retry;
   size_t retry_head, retry_tail, retry_cap;
   double ewma_trial_s;
-  int depth;
+  double dispatcher_cpu_s;  /* CPU time the dispatcher thread used (for the summary) */
+  double first_dispatch;    /* monotonic time the first trial was sent (0: none yet) */
+  int depth, msg_max;
+  int paused;              /* fill() held trials back (flow control), so "nothing sent" is not "done" */
   ds_wbuf_t wb;
   lworker_t *lw;
   lqueue_t out;            /* local mode: results from worker threads */
 
   /* shared */
   pthread_mutex_t mu;
-  itemvec_t shared;
+  batch_t shared;
   int dispatcher_done;
   int abandoned;
   atomic_int stop;         /* 1: graceful stop requested */
   atomic_llong inflight;
+  atomic_llong backlog;    /* items published to the writer and not yet written */
   uv_async_t async;
   uv_loop_t *loop;
 
@@ -117,7 +160,8 @@ struct coord {
   uv_timer_t timer;
   uv_signal_t sig_int, sig_term;
   int signals;
-  itemvec_t work;
+  batch_t work;
+  size_t work_pos;         /* items of work already written */
   ds_trial_t trial;
   int64_t done_run, failed_run;
   char **metric_names;
@@ -142,16 +186,51 @@ static double wall(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int vec_push(itemvec_t *v, const item_t *it) {
-  if (v->n == v->cap) {
-    size_t cap = v->cap ? 2 * v->cap : 256;
-    item_t *p = realloc(v->v, cap * sizeof *p);
+static double thread_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void nap(long ns) {
+  struct timespec ts = {0, ns};
+  nanosleep(&ts, NULL);
+}
+
+static int batch_item(batch_t *b, const item_t *it) {
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? 2 * b->cap : 1024;
+    item_t *p = realloc(b->v, cap * sizeof *p);
     if (!p) return DS_ENOMEM;
-    v->v = p;
-    v->cap = cap;
+    b->v = p;
+    b->cap = cap;
   }
-  v->v[v->n++] = *it;
+  b->v[b->n++] = *it;
   return 0;
+}
+
+static int batch_buf(batch_t *b, uint8_t *buf) {
+  if (b->nb == b->capb) {
+    size_t cap = b->capb ? 2 * b->capb : 64;
+    uint8_t **p = realloc(b->bufs, cap * sizeof *p);
+    if (!p) return DS_ENOMEM;
+    b->bufs = p;
+    b->capb = cap;
+  }
+  b->bufs[b->nb++] = buf;
+  return 0;
+}
+
+static void batch_clear(batch_t *b) {
+  for (size_t i = 0; i < b->nb; i++) free(b->bufs[i]);
+  b->n = b->nb = 0;
+}
+
+static void batch_free(batch_t *b) {
+  batch_clear(b);
+  free(b->v);
+  free(b->bufs);
+  memset(b, 0, sizeof *b);
 }
 
 /* ---- local transport ------------------------------------------------------------------- */
@@ -250,14 +329,42 @@ static void *lworker_main(void *arg) {
   return NULL;
 }
 
-static int tsend(coord_t *c, int worker, int tag, const uint8_t *buf, size_t len) {
-  if (c->o->mpi_comm) {
-    return MPI_Send(buf, (int)len, MPI_BYTE, worker, tag, *(MPI_Comm *)c->o->mpi_comm) == MPI_SUCCESS ? 0 : DS_EIO;
+/* Completes what it can of worker w's outstanding sends (MPI) and frees their buffers. */
+static void reap_sends(coord_t *c, int w) {
+  wstate_t *ws = &c->ws[w];
+  for (int i = 0; i < ws->nsend;) {
+    int done = 0;
+    MPI_Test(&ws->req[i], &done, MPI_STATUS_IGNORE);
+    if (!done) {
+      i++;
+      continue;
+    }
+    free(ws->sbuf[i]);
+    ws->req[i] = ws->req[ws->nsend - 1];
+    ws->sbuf[i] = ws->sbuf[--ws->nsend];
   }
-  uint8_t *copy = malloc(len);
+}
+
+/* Sends the message in c->wb to worker w without waiting for it to be received. */
+static int tsend(coord_t *c, int w, int tag) {
+  uint8_t *copy = malloc(c->wb.len);
   if (!copy) return DS_ENOMEM;
-  memcpy(copy, buf, len);
-  lq_push(&c->lw[worker - 1].in, copy, len, 0);
+  memcpy(copy, c->wb.data, c->wb.len);
+  if (!c->o->mpi_comm) {
+    lq_push(&c->lw[w - 1].in, copy, c->wb.len, 0);
+    return 0;
+  }
+  wstate_t *ws = &c->ws[w];
+  while (ws->nsend == MAX_SENDS) { /* fill() checks first; only STOP can get here */
+    reap_sends(c, w);
+    if (ws->nsend == MAX_SENDS) nap(50000);
+  }
+  if (MPI_Isend(copy, (int)c->wb.len, MPI_BYTE, w, tag, *(MPI_Comm *)c->o->mpi_comm, &ws->req[ws->nsend]) !=
+      MPI_SUCCESS) {
+    free(copy);
+    return DS_EIO;
+  }
+  ws->sbuf[ws->nsend++] = copy;
   return 0;
 }
 
@@ -272,8 +379,8 @@ static int trecv(coord_t *c, int *from, int *tag, uint8_t **buf, size_t *len, do
     return got;
   }
   MPI_Comm comm = *(MPI_Comm *)c->o->mpi_comm;
-  double end = mono() + timeout_s;
-  long nap = 2000;
+  double end = timeout_s > 0 ? mono() + timeout_s : 0;
+  long ns = 20000;
   for (;;) {
     int flag;
     MPI_Status st;
@@ -289,206 +396,299 @@ static int trecv(coord_t *c, int *from, int *tag, uint8_t **buf, size_t *len, do
       *tag = st.MPI_TAG;
       return 1;
     }
-    if (mono() >= end) return 0;
+    if (timeout_s <= 0 || mono() >= end) return 0;
     /* Sleeping (not spinning) while waiting keeps the coordinator's core for the store writer. */
-    struct timespec ts = {0, nap};
-    nanosleep(&ts, NULL);
-    if (nap < 200000) nap *= 2;
+    nap(ns);
+    if (ns < 500000) ns *= 2;
   }
 }
 
 /* ---- dispatcher ------------------------------------------------------------------------ */
 
-static int is_finished(const coord_t *c, int64_t idx) { return (c->finished[idx >> 3] >> (idx & 7)) & 1; }
+/* Reads the finished bits of the window holding idx (windows only move forward). */
+static int load_window(coord_t *c, int64_t idx) {
+  c->win_lo = idx;
+  c->win_hi = idx + WINDOW < c->spec->n_trials ? idx + WINDOW : c->spec->n_trials;
+  memset(c->win, 0, WINDOW / 8);
+  if (c->base_done + c->base_failed == 0) return 0; /* nothing finished before this run */
+  int rc = ds_store_load_finished_range(c->reader, c->campaign_id, c->win_lo, c->win_hi, c->win);
+  if (rc) fprintf(stderr, "\ndivsweep: %s\n", ds_store_errmsg(c->reader));
+  return rc;
+}
 
-static int next_trial(coord_t *c, int64_t *idx, uint32_t *attempt) {
+static int next_trial(coord_t *c, retry_t *r) {
   if (c->retry_head < c->retry_tail) {
-    *idx = c->retry[c->retry_head];
-    *attempt = c->retry_attempt[c->retry_head++];
+    *r = c->retry[c->retry_head++];
     return 1;
   }
-  while (c->next_idx < c->spec->n_trials && is_finished(c, c->next_idx)) c->next_idx++;
+  for (; c->next_idx < c->spec->n_trials; c->next_idx++) {
+    if (c->next_idx >= c->win_hi && load_window(c, c->next_idx)) return -1;
+    int64_t i = c->next_idx - c->win_lo;
+    if (!((c->win[i >> 3] >> (i & 7)) & 1)) break;
+  }
   if (c->next_idx >= c->spec->n_trials) return 0;
-  *idx = c->next_idx++;
-  *attempt = 1;
+  r->idx = c->next_idx++;
+  r->attempt = 1;
+  r->has_row = 0;
   return 1;
 }
 
-static void retry_push(coord_t *c, int64_t idx, uint32_t attempt) {
+static void retry_push(coord_t *c, int64_t idx, uint32_t attempt, int has_row) {
   if (c->retry_tail == c->retry_cap) {
     if (c->retry_head) {
       memmove(c->retry, c->retry + c->retry_head, (c->retry_tail - c->retry_head) * sizeof *c->retry);
-      memmove(c->retry_attempt, c->retry_attempt + c->retry_head, (c->retry_tail - c->retry_head) * sizeof *c->retry_attempt);
       c->retry_tail -= c->retry_head;
       c->retry_head = 0;
     } else {
       c->retry_cap = c->retry_cap ? 2 * c->retry_cap : 64;
       c->retry = realloc(c->retry, c->retry_cap * sizeof *c->retry);
-      c->retry_attempt = realloc(c->retry_attempt, c->retry_cap * sizeof *c->retry_attempt);
-      if (!c->retry || !c->retry_attempt) abort();
+      if (!c->retry) abort(); /* unrecoverable: bounded by trials in flight, tiny */
     }
   }
-  c->retry[c->retry_tail] = idx;
-  c->retry_attempt[c->retry_tail++] = attempt;
+  c->retry[c->retry_tail++] = (retry_t){idx, attempt, (uint8_t)has_row};
 }
 
-/* Tops worker w up to the current depth with one TRIAL message. */
-static int fill(coord_t *c, int w, ds_trial_t *t) {
-  wslot_t *ws = &c->ws[w];
-  if (!ws->alive || atomic_load(&c->stop)) return 0;
-  int want = c->depth - ws->n;
-  if (want <= 0) return 0;
-  ds_wire_begin(&c->wb, DS_MSG_TRIAL);
-  const ds_trial_opts_t *to = &c->spec->trial;
-  for (int k = 0; k < want; k++) {
-    int64_t idx;
-    uint32_t attempt;
-    if (!next_trial(c, &idx, &attempt)) break;
-    int rc = ds_spec_trial(c->spec, idx, t);
-    if (rc) return rc;
-    ds_wire_trial_t wt = {
-        .idx = idx,
-        .attempt = attempt,
-        .rng_seed = t->rng_seed,
-        .timeout_s = to->timeout_s,
-        .isolation = (uint8_t)to->isolation_process,
-        .device = (uint8_t)(!strcmp(to->device, "cpu") ? 1 : !strcmp(to->device, "cuda") ? 2 : 0),
-        .task = c->spec->task,
-        .task_len = strlen(c->spec->task),
-        .params = t->params_json,
-        .params_len = t->params_len,
-    };
-    memcpy(wt.key, t->key, sizeof wt.key);
-    ds_wire_put_trial(&c->wb, &wt);
-    slot_t *s = &ws->s[ws->n++];
-    s->idx = idx;
-    s->attempt = attempt;
-    s->t0 = mono();
-    s->wall0 = wall();
-    s->noticed = 0;
+static int ring_push(wstate_t *ws, const slot_t *s) {
+  if (ws->n == ws->cap) {
+    size_t cap = ws->cap ? 2 * ws->cap : 64;
+    slot_t *r = malloc(cap * sizeof *r);
+    if (!r) return DS_ENOMEM;
+    for (size_t i = 0; i < ws->n; i++) r[i] = ws->ring[(ws->head + i) & (ws->cap - 1)];
+    free(ws->ring);
+    ws->ring = r;
+    ws->head = 0;
+    ws->cap = cap;
   }
-  if (c->wb.count == 0) return 0;
-  atomic_fetch_add(&c->inflight, c->wb.count);
-  int rc = ds_wire_end(&c->wb);
-  return rc ? rc : tsend(c, w, TAG_TRIAL, c->wb.data, c->wb.len);
+  ws->ring[(ws->head + ws->n++) & (ws->cap - 1)] = *s;
+  return 0;
 }
 
-static void publish(coord_t *c, itemvec_t *local) {
-  if (local->n == 0) return;
+/* Removes and returns the slot of (idx, attempt): the head, since workers answer in order. */
+static int ring_take(wstate_t *ws, int64_t idx, uint32_t attempt, slot_t *out) {
+  for (size_t k = 0; k < ws->n; k++) {
+    slot_t *s = &ws->ring[(ws->head + k) & (ws->cap - 1)];
+    if (s->idx != idx || s->attempt != attempt) continue;
+    *out = *s;
+    for (size_t j = k; j > 0; j--) /* close the gap (k is 0 unless a worker reordered) */
+      ws->ring[(ws->head + j) & (ws->cap - 1)] = ws->ring[(ws->head + j - 1) & (ws->cap - 1)];
+    ws->head = (ws->head + 1) & (ws->cap - 1);
+    ws->n--;
+    return 1;
+  }
+  return 0;
+}
+
+/* Tops worker w up towards the current depth, in messages of up to msg_max trials. */
+static int fill(coord_t *c, int w, ds_trial_t *t) {
+  wstate_t *ws = &c->ws[w];
+  if (!ws->alive || atomic_load(&c->stop)) return 0;
+  if (c->o->mpi_comm) reap_sends(c, w);
+  /* Flow control: never run ahead of the store.  Without it a writer slower than the workers
+   * collects an ever larger backlog (memory that grows with the campaign, commits ever further
+   * apart); with it the workers simply wait. */
+  if (atomic_load(&c->backlog) > BACKLOG_MAX) {
+    c->paused = 1;
+    return 0;
+  }
+  const ds_trial_opts_t *to = &c->spec->trial;
+  uint8_t device = (uint8_t)(!strcmp(to->device, "cpu") ? 1 : !strcmp(to->device, "cuda") ? 2 : 0);
+  for (;;) {
+    int want = c->depth - (int)ws->n;
+    /* Whole messages only (unless the worker is idle): fewer, fuller messages. */
+    if (ws->nsend == MAX_SENDS) c->paused = 1;
+    if (want <= 0 || (want < c->msg_max && ws->n > 0) || ws->nsend == MAX_SENDS) return 0;
+    if (want > c->msg_max) want = c->msg_max;
+    if (ws->n == 0) ws->busy_since = mono();
+    ds_wire_begin(&c->wb, DS_MSG_TRIAL);
+    for (int k = 0; k < want && c->wb.len < MSG_BYTES; k++) {
+      retry_t r;
+      int got = next_trial(c, &r);
+      if (got < 0) return DS_ESTORE;
+      if (!got) break;
+      int rc = ds_spec_trial(c->spec, r.idx, t);
+      if (rc) return rc;
+      ds_wire_trial_t wt = {
+          .idx = r.idx,
+          .attempt = r.attempt,
+          .rng_seed = t->rng_seed,
+          .timeout_s = to->timeout_s,
+          .isolation = (uint8_t)to->isolation_process,
+          .device = device,
+          .task = c->spec->task,
+          .task_len = strlen(c->spec->task),
+          .params = t->params_json,
+          .params_len = t->params_len,
+      };
+      memcpy(wt.key, t->key, sizeof wt.key);
+      ds_wire_put_trial(&c->wb, &wt);
+      slot_t s = {r.idx, r.attempt, r.has_row, 0};
+      if ((rc = ring_push(ws, &s))) return rc;
+    }
+    if (c->wb.count == 0) return 0;
+    atomic_fetch_add(&c->inflight, c->wb.count);
+    if (c->first_dispatch == 0) c->first_dispatch = mono();
+    int rc = ds_wire_end(&c->wb);
+    if (!rc) rc = tsend(c, w, TAG_TRIAL);
+    if (rc) return rc;
+  }
+}
+
+static void publish(coord_t *c, batch_t *local) {
+  if (local->n == 0 && local->nb == 0) return;
+  atomic_fetch_add(&c->backlog, (long long)local->n);
   pthread_mutex_lock(&c->mu);
-  if (c->shared.n == 0) {
-    itemvec_t tmp = c->shared;
+  if (c->shared.n == 0 && c->shared.nb == 0) {
+    batch_t tmp = c->shared;
     c->shared = *local;
     *local = tmp;
-    local->n = 0;
   } else {
-    for (size_t i = 0; i < local->n; i++) vec_push(&c->shared, &local->v[i]);
-    local->n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < local->n && !rc; i++) rc = batch_item(&c->shared, &local->v[i]);
+    for (size_t i = 0; i < local->nb && !rc; i++) rc = batch_buf(&c->shared, local->bufs[i]);
+    if (rc) abort(); /* unrecoverable: results would be lost silently */
+    local->n = local->nb = 0;
   }
   pthread_mutex_unlock(&c->mu);
   uv_async_send(&c->async);
 }
 
-/* Handles one RESULT message from worker w: results go to the writer or the retry queue. */
-static int on_results(coord_t *c, int w, ds_rbuf_t *rd, itemvec_t *local) {
-  wslot_t *ws = &c->ws[w];
+/* Handles one RESULT message from worker w (buf, owned: it joins the batch): results go to the
+ * writer or the retry queue. */
+static int on_results(coord_t *c, int w, uint8_t *buf, ds_rbuf_t *rd, batch_t *local) {
+  wstate_t *ws = &c->ws[w];
+  int rc = batch_buf(local, buf);
+  if (rc) {
+    free(buf);
+    return rc;
+  }
+  double now_wall = wall();
   for (uint32_t i = 0; i < rd->count; i++) {
-    item_t it = {0};
-    int rc = ds_wire_get_result(rd, &it.r);
-    if (rc) {
-      ds_result_free(&it.r);
-      return rc;
-    }
-    int k = -1;
-    for (int j = 0; j < ws->n; j++)
-      if (ws->s[j].idx == it.r.idx && ws->s[j].attempt == it.r.attempt) k = j;
-    if (k < 0) { /* not ours (should not happen): ignore rather than write twice */
-      ds_result_free(&it.r);
-      continue;
-    }
-    slot_t s = ws->s[k];
-    ws->s[k] = ws->s[--ws->n];
+    size_t at = rd->pos;
+    ds_wire_result_view_t v;
+    if ((rc = ds_wire_get_result_view(rd, &v))) return rc;
+    slot_t s;
+    if (!ring_take(ws, v.idx, v.attempt, &s)) continue; /* not ours (should not happen): never write twice */
+    ws->busy_since = mono();
     atomic_fetch_sub(&c->inflight, 1);
-    c->ewma_trial_s = c->ewma_trial_s < 0 ? it.r.wall_s : 0.9 * c->ewma_trial_s + 0.1 * it.r.wall_s;
-    if (it.r.status == DS_EINTR) { /* interrupted, not failed: re-run later */
-      retry_push(c, s.idx, s.attempt);
-      ds_result_free(&it.r);
+    c->ewma_trial_s = c->ewma_trial_s < 0 ? v.wall_s : 0.95 * c->ewma_trial_s + 0.05 * v.wall_s;
+    int has_row = s.has_row || s.noticed;
+    if (v.status == DS_EINTR) { /* interrupted, not failed: re-run later */
+      retry_push(c, s.idx, s.attempt, has_row);
       continue;
     }
-    if (it.r.status != 0 && (int)s.attempt <= c->spec->trial.retries && !atomic_load(&c->stop)) {
-      retry_push(c, s.idx, s.attempt + 1);
-      ds_result_free(&it.r);
+    if (v.status != 0 && (int)s.attempt <= c->spec->trial.retries && !atomic_load(&c->stop)) {
+      retry_push(c, s.idx, s.attempt + 1, has_row);
       continue;
     }
-    it.rank = w;
-    it.started_at = s.wall0;
-    it.finished_at = wall();
-    it.attempts = s.attempt;
-    if (vec_push(local, &it)) return DS_ENOMEM;
+    item_t it = {
+        .rec = rd->data + at,
+        .rec_len = (uint32_t)(rd->pos - at),
+        .status = v.status,
+        .idx = v.idx,
+        .rank = w,
+        .attempts = s.attempt,
+        .has_row = (uint8_t)has_row,
+        .started_at = now_wall - v.wall_s,
+        .finished_at = now_wall,
+    };
+    if ((rc = batch_item(local, &it))) return rc;
   }
   return 0;
 }
 
 static void adapt_depth(coord_t *c) {
   if (c->o->depth > 0) return;
-  /* Keep about 20 ms of work queued per worker, at least one trial beyond the running one. */
-  int d = c->ewma_trial_s > 0 ? (int)(0.02 / c->ewma_trial_s) + 1 : 2;
-  c->depth = d < 2 ? 2 : d > MAX_DEPTH ? MAX_DEPTH : d;
+  /* About 50 ms of work in flight per worker, so that a worker never waits for this thread's
+   * next wake-up; at least 2 (one running, one queued). */
+  int d = c->ewma_trial_s > 0 ? (int)(0.05 / c->ewma_trial_s) + 1 : 2;
+  c->depth = d < 2 ? 2 : d > DEPTH_MAX ? DEPTH_MAX : d;
+  c->msg_max = c->depth / 4 > 1 ? c->depth / 4 : 1;
 }
 
-static void notice_running(coord_t *c, itemvec_t *local) {
-  double now = mono();
-  for (int w = 1; w <= c->n_workers; w++)
-    for (int j = 0; j < c->ws[w].n; j++) {
-      slot_t *s = &c->ws[w].s[j];
-      if (s->noticed || now - s->t0 < 1.0) continue;
-      s->noticed = 1;
-      item_t it = {0};
-      it.r.idx = s->idx;
-      it.rank = w;
-      it.running_notice = 1;
-      it.started_at = s->wall0;
-      it.attempts = s->attempt;
-      vec_push(local, &it);
-    }
+/* Only a worker's head trial is running (the others wait in its queue). */
+static int notice_running(coord_t *c, batch_t *local) {
+  double now = mono(), now_wall = wall();
+  for (int w = 1; w <= c->n_workers; w++) {
+    wstate_t *ws = &c->ws[w];
+    if (ws->n == 0) continue;
+    slot_t *s = &ws->ring[ws->head];
+    if (s->noticed || now - ws->busy_since < NOTICE_S) continue;
+    item_t it = {
+        .idx = s->idx,
+        .rank = w,
+        .attempts = s->attempt,
+        .running_notice = 1,
+        .has_row = (uint8_t)(s->has_row || s->noticed),
+        .started_at = now_wall - (now - ws->busy_since),
+    };
+    s->noticed = 1;
+    int rc = batch_item(local, &it);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int handle(coord_t *c, int from, int tag, uint8_t *buf, size_t len, batch_t *local, int *byes) {
+  ds_rbuf_t rd;
+  if (from < 1 || from > c->n_workers || ds_wire_open(&rd, buf, len)) {
+    free(buf);
+    return DS_EWIRE;
+  }
+  if (tag == TAG_RESULT) return on_results(c, from, buf, &rd, local);
+  if (tag == TAG_STOP && c->ws[from].alive) {
+    c->ws[from].alive = 0;
+    (*byes)++;
+  }
+  free(buf);
+  return 0;
 }
 
 static void *dispatcher_main(void *arg) {
   coord_t *c = arg;
   ds_trial_t t = {0};
-  itemvec_t local = {0};
+  batch_t local = {0};
   int rc = 0, byes = 0;
   double last_notice = mono(), last_publish = mono();
-  c->depth = c->o->depth > 0 ? (c->o->depth > MAX_DEPTH ? MAX_DEPTH : c->o->depth) : 2;
+  c->depth = c->o->depth > 0 ? (c->o->depth > DEPTH_MAX ? DEPTH_MAX : c->o->depth) : 2;
+  c->msg_max = c->o->depth > 0 ? (c->depth / 2 > 1 ? c->depth / 2 : 1) : 1;
   for (int w = 1; w <= c->n_workers && !rc; w++) rc = fill(c, w, &t);
+  long idle_ns = 20000;
   while (!rc) {
     if (atomic_load(&c->stop)) break;
     if (atomic_load(&c->inflight) == 0) {
       /* Nothing in flight: hand out work; if there is none left, the campaign is finished. */
+      c->paused = 0;
       for (int w = 1; w <= c->n_workers && !rc; w++) rc = fill(c, w, &t);
-      if (atomic_load(&c->inflight) == 0) break;
+      if (atomic_load(&c->inflight) == 0) {
+        if (!c->paused) break;
+        nap(1000000); /* the writer is catching up */
+      }
       continue;
     }
     uint8_t *buf;
     size_t len;
     int from, tag;
-    if (trecv(c, &from, &tag, &buf, &len, 0.05)) {
-      ds_rbuf_t rd;
-      if (from < 1 || from > c->n_workers || ds_wire_open(&rd, buf, len)) rc = DS_EWIRE;
-      else if (tag == TAG_RESULT) rc = on_results(c, from, &rd, &local);
-      else if (tag == TAG_STOP) { c->ws[from].alive = 0; byes++; }
-      free(buf);
+    /* Local mode blocks in the queue (a condition variable); MPI mode polls and naps below. */
+    if (trecv(c, &from, &tag, &buf, &len, c->o->mpi_comm ? 0 : 0.05)) {
+      rc = handle(c, from, tag, buf, len, &local, &byes);
       if (!rc) {
         adapt_depth(c);
         rc = fill(c, from, &t);
       }
+      idle_ns = 20000;
+    } else if (c->o->mpi_comm) {
+      /* Nothing arrived: let sends complete, top up, and sleep a little (never spin: the writer
+       * and the workers need the cores). */
+      for (int w = 1; w <= c->n_workers && !rc; w++) rc = fill(c, w, &t);
+      nap(idle_ns);
+      if (idle_ns < 500000) idle_ns *= 2;
     }
     double now = mono();
     if (now - last_notice > 0.25) {
-      notice_running(c, &local);
+      if (!rc) rc = notice_running(c, &local);
       last_notice = now;
     }
-    if (local.n >= 4096 || (local.n && now - last_publish > 0.01)) {
+    if (local.n >= 8192 || ((local.n || local.nb) && now - last_publish > 0.01)) {
       publish(c, &local);
       last_publish = now;
     }
@@ -499,28 +699,31 @@ static void *dispatcher_main(void *arg) {
   ds_wire_begin(&c->wb, DS_MSG_STOP);
   ds_wire_end(&c->wb);
   for (int w = 1; w <= c->n_workers; w++)
-    if (c->ws[w].alive) tsend(c, w, TAG_STOP, c->wb.data, c->wb.len);
+    if (c->ws[w].alive) tsend(c, w, TAG_STOP);
   double deadline = mono() + (atomic_load(&c->stop) ? 0.7 : 30.0);
   int alive = 0;
   for (int w = 1; w <= c->n_workers; w++) alive += c->ws[w].alive;
   while (alive > 0 && mono() < deadline) {
     uint8_t *buf;
     size_t len;
-    int from, tag;
+    int from, tag, bye = 0;
     if (!trecv(c, &from, &tag, &buf, &len, 0.05)) continue;
-    ds_rbuf_t rd;
-    if (from >= 1 && from <= c->n_workers && ds_wire_open(&rd, buf, len) == 0) {
-      if (tag == TAG_RESULT) on_results(c, from, &rd, &local);
-      else if (tag == TAG_STOP && c->ws[from].alive) {
-        c->ws[from].alive = 0;
-        alive--;
-      }
-    }
-    free(buf);
+    handle(c, from, tag, buf, len, &local, &bye);
+    alive -= bye;
   }
   publish(c, &local);
+  /* Sends still unfinished now belong to workers that are gone or abandoned. */
+  for (int w = 1; c->o->mpi_comm && w <= c->n_workers; w++) {
+    double until = mono() + 0.2;
+    reap_sends(c, w);
+    while (c->ws[w].nsend > 0 && mono() < until) {
+      nap(1000000);
+      reap_sends(c, w);
+    }
+  }
   ds_trial_free(&t);
-  free(local.v);
+  batch_free(&local);
+  c->dispatcher_cpu_s = thread_cpu();
   pthread_mutex_lock(&c->mu);
   c->dispatcher_done = 1;
   c->abandoned = alive > 0;
@@ -556,48 +759,84 @@ static void progress(coord_t *c, int final) {
           (long long)pending, c->rate, eta, final ? "\n" : "");
 }
 
-static void write_items(coord_t *c) {
-  pthread_mutex_lock(&c->mu);
-  itemvec_t tmp = c->work;
-  c->work = c->shared;
-  c->shared = tmp;
-  c->shared.n = 0;
-  pthread_mutex_unlock(&c->mu);
-  if (c->work.n == 0) return;
-  int rc = ds_store_begin(c->store);
-  for (size_t i = 0; i < c->work.n; i++) {
+static int note_metrics(coord_t *c, const ds_wire_result_view_t *v) {
+  ds_rbuf_t m = v->metrics;
+  const char *name;
+  size_t len;
+  double x;
+  int rc = 0;
+  for (uint32_t i = 0; i < v->n_metrics && !rc; i++) {
+    if (ds_wire_next_metric(&m, &name, &len, &x)) return DS_EWIRE;
+    int known = 0;
+    for (size_t k = 0; k < c->n_metric_names && !known; k++)
+      known = strlen(c->metric_names[k]) == len && !memcmp(c->metric_names[k], name, len);
+    if (known) continue;
+    char *copy = strndup(name, len);
+    char **names = realloc(c->metric_names, (c->n_metric_names + 1) * sizeof *names);
+    if (!copy || !names) {
+      free(copy);
+      return DS_ENOMEM;
+    }
+    c->metric_names = names;
+    c->metric_names[c->n_metric_names++] = copy;
+    int added;
+    rc = ds_store_note_metric(c->store, c->campaign_id, copy, &added);
+    c->view_dirty = 1;
+  }
+  return rc;
+}
+
+/* Writes up to WRITE_CHUNK items, taking a new batch from the dispatcher when the current one is
+ * done.  Returns 1 if items are left (the caller calls again; the loop handlers re-arm the async
+ * so that the commit timer gets its turn in between). */
+static int write_items(coord_t *c) {
+  if (c->work_pos == c->work.n) {
+    batch_clear(&c->work);
+    c->work_pos = 0;
+    pthread_mutex_lock(&c->mu);
+    batch_t tmp = c->work;
+    c->work = c->shared;
+    c->shared = tmp;
+    pthread_mutex_unlock(&c->mu);
+  }
+  if (c->work_pos == c->work.n) return 0;
+  size_t end = c->work.n - c->work_pos > WRITE_CHUNK ? c->work_pos + WRITE_CHUNK : c->work.n;
+  int rc = c->store_error ? DS_ESTORE : ds_store_begin(c->store);
+  for (size_t i = c->work_pos; i < end && !rc; i++) {
     item_t *it = &c->work.v[i];
-    if (!rc) rc = ds_spec_trial(c->spec, it->r.idx, &c->trial);
+    rc = ds_spec_trial(c->spec, it->idx, &c->trial);
     ds_run_info_t info = {it->rank, c->o->hosts ? c->o->hosts[it->rank] : NULL, it->started_at, it->finished_at,
-                          it->attempts};
+                          it->attempts, it->has_row};
     if (!rc && it->running_notice) {
       rc = ds_store_put_running(c->store, c->campaign_id, &c->trial, &info);
-    } else if (!rc) {
-      rc = ds_store_put_result(c->store, c->campaign_id, &c->trial, &it->r, &info);
-      if (it->r.status == 0) c->done_run++;
-      else c->failed_run++;
-      for (size_t m = 0; m < it->r.n_metrics && !rc && it->r.status == 0; m++) {
-        int known = 0;
-        for (size_t k = 0; k < c->n_metric_names && !known; k++)
-          known = !strcmp(c->metric_names[k], it->r.metrics[m].name);
-        if (known) continue;
-        int added;
-        rc = ds_store_note_metric(c->store, c->campaign_id, it->r.metrics[m].name, &added);
-        char **names = realloc(c->metric_names, (c->n_metric_names + 1) * sizeof *names);
-        if (names) {
-          c->metric_names = names;
-          c->metric_names[c->n_metric_names++] = strdup(it->r.metrics[m].name);
-        }
-        c->view_dirty = 1;
-      }
+      continue;
     }
-    ds_result_free(&it->r);
+    ds_rbuf_t rd = {.data = it->rec, .len = it->rec_len};
+    ds_wire_result_view_t v;
+    if (!rc) rc = ds_wire_get_result_view(&rd, &v);
+    if (!rc) rc = ds_store_put_result_view(c->store, c->campaign_id, &c->trial, &v, &info);
+    if (!rc && v.status == 0 && v.n_metrics) rc = note_metrics(c, &v);
+    if (it->status == 0) c->done_run++;
+    else c->failed_run++;
   }
-  c->work.n = 0;
+  size_t to = rc ? c->work.n : end; /* after a store error nothing more is written */
+  atomic_fetch_sub(&c->backlog, (long long)(to - c->work_pos));
+  c->work_pos = to;
   if (rc && !c->store_error) {
     c->store_error = rc;
     fprintf(stderr, "\ndivsweep: %s\n", ds_store_errmsg(c->store));
     atomic_store(&c->stop, 1);
+  }
+  return c->work_pos < c->work.n;
+}
+
+static void write_all(coord_t *c) {
+  for (;;) {
+    if (write_items(c)) continue;
+    pthread_mutex_lock(&c->mu);
+    int empty = c->shared.n == 0 && c->shared.nb == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (empty) return;
   }
 }
 
@@ -628,12 +867,12 @@ static void close_all(coord_t *c) {
 
 static void on_async(uv_async_t *h) {
   coord_t *c = h->data;
-  write_items(c);
+  if (write_items(c)) uv_async_send(&c->async); /* more: after the timer has had its turn */
   pthread_mutex_lock(&c->mu);
   int done = c->dispatcher_done;
   pthread_mutex_unlock(&c->mu);
   if (done) {
-    write_items(c);
+    write_all(c);
     commit(c);
     close_all(c);
   }
@@ -641,7 +880,7 @@ static void on_async(uv_async_t *h) {
 
 static void on_timer(uv_timer_t *h) {
   coord_t *c = h->data;
-  write_items(c);
+  if (write_items(c)) uv_async_send(&c->async);
   commit(c);
   progress(c, 0);
 }
@@ -724,14 +963,13 @@ static int setup_campaign(coord_t *c, char *err, size_t err_len) {
   int64_t requeued = 0;
   if ((rc = ds_store_requeue_running(c->store, c->campaign_id, &requeued))) goto store_fail;
   if ((rc = ds_store_campaign_status(c->store, c->campaign_id, "running"))) goto store_fail;
-  c->finished = calloc((size_t)(c->spec->n_trials + 8) / 8, 1);
-  if (!c->finished) {
-    snprintf(err, err_len, "out of memory");
-    return DS_EXIT_STORE;
-  }
-  if ((rc = ds_store_load_finished(c->store, c->campaign_id, c->spec->n_trials, c->finished, &c->base_done,
-                                   &c->base_failed)))
+  if ((rc = ds_store_count_finished(c->store, c->campaign_id, c->spec->n_trials, &c->base_done, &c->base_failed)))
     goto store_fail;
+  /* Appends only from here on: the key index goes (it is rebuilt when the run ends), unless this
+   * spec can draw one key twice. */
+  c->keyed = !ds_spec_keys_unique(c->spec);
+  int todo = c->spec->n_trials > c->base_done + c->base_failed;
+  if ((rc = ds_store_key_index(c->store, c->keyed || !todo))) goto store_fail;
   if ((rc = ds_store_update_view(c->store, c->campaign_id, c->spec->name, c->spec))) goto store_fail;
   if ((rc = ds_store_commit(c->store))) goto store_fail;
   if (!o->quiet && (c->base_done || c->base_failed || requeued))
@@ -804,6 +1042,28 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
   }
   if (!o->spec_path && (code = load_spec_for_resume(c, err, sizeof err))) goto out;
   if ((code = setup_campaign(c, err, sizeof err))) goto out;
+  if ((rc = ds_store_checkpointer(c->store, 1))) {
+    snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
+    code = DS_EXIT_STORE;
+    goto out;
+  }
+#ifdef __GLIBC__
+  /* Result buffers come and go by thousands per commit: keep freed heap instead of returning it
+   * to the kernel and faulting it back in a moment later. */
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
+  c->win = malloc(WINDOW / 8);
+  if (!c->win) {
+    snprintf(err, sizeof err, "out of memory");
+    code = DS_EXIT_STORE;
+    goto out;
+  }
+  if ((rc = ds_store_open_reader(c->store, &c->reader))) {
+    snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
+    code = DS_EXIT_STORE;
+    goto out;
+  }
   if ((rc = ds_fronts_open(c->store, c->campaign_id, c->spec, &c->fronts))) {
     snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
     code = DS_EXIT_STORE;
@@ -871,7 +1131,9 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
   }
   pthread_t disp;
   pthread_create(&disp, NULL, dispatcher_main, c);
+  double writer_cpu0 = thread_cpu(), loop_t0 = mono(), setup_s = loop_t0 - t_begin;
   uv_run(c->loop, UV_RUN_DEFAULT);
+  double writer_cpu = thread_cpu() - writer_cpu0, loop_s = mono() - loop_t0;
   pthread_join(disp, NULL);
   if (!o->mpi_comm) {
     for (int w = 0; w < c->n_workers; w++) {
@@ -879,7 +1141,7 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
       else pthread_detach(c->lw[w].th);
     }
   }
-  write_items(c);
+  write_all(c);
   commit(c);
   progress(c, 1);
 
@@ -894,6 +1156,14 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
   }
   ds_store_begin(c->store);
   if (c->fronts && !c->store_error) ds_fronts_sync(c->fronts, 1);
+  /* A normal end rebuilds the unique key index (a sort: ~1 s per 10⁶ trials); an interrupted run
+   * must exit within a second and leaves that to the next run. */
+  double t_index = mono();
+  if (!interrupted && !c->store_error && !c->keyed && ds_store_key_index(c->store, 1)) {
+    snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
+    code = DS_EXIT_STORE;
+    how = "store-error";
+  }
   ds_store_campaign_status(c->store, c->campaign_id, interrupted ? "interrupted" : code == 0 ? "done" : code == 4 ? "failed" : "incomplete");
   ds_store_run_end(c->store, c->run_id, how, code, c->done_run, c->failed_run);
   ds_store_update_view(c->store, c->campaign_id, c->spec->name, c->spec);
@@ -901,12 +1171,23 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
     snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
     code = DS_EXIT_STORE;
   }
+  double index_s = mono() - t_index;
   *abandoned = c->abandoned;
   if (!o->quiet) {
     double dt = mono() - t_begin;
     fprintf(stderr, "divsweep: %s %s: %lld done, %lld failed of %lld; this run %lld trials in %.2f s (%.0f/s)\n",
             c->spec->name, how, (long long)done_total, (long long)failed_total, (long long)c->spec->n_trials,
             (long long)(c->done_run + c->failed_run), dt, (double)(c->done_run + c->failed_run) / (dt > 0 ? dt : 1));
+    int64_t n = c->done_run + c->failed_run;
+    {
+      struct rusage ru;
+      getrusage(RUSAGE_SELF, &ru);
+      fprintf(stderr, "divsweep: set-up %.2f s (first trial sent after %.2f s), trials %.2f s, key index and close-out"
+              " %.2f s; coordinator CPU per trial: writer %.2f us (busy %.0f%%), dispatcher %.2f us; peak RSS %ld MiB\n",
+              setup_s, c->first_dispatch > 0 ? c->first_dispatch - t_begin : -1.0, loop_s, index_s,
+              n ? 1e6 * writer_cpu / (double)n : 0, 100 * writer_cpu / (loop_s > 0 ? loop_s : 1),
+              n ? 1e6 * c->dispatcher_cpu_s / (double)n : 0, (long)(ru.ru_maxrss / 1024));
+    }
     if (interrupted) fprintf(stderr, "divsweep: interrupted; run the same command again to resume\n");
     if (failed_total && !interrupted)
       fprintf(stderr, "divsweep: %lld trials failed permanently; see: divsweep query --db %s \"SELECT trial_id, error"
@@ -917,15 +1198,17 @@ out:
   ds_trial_free(&c->trial);
   for (size_t i = 0; i < c->n_metric_names; i++) free(c->metric_names[i]);
   free(c->metric_names);
-  free(c->work.v);
-  free(c->shared.v);
+  batch_free(&c->work);
+  batch_free(&c->shared);
   free(c->retry);
-  free(c->retry_attempt);
+  for (int w = 1; c->ws && w <= c->n_workers; w++) free(c->ws[w].ring);
   free(c->ws);
-  free(c->finished);
+  free(c->win);
   ds_wbuf_free(&c->wb);
   if (!c->abandoned) free(c->lw);
   ds_fronts_close(c->fronts);
+  ds_store_close(c->reader);
+  c->reader = NULL;
   ds_store_close(c->store);
   ds_spec_free(c->spec);
   return code;

@@ -6,9 +6,15 @@
  * brackets many ds_store_put_*() calls with ds_store_begin()/ds_store_commit(), committing at
  * least every ~200 ms, so a kill loses at most the uncommitted in-flight results.
  *
- * Trials are written once, when they finish (done or permanently failed).  A trial that has been
- * running for a while is also written as `running` (cheap: only slow trials), so that `status`
- * shows it; start-up turns such rows back to `pending` for re-queueing.
+ * Trials are written once, when they finish (done or permanently failed), with a plain INSERT.  A
+ * trial that has been running for a while is also written as `running` (cheap: only slow trials),
+ * so that `status` shows it; the caller remembers that it has a row (ds_run_info_t.has_row) and
+ * its final write then updates it in place.  Start-up deletes unfinished rows (re-queueing them).
+ *
+ * Trial keys are unique per campaign.  The unique index trials_key that enforces it is dropped
+ * while a run writes (ds_store_key_index(s, 0)) and rebuilt when the run ends normally
+ * (ds_store_key_index(s, 1)): hash-ordered index inserts would otherwise rewrite most of the index
+ * into the WAL at every commit.  See store.c.
  *
  * Not thread-safe: one thread owns a ds_store_t.
  */
@@ -22,7 +28,7 @@
 #include "ds_spec.h"
 #include "ds_wire.h"
 
-#define DS_SCHEMA_VERSION 1
+#define DS_SCHEMA_VERSION 2
 
 typedef struct ds_store ds_store_t;
 
@@ -34,6 +40,10 @@ enum { DS_STORE_READONLY = 1, DS_STORE_CREATE = 2 };
  * database another process holds a write lock on.  Returns 0, DS_ESTORE, DS_ESCHEMA or DS_EBUSY;
  * *out is NULL on failure. */
 int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size_t err_len);
+/* Opens a second, read-only connection to the database of an open store, for another thread of the
+ * same process.  (Never ds_store_open a file this process already has open: its checks would
+ * release the other connection's locks.)  Close it with ds_store_close before the writer. */
+int ds_store_open_reader(ds_store_t *writer, ds_store_t **out);
 void ds_store_close(ds_store_t *s);
 sqlite3 *ds_store_db(ds_store_t *s);
 /* The last error, with the table it concerns (owned by s). */
@@ -59,8 +69,19 @@ int ds_store_campaign_rename(ds_store_t *s, int64_t id, const char *new_name);
 int ds_store_campaign_extend(ds_store_t *s, int64_t id, const ds_spec_t *spec);
 int ds_store_campaign_status(ds_store_t *s, int64_t id, const char *status);
 
-/* Turns trials left `running` by a killed run back to `pending`; *n gets how many. */
+/* Re-queues trials left `running` (or `pending`) by a killed run: deletes those rows, which hold
+ * no results; *n gets how many. */
 int ds_store_requeue_running(ds_store_t *s, int64_t campaign_id, int64_t *n);
+/* Counts the campaign's done and failed trials with 0 <= idx < n_trials. */
+int ds_store_count_finished(ds_store_t *s, int64_t campaign_id, int64_t n_trials, int64_t *n_done,
+                            int64_t *n_failed);
+/* Sets bit (idx − lo) of bits (hi − lo bits, zeroed by the caller) for every done or failed trial
+ * with lo <= idx < hi: the coordinator loads its resume bitmap a window at a time, so that its
+ * memory does not grow with the campaign. */
+int ds_store_load_finished_range(ds_store_t *s, int64_t campaign_id, int64_t lo, int64_t hi, uint8_t *bits);
+/* Drops (build = 0) or builds (build = 1; a sort, ~1 s per 10⁶ trials) the unique index on
+ * (campaign_id, trial_key).  Building fails, naming the table, if a key occurs twice. */
+int ds_store_key_index(ds_store_t *s, int build);
 /* Sets bit idx of `finished` (n_trials bits, zeroed by the caller) for every done or failed trial,
  * and counts them. */
 int ds_store_load_finished(ds_store_t *s, int64_t campaign_id, int64_t n_trials, uint8_t *finished,
@@ -74,6 +95,10 @@ int ds_store_run_set_gpus(ds_store_t *s, int64_t run_id, const char *gpus);
 int ds_store_run_end(ds_store_t *s, int64_t run_id, const char *how, int exit_code, int64_t trials_done,
                      int64_t trials_failed);
 
+/* Starts (on = 1) or stops a background thread that checkpoints the WAL from its own connection,
+ * taking that work off the writing thread.  The store must outlive it (ds_store_close stops it). */
+int ds_store_checkpointer(ds_store_t *s, int on);
+
 int ds_store_begin(ds_store_t *s);
 int ds_store_commit(ds_store_t *s);
 int ds_store_in_txn(ds_store_t *s);
@@ -85,11 +110,15 @@ typedef struct ds_run_info {
   double started_at;   /* Unix time */
   double finished_at;
   uint32_t attempts;
+  int has_row;         /* this trial already has a row (written `running` earlier in this run) */
 } ds_run_info_t;
 
 /* Writes a finished trial: its row (status "done" or "failed"), params, metrics and curve. */
 int ds_store_put_result(ds_store_t *s, int64_t campaign_id, const ds_trial_t *t, const ds_result_t *r,
                         const ds_run_info_t *info);
+/* The same from a RESULT record read in place (the coordinator's path: no copy of the metrics). */
+int ds_store_put_result_view(ds_store_t *s, int64_t campaign_id, const ds_trial_t *t,
+                             const ds_wire_result_view_t *v, const ds_run_info_t *info);
 /* Writes a trial as `running` (slow trials only). */
 int ds_store_put_running(ds_store_t *s, int64_t campaign_id, const ds_trial_t *t, const ds_run_info_t *info);
 

@@ -101,7 +101,7 @@ int ds__buf_canonical(ds__buf_t *b, const cJSON *v) {
     if (n && !items) return -1;
     n = 0;
     for (const cJSON *c = v->child; c; c = c->next) items[n++] = c;
-    qsort(items, n, sizeof *items, cmp_items);
+    if (n > 1) qsort(items, n, sizeof *items, cmp_items); /* items is NULL for {} (found by fuzz_spec) */
     int rc = ds__buf_put(b, "{", 1);
     for (size_t i = 0; i < n && !rc; i++) {
       if (i) rc = ds__buf_put(b, ",", 1);

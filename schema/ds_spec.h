@@ -44,7 +44,7 @@ typedef struct ds_axis {
   char *name;
   ds_axis_kind_t kind;
   ds_pval_t *vals;     /* grid points, n of them */
-  size_t n;
+  size_t n, cap;
   double lo, hi;       /* linear / log bounds (continuous samplers draw inside them) */
   int simplex_m;       /* simplex dimension */
 } ds_axis_t;
@@ -142,6 +142,11 @@ void ds_spec_free(ds_spec_t *s);
 /* Fills t with trial idx (0 <= idx < n_trials).  Thread-compatible: one ds_trial_t per thread. */
 int ds_spec_trial(const ds_spec_t *s, int64_t idx, ds_trial_t *t);
 void ds_trial_free(ds_trial_t *t);
+
+/* 1 when distinct trial indices always have distinct keys: a grid (whose axes hold distinct values,
+ * checked by the parser), or a random/LHS sampler with a continuous axis (collisions ~2⁻⁵²).  0 for
+ * samplers that draw from discrete axes only, which can draw a configuration twice. */
+int ds_spec_keys_unique(const ds_spec_t *s);
 
 /* Describes how spec b differs from spec a, as "sweep.beta changed; seeds changed" (at most
  * err_len bytes).  Returns the number of differing top-level/second-level keys. */

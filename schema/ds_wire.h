@@ -98,4 +98,26 @@ int ds_wire_get_trial(ds_rbuf_t *r, ds_wire_trial_t *t);
 int ds_wire_get_result(ds_rbuf_t *r, ds_result_t *out);
 int ds_wire_get_hello(ds_rbuf_t *r, char *host, size_t host_len, int32_t *gpu, char *backend, size_t backend_len);
 
+/* A RESULT record read in place, without copying (the coordinator's hot path): strings point into
+ * the message buffer and are not NUL-terminated, so the view lives as long as that buffer.
+ * ds_wire_get_result_view() checks the whole record (every length against the buffer) and advances
+ * r past it; the metrics and curve cursors can then be walked with ds_wire_next_metric() and
+ * ds_wire_next_curve(), which cannot fail on a record that passed the check. */
+typedef struct ds_wire_result_view {
+  int64_t idx;
+  uint32_t attempt;
+  int32_t status;
+  double wall_s;
+  const char *error;
+  size_t error_len;      /* at most 255 (longer messages are cut, as ds_wire_get_result does) */
+  uint32_t n_metrics, n_curve;
+  ds_rbuf_t metrics;     /* cursor at the first metric */
+  ds_rbuf_t curve;       /* cursor at the first curve point */
+} ds_wire_result_view_t;
+
+int ds_wire_get_result_view(ds_rbuf_t *r, ds_wire_result_view_t *v);
+/* Next metric: name (at most 63 bytes, as ds_result_metric keeps) and value.  DS_EWIRE at the end. */
+int ds_wire_next_metric(ds_rbuf_t *m, const char **name, size_t *name_len, double *value);
+int ds_wire_next_curve(ds_rbuf_t *c, int64_t *step, const char **name, size_t *name_len, double *value);
+
 #endif /* DS_WIRE_H */

@@ -162,9 +162,13 @@ static int axis_push(parser_t *p, ds_axis_t *ax, const cJSON *v, const char *pat
   int rc = check_value(p, path, ax->name, v);
   if (rc) return rc;
   if (ax->n >= MAX_AXIS_POINTS) return fail(p, path, "too many values (at most %d)", MAX_AXIS_POINTS);
-  ds_pval_t *vals = realloc(ax->vals, (ax->n + 1) * sizeof *vals);
-  if (!vals) return DS_ENOMEM;
-  ax->vals = vals;
+  if (ax->n == ax->cap) { /* geometric growth: a 10⁵-point simplex lattice must not be O(n²) */
+    size_t cap = ax->cap ? 2 * ax->cap : 8;
+    ds_pval_t *vals = realloc(ax->vals, cap * sizeof *vals);
+    if (!vals) return DS_ENOMEM;
+    ax->vals = vals;
+    ax->cap = cap;
+  }
   rc = pval_make(&ax->vals[ax->n], ax->name, v);
   ax->n++;
   return rc;
@@ -346,6 +350,46 @@ static int parse_axis(parser_t *p, ds_axis_t *ax, const cJSON *v) {
   }
   free(vals);
   return rc;
+}
+
+/* Two grid points of one axis with the same canonical JSON ([1, 1.0], or a linear range with
+ * equal ends) would give two trials the same key: the store keeps one row per key, so such a
+ * campaign could never complete.  Finds the first such pair (sorted by JSON: O(n log n)). */
+typedef struct jref {
+  const char *json;
+  size_t len, i;
+} jref_t;
+
+static int cmp_jref(const void *a, const void *b) {
+  const jref_t *x = a, *y = b;
+  int c = memcmp(x->json, y->json, x->len < y->len ? x->len : y->len);
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int axis_duplicates(parser_t *p, const ds_axis_t *ax) {
+  if (ax->n < 2) return 0;
+  jref_t *ord = malloc(ax->n * sizeof *ord);
+  if (!ord) return DS_ENOMEM;
+  for (size_t i = 0; i < ax->n; i++) ord[i] = (jref_t){ax->vals[i].json, ax->vals[i].json_len, i};
+  qsort(ord, ax->n, sizeof *ord, cmp_jref);
+  int rc = 0;
+  for (size_t i = 1; i < ax->n && !rc; i++)
+    if (cmp_jref(&ord[i - 1], &ord[i]) == 0) {
+      char path[300];
+      size_t a = ord[i - 1].i < ord[i].i ? ord[i - 1].i : ord[i].i, b = ord[i - 1].i ^ ord[i].i ^ a;
+      snprintf(path, sizeof path, "sweep.%s", ax->name);
+      rc = fail(p, path, "values %zu and %zu are the same (%.*s); grid values must differ", a, b,
+                (int)(ord[i].len > 60 ? 60 : ord[i].len), ord[i].json);
+    }
+  free(ord);
+  return rc;
+}
+
+int ds_spec_keys_unique(const ds_spec_t *s) {
+  if (s->sampler == DS_SAMPLER_GRID) return 1; /* distinct values per axis, checked at parse time */
+  for (size_t a = 0; a < s->n_axes; a++)
+    if (s->axes[a].kind == DS_AXIS_LINEAR || s->axes[a].kind == DS_AXIS_LOG) return 1;
+  return 0;
 }
 
 /* ---- top level ------------------------------------------------------------------------ */
@@ -547,6 +591,15 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
     rc = fail(p, "", "malformed JSON near line %zu (byte %zu)", line, off);
     goto fail;
   }
+  /* cJSON stops after the first value; anything but whitespace after it is a malformed file
+   * (a pasted second spec, a stray brace), not something to ignore (found by fuzz_spec). */
+  for (const char *q = end; q && q < text + len; q++)
+    if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r' && *q != 0) {
+      size_t off = (size_t)(q - text), line = 1;
+      for (size_t i = 0; i < off; i++) line += text[i] == '\n';
+      rc = fail(p, "", "malformed JSON: unexpected text after the spec near line %zu (byte %zu)", line, off);
+      goto fail;
+    }
   const cJSON *r = s->root;
   if (!cJSON_IsObject(r)) { rc = fail(p, "", "the spec must be a JSON object"); goto fail; }
   static const char *known[] = {"name", "task", "fixed", "sweep", "sampler", "seeds", "objectives",
@@ -633,6 +686,7 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
   if (s->sampler == DS_SAMPLER_GRID) {
     s->n_configs = 1;
     for (size_t i = 0; i < s->n_axes; i++) {
+      if ((rc = axis_duplicates(p, &s->axes[i]))) goto fail;
       if (s->n_configs > MAX_TRIALS / (int64_t)s->axes[i].n) {
         rc = fail(p, "sweep", "the grid has more than 2^40 configurations");
         goto fail;

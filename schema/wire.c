@@ -285,3 +285,44 @@ int ds_wire_get_hello(ds_rbuf_t *r, char *host, size_t host_len, int32_t *gpu, c
   copy_name(backend, backend_len, s, len);
   return 0;
 }
+
+/* ---- zero-copy result views (coordinator hot path) ------------------------------------ */
+
+int ds_wire_next_metric(ds_rbuf_t *m, const char **name, size_t *name_len, double *value) {
+  if (get_str(m, name, name_len) || get_f64(m, value)) return DS_EWIRE;
+  if (*name_len > 63) *name_len = 63;
+  return 0;
+}
+
+int ds_wire_next_curve(ds_rbuf_t *c, int64_t *step, const char **name, size_t *name_len, double *value) {
+  uint64_t s;
+  if (get_u64(c, &s) || get_str(c, name, name_len) || get_f64(c, value)) return DS_EWIRE;
+  *step = (int64_t)s;
+  if (*name_len > 31) *name_len = 31;
+  return 0;
+}
+
+int ds_wire_get_result_view(ds_rbuf_t *r, ds_wire_result_view_t *v) {
+  uint64_t idx;
+  uint32_t status;
+  if (get_u64(r, &idx) || get_u32(r, &v->attempt) || get_u32(r, &status) || get_f64(r, &v->wall_s) ||
+      get_str(r, &v->error, &v->error_len))
+    return DS_EWIRE;
+  v->idx = (int64_t)idx;
+  v->status = (int32_t)status;
+  if (v->error_len > 255) v->error_len = 255;
+  /* Walk (and so bounds-check) every metric and curve point once, remembering where they start. */
+  if (get_u32(r, &v->n_metrics)) return DS_EWIRE;
+  v->metrics = *r;
+  const char *s;
+  size_t len;
+  double x;
+  int64_t step;
+  for (uint32_t i = 0; i < v->n_metrics; i++)
+    if (ds_wire_next_metric(r, &s, &len, &x)) return DS_EWIRE;
+  if (get_u32(r, &v->n_curve)) return DS_EWIRE;
+  v->curve = *r;
+  for (uint32_t i = 0; i < v->n_curve; i++)
+    if (ds_wire_next_curve(r, &step, &s, &len, &x)) return DS_EWIRE;
+  return 0;
+}

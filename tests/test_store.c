@@ -65,7 +65,7 @@ static void results_written_in_batches_give_the_resume_bitmap(void) {
   ASSERT_EQ_INT(ds_store_campaign_create(s, sp, &cid), 0);
   ds_trial_t t = {0};
   ds_result_t r = {0};
-  ds_run_info_t info = {1, "h", 1.0, 2.0, 1};
+  ds_run_info_t info = {1, "h", 1.0, 2.0, 1, 0};
   for (int64_t i = 0; i < sp->n_trials; i += 2) { /* even trials done, trial 3 failed, 5 running */
     ds_spec_trial(sp, i, &t);
     ds_result_reset(&r);
@@ -85,21 +85,38 @@ static void results_written_in_batches_give_the_resume_bitmap(void) {
   ASSERT_EQ_INT(scalar(s, "SELECT count(*) FROM metrics"), 10); /* none for the failed trial */
   uint8_t bits[4] = {0};
   int64_t done, failed, requeued;
-  ASSERT_EQ_INT(ds_store_requeue_running(s, cid, &requeued), 0);
-  ASSERT_EQ_INT(requeued, 1);
-  ASSERT_EQ_INT(ds_store_load_finished(s, cid, sp->n_trials, bits, &done, &failed), 0);
-  ASSERT_EQ_INT(done, 10);
-  ASSERT_EQ_INT(failed, 1);
-  ASSERT_EQ_INT(bits[0], 0x5d); /* trials 0,2,3,4,6 */
-  /* A running trial that finishes is updated in place: same trial_id, no duplicate key. */
+  /* The running trial 5 finishing later in the same run is updated in place: same trial_id. */
   int64_t id5 = scalar(s, "SELECT trial_id FROM trials WHERE idx = 5");
   ds_store_begin(s);
   ds_result_reset(&r);
   ds_result_metric(&r, "value", 5);
+  info.has_row = 1;
   ASSERT_EQ_INT(ds_store_put_result(s, cid, &t, &r, &info), 0);
+  info.has_row = 0;
   ds_store_commit(s);
   ASSERT_EQ_INT(scalar(s, "SELECT trial_id FROM trials WHERE idx = 5 AND status = 'done'"), id5);
   ASSERT_EQ_INT(scalar(s, "SELECT count(*) FROM trials"), 12);
+  /* A running row left by a killed run is deleted at start-up (re-queued: it holds no result). */
+  ds_spec_trial(sp, 7, &t);
+  ds_store_begin(s);
+  ASSERT_EQ_INT(ds_store_put_running(s, cid, &t, &info), 0);
+  ds_store_commit(s);
+  ASSERT_EQ_INT(ds_store_requeue_running(s, cid, &requeued), 0);
+  ASSERT_EQ_INT(requeued, 1);
+  ASSERT_EQ_INT(scalar(s, "SELECT count(*) FROM trials WHERE idx = 7"), 0);
+  ASSERT_EQ_INT(ds_store_load_finished(s, cid, sp->n_trials, bits, &done, &failed), 0);
+  ASSERT_EQ_INT(done, 11);
+  ASSERT_EQ_INT(failed, 1);
+  ASSERT_EQ_INT(bits[0], 0x7d); /* trials 0,2,3,4,5,6 */
+  /* A window of the bitmap: trials 4..11 */
+  uint8_t win[1] = {0};
+  ASSERT_EQ_INT(ds_store_load_finished_range(s, cid, 4, 12, win), 0);
+  ASSERT_EQ_INT(win[0], 0x57); /* 4,5,6,8,10 */
+  /* The key index is dropped for appends and rebuilt: a duplicate key would be refused there. */
+  ASSERT_EQ_INT(ds_store_key_index(s, 0), 0);
+  ASSERT_EQ_INT(scalar(s, "SELECT count(*) FROM sqlite_master WHERE name = 'trials_key'"), 0);
+  ASSERT_EQ_INT(ds_store_key_index(s, 1), 0);
+  ASSERT_EQ_INT(scalar(s, "SELECT count(*) FROM sqlite_master WHERE name = 'trials_key'"), 1);
   /* The wide view has a column per parameter and per metric. */
   int added;
   ds_store_note_metric(s, cid, "value", &added);

@@ -242,6 +242,9 @@ static void run_child(const ds_task_t *task, const ds_wire_trial_t *t, const ds_
 
 int ds_worker_run_trial(const ds_wire_trial_t *t, const ds_worker_env_t *env, ds_result_t *res) {
   ds_result_reset(res);
+  /* Before the task runs: tasks draw from (seed, attempt), so that a retry is a new draw. */
+  res->idx = t->idx;
+  res->attempt = t->attempt;
   double t0 = ds_now();
   char task_name[64];
   size_t n = t->task_len < sizeof task_name - 1 ? t->task_len : sizeof task_name - 1;

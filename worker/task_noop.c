@@ -2,7 +2,8 @@
  *
  * Parameters: sleep_ms (≥ 0), and fault rates in [0, 1]: nan_rate (metric becomes NaN), fail_rate
  * (task error), crash_rate (SIGSEGV: kills the rank unless isolation is "process"), hang_rate
- * (loops until cancelled or timed out).  Faults are drawn from a generator seeded by the trial key
+ * (loops until cancelled or timed out), abort_rate (abort(): SIGABRT) and inf_rate (metric becomes
+ * +Inf).  Faults are drawn from a generator seeded by the trial key
  * and the attempt number, so a retry can succeed; `value` depends on the parameters only.
  * Every other parameter is accepted (a noop sweep can name any axis).
  *
@@ -14,6 +15,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -44,7 +46,9 @@ static int noop_run(ds_task_ctx_t *ctx) {
       if (left > 0) nanosleep(&ts, NULL);
     }
   }
+  double u_abort = ds_rand_unit(&fault), u_inf = ds_rand_unit(&fault);
   if (u_crash < ds_param_num(p, "crash_rate", 0)) raise(SIGSEGV);
+  if (u_abort < ds_param_num(p, "abort_rate", 0)) abort();
   if (u_hang < ds_param_num(p, "hang_rate", 0)) {
     for (;;) {
       int rc = ds_task_should_stop(ctx);
@@ -55,6 +59,7 @@ static int noop_run(ds_task_ctx_t *ctx) {
   }
   if (u_fail < ds_param_num(p, "fail_rate", 0)) return ds_task_fail(ctx, DS_ETASK, "injected failure");
   if (u_nan < ds_param_num(p, "nan_rate", 0)) value = NAN;
+  if (u_inf < ds_param_num(p, "inf_rate", 0)) value = INFINITY;
   int rc = ds_result_metric(ctx->res, "value", value);
   const cJSON *demo = cJSON_GetObjectItemCaseSensitive(p, "objectives_demo");
   if (!rc && cJSON_IsTrue(demo)) {
@@ -71,7 +76,7 @@ static int noop_run(ds_task_ctx_t *ctx) {
 static int noop_check(const char *key, const cJSON *v, char *err, size_t err_len) {
   if (!strcmp(key, "sleep_ms")) return ds_check_num(v, 0, 1e9, 1, 1, err, err_len);
   if (!strcmp(key, "nan_rate") || !strcmp(key, "fail_rate") || !strcmp(key, "crash_rate") ||
-      !strcmp(key, "hang_rate"))
+      !strcmp(key, "hang_rate") || !strcmp(key, "abort_rate") || !strcmp(key, "inf_rate"))
     return ds_check_num(v, 0, 1, 1, 1, err, err_len);
   if (!strcmp(key, "objectives_demo") && !cJSON_IsBool(v)) {
     snprintf(err, err_len, ": expected true or false");
