@@ -124,6 +124,7 @@ struct coord {
   ds_store_t *store;
   ds_store_t *reader;      /* the dispatcher's read-only connection (resume bitmap windows) */
   ds_fronts_t *fronts;
+  int fronts_opened;       /* writer: ds_fronts_open() has run (lazily, see ensure_fronts) */
   int64_t campaign_id, run_id;
   int64_t base_done, base_failed;
   int keyed;               /* the key index stays during the run (keys not unique by construction) */
@@ -574,6 +575,11 @@ static int on_results(coord_t *c, int w, uint8_t *buf, ds_rbuf_t *rd, batch_t *l
     int has_row = s.has_row || s.noticed;
     if (v.status == DS_EINTR) { /* interrupted, not failed: re-run later */
       retry_push(c, s.idx, s.attempt, has_row);
+      /* A worker is only interrupted when its rank got SIGINT/SIGTERM (a batch system signals
+       * every task, and this rank may simply not have seen it yet): stop the whole campaign
+       * gracefully rather than feed that rank trials it would keep abandoning. */
+      if (!atomic_exchange(&c->stop, 1) && !c->o->quiet)
+        fprintf(stderr, "\ndivsweep: worker rank %d was interrupted; stopping (resume with the same command)\n", w);
       continue;
     }
     if (v.status != 0 && (int)s.attempt <= c->spec->trial.retries && !atomic_load(&c->stop)) {
@@ -840,7 +846,20 @@ static void write_all(coord_t *c) {
   }
 }
 
+/* Opens the fronts on first use, on the writer's thread: rebuilding them from a large campaign's
+ * finished trials must not delay the first dispatch of a resume (budget: 2 s at 10⁶ trials). */
+static void ensure_fronts(coord_t *c) {
+  if (c->fronts_opened || c->store_error) return;
+  c->fronts_opened = 1;
+  if (ds_fronts_open(c->store, c->campaign_id, c->spec, &c->fronts)) {
+    c->store_error = DS_ESTORE;
+    fprintf(stderr, "\ndivsweep: fronts: %s\n", ds_store_errmsg(c->store));
+    atomic_store(&c->stop, 1);
+  }
+}
+
 static void commit(coord_t *c) {
+  ensure_fronts(c);
   if (c->fronts && ds_store_in_txn(c->store) && !c->store_error && ds_fronts_sync(c->fronts, 0)) {
     c->store_error = DS_ESTORE;
     fprintf(stderr, "\ndivsweep: fronts: %s\n", ds_store_errmsg(c->store));
@@ -1064,11 +1083,9 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
     code = DS_EXIT_STORE;
     goto out;
   }
-  if ((rc = ds_fronts_open(c->store, c->campaign_id, c->spec, &c->fronts))) {
-    snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
-    code = DS_EXIT_STORE;
-    goto out;
-  }
+  /* A new campaign has empty fronts: open them now.  A resumed one rebuilds them from its
+   * finished trials, which waits for the writer's first commit (ensure_fronts). */
+  if (c->base_done + c->base_failed == 0) ensure_fronts(c);
 
   c->n_workers = o->mpi_comm ? o->mpi_size - 1 : (o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
   if (c->n_workers < 1) c->n_workers = 1;
@@ -1155,6 +1172,7 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
     code = DS_EXIT_STORE;
   }
   ds_store_begin(c->store);
+  ensure_fronts(c);
   if (c->fronts && !c->store_error) ds_fronts_sync(c->fronts, 1);
   /* A normal end rebuilds the unique key index (a sort: ~1 s per 10⁶ trials); an interrupted run
    * must exit within a second and leaves that to the next run. */
