@@ -264,6 +264,83 @@ static int simplex_axis(parser_t *p, ds_axis_t *ax, const cJSON *obj, const char
   return 0;
 }
 
+/* Gamma(a, 1) by Marsaglia–Tsang (a < 1 through the a + 1 boost), from the spec's generator. */
+static double gamma_draw(double a, uint64_t *st) {
+  double boost = 1;
+  if (a < 1) {
+    boost = pow(ds_rand_unit(st) + 1e-300, 1 / a);
+    a += 1;
+  }
+  double d = a - 1.0 / 3, c = 1 / sqrt(9 * d);
+  for (;;) {
+    double x, v;
+    do {
+      double u1 = ds_rand_unit(st) + 1e-300, u2 = ds_rand_unit(st);
+      x = sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    double u = ds_rand_unit(st);
+    if (u < 1 - 0.0331 * x * x * x * x || log(u + 1e-300) < 0.5 * x * x + d * (1 - v + log(v))) return boost * d * v;
+  }
+}
+
+/* Dirichlet draws {"dirichlet": M, "points": n, "alpha": a?, "seed": s?}: n weight vectors on the
+ * simplex, drawn once at parse time from a generator seeded by `seed` (default 0), so the same spec
+ * always gives the same draws. */
+static int dirichlet_axis(parser_t *p, ds_axis_t *ax, const cJSON *obj, const char *path) {
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "dirichlet");
+  const cJSON *al = cJSON_GetObjectItemCaseSensitive(obj, "alpha");
+  const cJSON *sd = cJSON_GetObjectItemCaseSensitive(obj, "seed");
+  char sub[512];
+  for (const cJSON *c = obj->child; c; c = c->next)
+    if (strcmp(c->string, "dirichlet") && strcmp(c->string, "points") && strcmp(c->string, "alpha") &&
+        strcmp(c->string, "seed")) {
+      snprintf(sub, sizeof sub, "%s.%s", path, c->string);
+      return fail(p, sub, "unknown key (expected dirichlet, points, alpha, seed)");
+    }
+  snprintf(sub, sizeof sub, "%s.dirichlet", path);
+  if (!cJSON_IsNumber(m) || m->valuedouble < 1 || m->valuedouble > 32 || m->valuedouble != floor(m->valuedouble))
+    return fail(p, sub, "expected the number of teachers, an integer in 1..32");
+  int n, rc = get_points(p, obj, path, &n);
+  if (rc) return rc;
+  if (n > 100000) return fail(p, path, "at most 100000 Dirichlet draws");
+  double alpha = 1;
+  if (al) {
+    snprintf(sub, sizeof sub, "%s.alpha", path);
+    if (!cJSON_IsNumber(al) || !(al->valuedouble > 0) || !isfinite(al->valuedouble))
+      return fail(p, sub, "expected a concentration > 0");
+    alpha = al->valuedouble;
+  }
+  uint64_t st = 0x6469726963686c65ULL;
+  if (sd) {
+    snprintf(sub, sizeof sub, "%s.seed", path);
+    if (!cJSON_IsNumber(sd) || sd->valuedouble < 0 || sd->valuedouble != floor(sd->valuedouble))
+      return fail(p, sub, "expected a non-negative integer");
+    st ^= (uint64_t)sd->valuedouble * 0x9e3779b97f4a7c15ULL;
+  }
+  int M = (int)m->valuedouble;
+  ax->kind = DS_AXIS_SIMPLEX;
+  ax->simplex_m = M;
+  for (int i = 0; i < n; i++) {
+    double g[32], sum = 0;
+    for (int k = 0; k < M; k++) sum += g[k] = gamma_draw(alpha, &st);
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr) return DS_ENOMEM;
+    double acc = 0;
+    for (int k = 0; k < M; k++) {
+      /* The last weight closes the sum exactly, so the mixture check (|Σ−1| ≤ 1e-9) always holds. */
+      double w = k == M - 1 ? fmax(0, 1 - acc) : g[k] / sum;
+      acc += w;
+      cJSON_AddItemToArray(arr, cJSON_CreateNumber(w));
+    }
+    rc = axis_push(p, ax, arr, path);
+    cJSON_Delete(arr);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 /* A list item that is an object with a "name" (a divergence) may carry lists or ranges as its
  * parameters: expand their Cartesian product, in key order. */
 static int expand_named(parser_t *p, ds_axis_t *ax, const cJSON *item, const char *path) {
@@ -335,8 +412,9 @@ static int parse_axis(parser_t *p, ds_axis_t *ax, const cJSON *v) {
     return 0;
   }
   if (!cJSON_IsObject(v))
-    return fail(p, path, "expected a list, {\"linear\": [a, b], \"points\": n}, {\"log\": [a, b], \"points\": n} or {\"simplex\": M, \"steps\": s}");
+    return fail(p, path, "expected a list, {\"linear\": [a, b], \"points\": n}, {\"log\": [a, b], \"points\": n}, {\"simplex\": M, \"steps\": s} or {\"dirichlet\": M, \"points\": n}");
   if (cJSON_GetObjectItemCaseSensitive(v, "simplex")) return simplex_axis(p, ax, v, path);
+  if (cJSON_GetObjectItemCaseSensitive(v, "dirichlet")) return dirichlet_axis(p, ax, v, path);
   double *vals = NULL, lo, hi;
   int n, lg, rc = range_values(p, v, path, &vals, &n, &lo, &hi, &lg);
   if (rc) return rc;

@@ -187,6 +187,39 @@ static void random_and_lhs_samplers_are_seeded_and_stay_in_range(void) {
   ds_spec_free(s2);
 }
 
+static void dirichlet_draws_lie_on_the_simplex_and_are_seeded(void) {
+  char err[512];
+  const char *json = "{\"name\":\"d\",\"task\":\"noop\",\"sweep\":{\"mixture\":{\"dirichlet\":4,\"points\":2000,"
+                     "\"alpha\":2,\"seed\":5}}}";
+  ds_spec_t *a = parse(json, err, sizeof err), *b = parse(json, err, sizeof err);
+  ASSERT_TRUE(a && b);
+  if (!a || !b) { fprintf(stderr, "%s\n", err); return; }
+  ASSERT_EQ_INT(a->axes[0].n, 2000);
+  double mean[4] = {0}, var0 = 0;
+  for (size_t i = 0; i < a->axes[0].n; i++) {
+    if (strcmp(a->axes[0].vals[i].json, b->axes[0].vals[i].json)) ASSERT_STREQ(a->axes[0].vals[i].json, b->axes[0].vals[i].json);
+    cJSON *v = cJSON_Parse(a->axes[0].vals[i].json);
+    double sum = 0;
+    int k = 0;
+    for (cJSON *e = v->child; e; e = e->next, k++) {
+      ASSERT_TRUE(e->valuedouble >= 0);
+      sum += e->valuedouble;
+      mean[k] += e->valuedouble / 2000;
+      if (k == 0) var0 += (e->valuedouble - 0.25) * (e->valuedouble - 0.25) / 2000;
+    }
+    ASSERT_NEAR(sum, 1.0, 1e-12);
+    cJSON_Delete(v);
+  }
+  /* Dirichlet(2,2,2,2): mean 1/4, variance (1/4)(3/4)/(8+1) = 0.0208. */
+  for (int k = 0; k < 4; k++) ASSERT_NEAR(mean[k], 0.25, 0.01);
+  ASSERT_NEAR(var0, 0.25 * 0.75 / 9, 0.003);
+  ds_spec_free(a);
+  ds_spec_free(b);
+  ds_spec_t *bad = parse("{\"name\":\"d\",\"task\":\"noop\",\"sweep\":{\"mixture\":{\"dirichlet\":3,\"points\":5,\"alpha\":0}}}", err, sizeof err);
+  ASSERT_TRUE(bad == NULL);
+  ASSERT_CONTAINS(err, "spec.json: sweep.mixture.alpha: expected a concentration > 0");
+}
+
 typedef struct bad {
   const char *json;
   const char *message;
@@ -290,6 +323,7 @@ int main(void) {
   RUN_TEST(every_trial_of_a_grid_has_a_distinct_key_and_expansion_is_deterministic);
   RUN_TEST(a_million_trial_sweep_streams_without_materialising);
   RUN_TEST(random_and_lhs_samplers_are_seeded_and_stay_in_range);
+  RUN_TEST(dirichlet_draws_lie_on_the_simplex_and_are_seeded);
   RUN_TEST(bad_specs_are_rejected_with_the_json_path);
   RUN_TEST(task_checks_see_every_swept_value_and_name_its_path);
   RUN_TEST(spec_diff_names_what_changed);
