@@ -9,6 +9,9 @@
   x13_teacher{0,1,2}.npy [2000][10]  three imperfect classifiers' logits over 10 classes, with
                    independent errors; accuracies 0.55, 0.60, 0.65 on x13_labels.npy
   x13_labels.npy   [2000]    the true classes
+  x8_features.npy  [1500][2] 2-D inputs of a 3-class mixture whose class 0 has two lobes (X8)
+  x8_labels.npy    [1500]    their classes, drawn from the generative model
+  x8_teacher_{calibrated,sharp,soft}.npy [1500][3]  Bayes posterior log-probs, and those / 0.5, / 2
 """
 import numpy as np
 
@@ -46,3 +49,26 @@ for k, target in enumerate([0.55, 0.60, 0.65]):
     logits = hi * onehot + noise
     print(f"teacher {k}: strength {hi:.4f}, accuracy {np.mean(np.argmax(logits, 1) == labels):.4f}")
     np.save(f"experiments/data/x13_teacher{k}.npy", logits)
+
+# X8: 3 classes in 2-D, equal priors; class 0 has two lobes (±4, 0) with class 1 between them at
+# (0, 0) and class 2 at (0, 3), all isotropic with σ = 1.  Class regions of a linear-softmax student
+# are convex, so it cannot give class 0 both lobes without also giving it class 1's centre.  Teachers: the Bayes posterior log-probs (calibrated), and the same logits / 0.5 (over-sharp)
+# and / 2 (too soft).  Labels are drawn from the generative model, so the calibrated teacher's
+# confidence matches its accuracy in expectation.
+rng = np.random.default_rng(8)
+N = 1500
+means = np.array([[-4.0, 0.0], [4.0, 0.0], [0.0, 0.0], [0.0, 3.0]])  # lobes 0a, 0b, class 1, class 2
+lobe_w = np.array([1 / 6, 1 / 6, 1 / 3, 1 / 3])
+lobe_cls = np.array([0, 0, 1, 2])
+lobe = rng.choice(4, size=N, p=lobe_w)
+x = means[lobe] + rng.standard_normal((N, 2))
+lab = lobe_cls[lobe]
+ll = -0.5 * ((x[:, None, :] - means[None, :, :]) ** 2).sum(axis=2) + np.log(lobe_w)[None, :]
+cls_ll = np.stack([np.logaddexp(ll[:, 0], ll[:, 1]), ll[:, 2], ll[:, 3]], axis=1)
+post = cls_ll - np.logaddexp.reduce(cls_ll, axis=1, keepdims=True)
+np.save("experiments/data/x8_features.npy", x)
+np.save("experiments/data/x8_labels.npy", lab.astype(np.float64))
+np.save("experiments/data/x8_teacher_calibrated.npy", post)
+np.save("experiments/data/x8_teacher_sharp.npy", post / 0.5)
+np.save("experiments/data/x8_teacher_soft.npy", post / 2.0)
+print(f"x8: Bayes accuracy {np.mean(post.argmax(1) == lab):.4f}, class counts {np.bincount(lab)}")
