@@ -72,3 +72,36 @@ np.save("experiments/data/x8_teacher_calibrated.npy", post)
 np.save("experiments/data/x8_teacher_sharp.npy", post / 0.5)
 np.save("experiments/data/x8_teacher_soft.npy", post / 2.0)
 print(f"x8: Bayes accuracy {np.mean(post.argmax(1) == lab):.4f}, class counts {np.bincount(lab)}")
+
+# X12: writes the spec experiments/x12_kd_plus_rl.json (its 16 prompt types are drawn here).
+# Tabular student over M = 16 prompts x K = 10 answers (per_type θ), one correct answer per prompt;
+# the student's base probability of it is log-uniform in [0.001, 0.05]; the imperfect teacher puts
+# U(0.2, 0.8) on it, 90% of the rest on one wrong answer.  GRPO (group 8, Adam lr 0.1, 100 steps),
+# KD alone (reward_coef 0, kd_coef 0.1), GRPO + KD; KD's sampled estimator is k2.
+import json
+rng = np.random.default_rng(12)
+M, K = 16, 10
+types = []
+for m in range(M):
+    c = int(rng.integers(K))
+    ps = float(np.exp(rng.uniform(np.log(0.001), np.log(0.05))))
+    base = rng.normal(0, 0.5, K)
+    base[c] = -np.inf
+    e = np.exp(base - np.max(base[np.isfinite(base)]))
+    e[c] = 0
+    e = (1 - ps) * e / e.sum()
+    e[c] = ps
+    pt = rng.uniform(0.2, 0.8)
+    w = (c + 1 + int(rng.integers(K - 1))) % K
+    q = np.full(K, 0.1 * (1 - pt) / (K - 2))
+    q[w] = 0.9 * (1 - pt)
+    q[c] = pt
+    types.append({"base_logits": [round(float(x), 6) for x in np.log(e)], "reward": {"ones": [c]},
+                  "teacher_logits": [round(float(x), 6) for x in np.log(q)]})
+spec = {"name": "x12_kd_plus_rl", "task": "rlvr",
+        "fixed": {"answers": K, "params": "per_type", "estimator": "grpo", "group_size": 8,
+                  "kl_estimator": "k2", "optimizer": "adam", "lr": 0.1, "steps": 100, "types": types},
+        "sweep": {"reward_coef": [0, 1], "kd_coef": [0, 0.1]}, "seeds": 8}
+with open("experiments/x12_kd_plus_rl.json", "w") as f:
+    json.dump(spec, f, indent=1)
+    f.write("\n")
