@@ -1,9 +1,12 @@
 #!/bin/bash
-# Integration test: small versions of experiments X1 (mode seeking) and X6 (pass@k collapse) run
-# as real campaigns on 3 MPI ranks; their orderings are asserted on the database with SQL.
-# Environment (from CTest): DS_BIN, DS_MPIEXEC.  Skips (77) without mpiexec.
+# Integration test: small versions of experiments X1 (mode seeking) and X6 (pass@k collapse), and
+# the shipped specs of X8 (calibration) and X12 (KD + RL), run as real campaigns on 3 MPI ranks;
+# their orderings are asserted on the database with SQL.
+# Environment (from CTest): DS_BIN, DS_MPIEXEC, DS_SRC (the repository root: the shipped specs name
+# their .npy inputs relative to it).  Skips (77) without mpiexec.
 set -u
-BIN=${DS_BIN:-build/divsweep}
+BIN=$(realpath "${DS_BIN:-build/divsweep}")
+SRC=${DS_SRC:-$(dirname "$0")/..}
 MPI=${DS_MPIEXEC:-mpiexec}
 command -v "$MPI" >/dev/null 2>&1 || { echo "no mpiexec; skipping"; exit 77; }
 T=$(mktemp -d /tmp/ds_test_experiments.XXXXXX)
@@ -60,4 +63,30 @@ check "X6: at small equal beta fkl keeps more pass@64 and entropy than rkl, hell
           (SELECT max(pass_at_64) FROM v_x6_small WHERE divergence != 'fkl' AND beta = 0.03) + 0.1
       AND (SELECT entropy FROM v_x6_small WHERE divergence = 'fkl' AND beta = 0.03) >
           (SELECT max(entropy) FROM v_x6_small WHERE divergence != 'fkl' AND beta = 0.03)" "$X6"
+
+# X8 and X12: the shipped specs, run from the repository root.
+for n in x8_calibration x12_kd_plus_rl; do
+  if ! (cd "$SRC" && "$MPI" -np 3 "$BIN" run "experiments/$n.json" --db "$T/$n.db" --quiet); then
+    echo "FAIL: $n campaign"; exit 1
+  fi
+done
+X8="$T/x8_calibration.db"; X12="$T/x12_kd_plus_rl.db"
+V8="(SELECT *, CASE WHEN teachers LIKE '%calibrated%' THEN 'calibrated' WHEN teachers LIKE '%sharp%' THEN 'sharp'
+     ELSE 'soft' END AS teacher FROM v_x8_calibration)"
+check "X8: every trial done" "SELECT count(*) = 15 FROM v_x8_calibration WHERE status = 'done'" "$X8"
+check "X8: student confidence falls strictly as w rises, for every teacher" \
+  "SELECT count(*) = 0 FROM $V8 a JOIN $V8 b ON a.teacher = b.teacher AND a.divergence_w < b.divergence_w
+     AND a.confidence <= b.confidence" "$X8"
+check "X8: calibrated teacher: ECE falls strictly as w rises" \
+  "SELECT count(*) = 0 FROM $V8 a JOIN $V8 b ON a.teacher = 'calibrated' AND b.teacher = 'calibrated'
+     AND a.divergence_w < b.divergence_w AND a.ece <= b.ece" "$X8"
+check "X8: over-sharp teacher: reverse KL (w = 0) gains accuracy and loses calibration against forward KL" \
+  "SELECT r.accuracy > f.accuracy + 0.1 AND r.ece > f.ece + 0.1 FROM $V8 r, $V8 f
+     WHERE r.teacher = 'sharp' AND f.teacher = 'sharp' AND r.divergence_w = 0 AND f.divergence_w = 1" "$X8"
+A12="(SELECT reward_coef, kd_coef, avg(pass_at_1) p, avg(teacher_pass_at_1) t FROM v_x12_kd_plus_rl GROUP BY 1, 2)"
+check "X12: every trial done" "SELECT count(*) = 32 FROM v_x12_kd_plus_rl WHERE status = 'done'" "$X12"
+check "X12: averaged over seeds, KD+RL > GRPO > KD, and KD+RL exceeds the teacher" \
+  "SELECT b.p > g.p AND g.p > k.p AND b.p > b.t FROM $A12 b, $A12 g, $A12 k
+     WHERE b.reward_coef = 1 AND b.kd_coef > 0 AND g.reward_coef = 1 AND g.kd_coef = 0
+       AND k.reward_coef = 0 AND k.kd_coef > 0" "$X12"
 exit $fail

@@ -338,6 +338,29 @@ static void rlvr_shared_policy_collapses_pass_at_k_as_x6(void) {
   }
 }
 
+/* X12's KD term: maximising ρ·P − γ·KL(π‖q) gives π ∝ q·e^{ρ r/γ}; ρ = 0 gives π = q. */
+static void rlvr_kd_term_reaches_its_closed_form(void) {
+  const char *fmt =
+      "{\"answers\":4,\"params\":\"per_type\",\"types\":[{\"base_logits\":[3,0,0,0],\"reward\":{\"ones\":[2]},"
+      "\"teacher_logits\":[1,0.5,0,-1]}],\"reward_coef\":%g,\"kd_coef\":0.5,\"optimizer\":\"newton\",\"steps\":100}";
+  char js[400];
+  double q[4] = {exp(1), exp(0.5), 1, exp(-1)}, S = q[0] + q[1] + q[2] + q[3];
+  for (int rho = 0; rho <= 1; rho++) {
+    snprintf(js, sizeof js, fmt, (double)rho);
+    ds_result_t r = {0};
+    ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
+    double qc = q[2] / S, want = rho ? qc * exp(2.0) / (qc * exp(2.0) + 1 - qc) : qc;
+    ASSERT_CLOSE(metric(&r, "pass_at_1"), want, 1e-9);
+    ASSERT_CLOSE(metric(&r, "teacher_pass_at_1"), qc, 1e-12);
+    if (!rho) ASSERT_CLOSE(metric(&r, "rkl_teacher"), 0, 1e-12);
+    ds_result_free(&r);
+  }
+  /* A missing teacher is an error naming the type. */
+  ds_result_t r = {0};
+  ASSERT_TRUE(run_task("rlvr", "{\"answers\":2,\"types\":[{\"reward\":[1,0]}],\"kd_coef\":1}", &r) == DS_ESPEC);
+  ds_result_free(&r);
+}
+
 static void rlvr_grpo_improves_reward_and_is_seeded(void) {
   const char *js =
       "{\"answers\":6,\"types\":[{\"base_logits\":[0,0,0,0,0,0],\"reward\":{\"ones\":[4]}}],\"estimator\":\"grpo\","
@@ -500,12 +523,21 @@ static void checks_name_the_json_path_of_bad_parameters(void) {
   ASSERT_TRUE(ds_task_find("rlvr")->check("types", v, err, sizeof err) == DS_ESPEC);
   ASSERT_TRUE(!strncmp(err, "[0].reward: ", 12));
   cJSON_Delete(v);
+  v = cJSON_Parse("[{\"weight\":1,\"teacher_logits\":[0,\"x\"]}]");
+  ASSERT_TRUE(ds_task_find("rlvr")->check("types", v, err, sizeof err) == DS_ESPEC);
+  ASSERT_TRUE(!strncmp(err, "[0].teacher_logits: ", 20));
+  cJSON_Delete(v);
+  v = cJSON_Parse("-0.5");
+  ASSERT_TRUE(ds_task_find("rlvr")->check("kd_coef", v, err, sizeof err) == DS_ESPEC);
+  ASSERT_TRUE(ds_task_find("rlvr")->check("reward_coef", v, err, sizeof err) == DS_ESPEC);
+  cJSON_Delete(v);
 }
 
 int main(void) {
   rlvr_reaches_the_kl_regularised_optimum_of_x3();
   fdpo_and_rlvr_reach_the_f_regularised_optima_of_x4();
   rlvr_reproduces_the_support_trap_of_x5();
+  rlvr_kd_term_reaches_its_closed_form();
   rlvr_metrics_match_hand_computed_pass_at_k_and_entropy();
   entropy_bonus_optimum_matches_x9_closed_form();
   distill_gaussian_student_orders_divergences_as_x1();

@@ -5,12 +5,16 @@
  * The policy is π_t = softmax(a_t + θ_t) with θ_t = θ (params "shared", one θ ∈ R^K) or one θ_t
  * per type ("per_type").  The objective, with type weights w̄_t = w_t / Σ w (types of weight 0
  * are never trained on), is
- *     J(θ) = Σ_t w̄_t [ Σ_i π_t,i r_t,i − β·D(π_ref,t ‖ π_t) + η·H_p(π_t) ]
+ *     J(θ) = Σ_t w̄_t [ ρ·Σ_i π_t,i r_t,i − β·D(π_ref,t ‖ π_t) − γ·KL(π_t ‖ π_teacher,t) + η·H_p(π_t) ]
  * with D any divergence of the kernel library in DESIGN §5's naming (so "rkl" is KL(π‖π_ref), the
  * usual RLHF penalty; its gradient comes from ds_ref_div_row), η = entropy_bonus and H_p the
  * entropy of π restricted to its top-p nucleus and renormalised (entropy_top_p = p; p = 1 is the
  * plain entropy).  The nucleus is the smallest set of most probable answers holding ≥ p of the
- * mass, chosen at the current π and not differentiated through (SIREN-style).
+ * mass, chosen at the current π and not differentiated through (SIREN-style).  ρ = reward_coef
+ * (default 1; 0 drops the reward term) and γ = kd_coef (default 0) weight an on-policy
+ * reverse-KL distillation term toward a per-type teacher π_teacher,t = softmax(teacher_logits)
+ * (types[i].teacher_logits, K numbers; required for every trained type when γ > 0) — KD alone is
+ * ρ = 0, γ > 0; KD + RL is ρ = 1, γ > 0 (X12).
  *
  * Estimators.
  *   exact: the full-expectation gradient of J.
@@ -20,8 +24,11 @@
  *          sampling policy, clip ε = `clip`, default 0.2), mean over the group, weighted by w̄_t.
  *          The penalty is β·∇D exactly, unless kl_estimator ("k1", "k2", "k3") is given: then
  *          β times that estimator on the sampled answers (k1 has zero expected gradient, k2 the
- *          reverse-KL gradient, k3 the forward-KL gradient; kernels.md §4.4).  The entropy bonus is
- *          exact.
+ *          reverse-KL gradient, k3 the forward-KL gradient; kernels.md §4.4).  The KD term is
+ *          treated the same way: γ·∇KL(π‖π_teacher) exactly, or with kl_estimator γ times that
+ *          estimator of log π(a) − log π_teacher(a) on the sampled answers (k2: the on-policy
+ *          reverse-KL gradient in expectation).  The reward term's surrogate is scaled by ρ.  The
+ *          entropy bonus is exact.
  *
  * Optimisers (on θ, minimising −J): "gd" (default) and "adam" with lr and optional step_clip
  * (each coordinate's step bounded); "newton" (exact only): damped Newton with a finite-difference
@@ -45,7 +52,9 @@
  * π* ∝ π_ref^{β/(β+η)}·e^{r/(β+η)} (entropy = KL to uniform).  With collapse_answer:
  * recover_step (first step at which π(j) ≥ recover_frac·π_ref(j) for the first type, default
  * frac ½; `steps` if never) and recovered (0/1).  With report_pi: pi_<i> for the first type (and
- * opt_pi_<i> where π* exists).  Curves: reward, pass_at_1, entropy at log-spaced steps.
+ * opt_pi_<i> where π* exists).  With teacher_logits on trained types: teacher_pass_at_1 (the
+ * teachers' success probability) and rkl_teacher = KL(π‖π_teacher), weighted over those types.
+ * optimality_gap is reported only for ρ = 1, γ = 0.  Curves: reward, pass_at_1, entropy at log-spaced steps.
  */
 #define _GNU_SOURCE /* qsort_r */
 #include <math.h>
@@ -60,6 +69,7 @@
 typedef struct rtype {
   double w;
   double *a, *r; /* base logits, reward [K] */
+  double *q;     /* teacher log-probs [K] (log softmax of teacher_logits), or NULL */
 } rtype_t;
 
 typedef struct rl {
@@ -69,6 +79,7 @@ typedef struct rl {
   int per_type;
   ds_div_t div;
   double beta, eta, top_p;
+  double kd, rho; /* kd_coef γ, reward_coef ρ */
   double *z, *pi, *lp, *g1, *g2; /* scratch [K] */
   size_t *order;
 } rl_t;
@@ -77,10 +88,12 @@ static void rl_free(rl_t *m) {
   for (size_t i = 0; i < m->nT; i++) {
     free(m->T[i].a);
     free(m->T[i].r);
+    free(m->T[i].q);
   }
   for (size_t i = 0; i < m->nE; i++) {
     free(m->E[i].a);
     free(m->E[i].r);
+    free(m->E[i].q);
   }
   free(m->T);
   free(m->E);
@@ -152,8 +165,15 @@ static double neg_objective(rl_t *m, const double *th, double *g, double *gb) {
     policy(m, ty->a, block(m, th, t));
     double er = 0;
     for (size_t i = 0; i < K; i++) er += m->pi[i] * ty->r[i];
-    double J = er;
-    for (size_t i = 0; i < K; i++) gz[i] -= m->pi[i] * (ty->r[i] - er);
+    double J = m->rho * er;
+    for (size_t i = 0; i < K; i++) gz[i] -= m->rho * m->pi[i] * (ty->r[i] - er);
+    if (m->kd > 0) {
+      /* ∂KL(π‖q)/∂z_j = π_j (log π_j − log q_j − KL(π‖q)). */
+      double kl = ds__kl(K, m->lp, ty->q);
+      J -= m->kd * kl;
+      for (size_t i = 0; i < K; i++)
+        if (m->pi[i] > 0) gz[i] += m->kd * m->pi[i] * (m->lp[i] - ty->q[i] - kl);
+    }
     if (m->beta > 0) {
       const double *tp = ty->a;
       J -= m->beta * ds_ref_div_row(&m->div, K, 1, &tp, NULL, DS_MIX_ARITHMETIC, m->z, 1.0, 1.0, 0, m->g1);
@@ -220,6 +240,7 @@ static int optimum(rl_t *m, size_t t, double *out) {
   ds_ref_log_softmax(K, m->T[t].a, 1.0, pref);
   ds_rl_f_t f;
   double beta = m->beta;
+  if (m->kd > 0 || m->rho != 1) return -1;
   if (m->eta == 0) {
     if (!(m->beta > 0)) return -1;
     switch (m->div.kind) {
@@ -264,6 +285,14 @@ static int read_types(ds_task_ctx_t *ctx, const cJSON *v, size_t K, rtype_t **ou
     if (!ty->a || !ty->r) return ds_task_fail(ctx, DS_ENOMEM, "out of memory");
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(c, "base_logits");
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(c, "reward");
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(c, "teacher_logits");
+    if (q) {
+      if ((size_t)cJSON_GetArraySize(q) != K)
+        return ds_task_fail(ctx, DS_ESPEC, "%s[%zu].teacher_logits: %d values for %zu answers", what, t, cJSON_GetArraySize(q), K);
+      if (!(ty->q = malloc(K * sizeof *ty->q))) return ds_task_fail(ctx, DS_ENOMEM, "out of memory");
+      ds__get_nums(q, ty->q, K);
+      ds_ref_log_softmax(K, ty->q, 1.0, ty->q);
+    }
     if (a && (size_t)cJSON_GetArraySize(a) != K)
       return ds_task_fail(ctx, DS_ESPEC, "%s[%zu].base_logits: %d values for %zu answers", what, t, cJSON_GetArraySize(a), K);
     ds__get_nums(a, ty->a, K);
@@ -342,6 +371,13 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
   m.beta = ds_param_num(p, "beta", 0);
   m.eta = ds_param_num(p, "entropy_bonus", 0);
   m.top_p = ds_param_num(p, "entropy_top_p", 1);
+  m.kd = ds_param_num(p, "kd_coef", 0);
+  m.rho = ds_param_num(p, "reward_coef", 1);
+  for (size_t t = 0; t < m.nT && m.kd > 0; t++)
+    if (m.T[t].w > 0 && !m.T[t].q) {
+      rc = ds_task_fail(ctx, DS_ESPEC, "types[%zu].teacher_logits: missing (kd_coef > 0 needs a teacher for every trained type)", t);
+      goto done;
+    }
   int grpo = !strcmp(ds_param_str(p, "estimator", "exact"), "grpo");
   ds__opt_kind_t ok = DS__OPT_GD;
   ds__opt_from_name(ds_param_str(p, "optimizer", "gd"), &ok);
@@ -533,10 +569,14 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
             size_t a = samp[t * G + i];
             double dl = 0, dk = 0, c;
             ds_rl_ppo_token(&ppo, m.lp[a], old[t * G + i], adv[t * G + i], &dl, NULL);
-            c = dl;
+            c = m.rho * dl;
             if (use_kl && m.beta > 0) {
               ds_rl_kl_token(klk, m.lp[a], lref[a], &dk);
               c += m.beta * dk;
+            }
+            if (use_kl && m.kd > 0) {
+              ds_rl_kl_token(klk, m.lp[a], m.T[t].q[a], &dk);
+              c += m.kd * dk;
             }
             /* ∂ log π(a)/∂z = e_a − π. */
             for (size_t j = 0; j < K; j++) gz[j] -= c * m.pi[j] / (double)G;
@@ -546,6 +586,11 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
             const double *tp = m.T[t].a;
             ds_ref_div_row(&m.div, K, 1, &tp, NULL, DS_MIX_ARITHMETIC, m.z, 1.0, 1.0, 0, m.g1);
             for (size_t j = 0; j < K; j++) gz[j] += m.beta * m.g1[j];
+          }
+          if (!use_kl && m.kd > 0) {
+            double kl = ds__kl(K, m.lp, m.T[t].q);
+            for (size_t j = 0; j < K; j++)
+              if (m.pi[j] > 0) gz[j] += m.kd * m.pi[j] * (m.lp[j] - m.T[t].q[j] - kl);
           }
           if (m.eta > 0) nucleus_entropy(&m, -m.eta, gz);
           double *gt = g + (m.per_type ? t * K : 0);
@@ -566,6 +611,28 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
   if ((rc = add_stats(ctx, "", &st, ks, nk, 1))) goto done;
   type_stats(&m, m.T, m.nT, m.wsum, th, 0, ks, nk, &st);
   if ((rc = add_stats(ctx, "base_", &st, ks, nk, 0))) goto done;
+  {
+    /* Teacher metrics over the trained types that have one (weights renormalised over them). */
+    double tw = 0, tp = 0, tkl = 0, *lt = malloc(K * sizeof *lt);
+    if (!lt) goto oom;
+    for (size_t t = 0; t < m.nT; t++) {
+      double wt = m.T[t].w;
+      if (!(wt > 0) || !m.T[t].q) continue;
+      double P = 0;
+      for (size_t i = 0; i < K; i++) P += exp(m.T[t].q[i]) * m.T[t].r[i];
+      policy(&m, m.T[t].a, block(&m, th, t));
+      memcpy(lt, m.lp, K * sizeof *lt);
+      tw += wt;
+      tp += wt * fmin(1, fmax(0, P));
+      tkl += wt * ds__kl(K, lt, m.T[t].q);
+    }
+    free(lt);
+    if (tw > 0) {
+      rc = ds_result_metric(ctx->res, "teacher_pass_at_1", tp / tw);
+      if (!rc) rc = ds_result_metric(ctx->res, "rkl_teacher", tkl / tw);
+      if (rc) goto done;
+    }
+  }
   if (m.nE > 0 && m.esum > 0) {
     type_stats(&m, m.E, m.nE, m.esum, th, !m.per_type, ks, nk, &st);
     if ((rc = add_stats(ctx, "ood_", &st, ks, nk, 0))) goto done;
@@ -634,7 +701,7 @@ static int check_types(const cJSON *v, char *err, size_t err_len) {
       snprintf(sfx, sizeof sfx, "[%d].%s", i, c->string);
       if (!strcmp(c->string, "weight")) {
         if (ds_check_num(c, 0, 1e12, 1, 1, err, err_len)) return ds_check_fail(err, err_len, sfx, "expected a number >= 0");
-      } else if (!strcmp(c->string, "base_logits")) {
+      } else if (!strcmp(c->string, "base_logits") || !strcmp(c->string, "teacher_logits")) {
         if (ds__check_nums(c, 0, err, err_len)) return ds_check_fail(err, err_len, sfx, "expected a list of finite numbers");
       } else if (!strcmp(c->string, "reward")) {
         if (cJSON_IsObject(c)) {
@@ -648,7 +715,7 @@ static int check_types(const cJSON *v, char *err, size_t err_len) {
           return ds_check_fail(err, err_len, sfx, "expected a list of K numbers or {\"ones\": [answer indices]}");
         }
       } else {
-        return ds_check_fail(err, err_len, sfx, "unknown key (a type has weight, base_logits, reward)");
+        return ds_check_fail(err, err_len, sfx, "unknown key (a type has weight, base_logits, reward, teacher_logits)");
       }
     }
   }
@@ -682,7 +749,8 @@ static int rlvr_check(const char *key, const cJSON *v, char *err, size_t err_len
     return 0;
   }
   if (!strcmp(key, "divergence")) return ds__div_parse(v, NULL, err, err_len);
-  if (!strcmp(key, "beta") || !strcmp(key, "entropy_bonus")) return ds_check_num(v, 0, 1e12, 1, 1, err, err_len);
+  if (!strcmp(key, "beta") || !strcmp(key, "entropy_bonus") || !strcmp(key, "kd_coef") || !strcmp(key, "reward_coef"))
+    return ds_check_num(v, 0, 1e12, 1, 1, err, err_len);
   if (!strcmp(key, "entropy_top_p")) return ds_check_num(v, 0, 1, 0, 1, err, err_len);
   if (!strcmp(key, "optimizer")) {
     ds__opt_kind_t o;
