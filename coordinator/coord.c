@@ -932,6 +932,13 @@ static int setup_campaign(coord_t *c, char *err, size_t err_len) {
     time_t now = time(NULL);
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", gmtime(&now));
     snprintf(aside, sizeof aside, "%s@%s", row.name, stamp);
+    /* Two --fresh runs within one second would pick the same name: add a counter. */
+    for (int k = 2; k < 1000; k++) {
+      ds_campaign_row_t other;
+      if (ds_store_campaign_get(c->store, aside, &other) != 0) break;
+      free(other.spec_json);
+      snprintf(aside, sizeof aside, "%s@%s-%d", row.name, stamp, k);
+    }
     char old_view[160];
     ds_store_view_name(row.name, old_view, sizeof old_view);
     char sql[256];

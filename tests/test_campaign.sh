@@ -46,6 +46,8 @@ mpi 3 "$DS_BIN" run "$TMP/a.json" --db "$A" --fresh --quiet
 check "--fresh keeps the old campaign under another name" "$(q "$A" "SELECT count(*) FROM campaigns WHERE name LIKE 'camp@%'")" 1
 check "--fresh ran the campaign again" "$(q "$A" "SELECT n_trials, status FROM campaigns WHERE name='camp'")" "180,done"
 check "--fresh deleted no result" "$(q "$A" "SELECT count(*) FROM trials")" 420
+mpi 3 "$DS_BIN" run "$TMP/a.json" --db "$A" --fresh --quiet
+check "a second --fresh within the same second gets its own name" "$(q "$A" "SELECT count(*) FROM campaigns WHERE name LIKE 'camp@%'")" 2
 
 # --- kill -9 of the whole job, then resume ---
 cat > "$TMP/b.json" <<'J'
