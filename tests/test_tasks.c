@@ -309,6 +309,30 @@ static void distill_free_student_reaches_a_mixed_teacher(void) {
   ds_result_free(&r);
 }
 
+/* A floored student can still reach a teacher whose own floor is at least as large — only if
+ * the floor's backward pass is right; and between disjoint supports fkl leaves a floored student
+ * where it is, while w1 moves it (experiments.md X2). */
+static void distill_floored_student_trains_and_x2_holds(void) {
+  ds_result_t r = {0};
+  ASSERT_TRUE(run_task("distill",
+                       "{\"vocab\":16,\"teachers\":[{\"bumps\":[[5,1.5,1]],\"floor\":0.05}],"
+                       "\"student\":{\"kind\":\"free\",\"floor\":0.02},\"divergence\":\"fkl\",\"steps\":3000,\"lr\":0.05}",
+                       &r) == 0);
+  ASSERT_TRUE(metric(&r, "fkl") < 1e-7);
+  ds_result_free(&r);
+  const char *fmt = "{\"vocab\":40,\"teachers\":[{\"box\":[30,4],\"floor\":1e-6}],\"student\":{\"kind\":"
+                    "\"gaussian\",\"sigma\":1,\"mu0\":5,\"floor\":1e-6},\"steps\":600,\"lr\":0.1,\"divergence\":\"%s\"}";
+  char js[400];
+  snprintf(js, sizeof js, fmt, "fkl");
+  ASSERT_TRUE(run_task("distill", js, &r) == 0);
+  ASSERT_TRUE(fabs(metric(&r, "mu") - 5) < 1);
+  ds_result_free(&r);
+  snprintf(js, sizeof js, fmt, "w1");
+  ASSERT_TRUE(run_task("distill", js, &r) == 0);
+  ASSERT_TRUE(metric(&r, "mu") > 29);
+  ds_result_free(&r);
+}
+
 static void rlvr_shared_policy_collapses_pass_at_k_as_x6(void) {
   const char *fmt =
       "{\"answers\":8,\"types\":[{\"weight\":0.6,\"base_logits\":[1,0.3,-0.5,0,0,0,0,0],\"reward\":{\"ones\":[0]}},"
@@ -543,6 +567,7 @@ int main(void) {
   distill_gaussian_student_orders_divergences_as_x1();
   distill_metrics_match_hand_computed_values();
   distill_free_student_reaches_a_mixed_teacher();
+  distill_floored_student_trains_and_x2_holds();
   rlvr_shared_policy_collapses_pass_at_k_as_x6();
   rlvr_grpo_improves_reward_and_is_seeded();
   rlvr_forward_kl_recovers_a_collapsed_answer_as_x7();

@@ -16,7 +16,9 @@
  *   mixture (weights over the teachers, default uniform), mix: "arithmetic" (default),
  *     "geometric" or "loss" (DESIGN §5), and "confidence": arithmetic with per-row weights
  *     ∝ mixture_k · max_j p_kj (confidence-weighted fusion, X13).
- *   student: {"kind": "free"} (one logit per token and row), {"kind": "gaussian", "sigma": s?,
+ *   student: any kind may take "floor": f in [0, 1) — the student distribution becomes
+ *     (1 − f)·softmax(z/T) + f/V, a smoothed output whose tail carries no gradient (X2);
+ *     {"kind": "free"} (one logit per token and row), {"kind": "gaussian", "sigma": s?,
  *     "mu0": m?, "sigma0": s0?} (logits −(i−μ)²/2σ² per row; σ fixed when "sigma" is given),
  *     {"kind": "linear", "features": "file"?, "dim": d?, "bias": true?} (z_r = W x_r + b with W
  *     shared across rows; features [R][d] from a file or seeded N(0,1) of dimension d).
@@ -73,6 +75,8 @@ typedef struct distill {
   int bias;
   size_t n;           /* parameters */
   double *labels;     /* [R] or NULL */
+  double floor_s;     /* student floor f: s = (1 − f)·softmax(z/T) + f/V; 0 = none */
+  double *fq, *fs;    /* scratch [V]: q and s of the last floored row (for the backward pass) */
 } distill_t;
 
 static void distill_free(distill_t *d) {
@@ -82,6 +86,8 @@ static void distill_free(distill_t *d) {
   free(d->w);
   free(d->feat);
   free(d->labels);
+  free(d->fq);
+  free(d->fs);
 }
 
 /* ---- teachers ----------------------------------------------------------------------------- */
@@ -207,6 +213,34 @@ static void student_backprop(const distill_t *d, const double *th, size_t r, con
   }
 }
 
+/* The student floor.  A floored student is s = (1 − f)·q + f/V with q = softmax(z/T): every token
+ * keeps at least f/V of mass, like a real model's smoothed output, so a divergence between
+ * disjoint supports sees a student whose tail carries no gradient (experiments.md X2).  In place,
+ * z becomes T·log s (so softmax(z/T) = s); q and s are kept for student_floor_backward. */
+static void student_floor(const distill_t *d, double *z, double T) {
+  if (!(d->floor_s > 0)) return;
+  size_t V = d->V;
+  double lse = ds_ref_log_softmax(V, z, T, d->fq);
+  (void)lse;
+  for (size_t i = 0; i < V; i++) {
+    d->fq[i] = exp(d->fq[i]);
+    d->fs[i] = (1 - d->floor_s) * d->fq[i] + d->floor_s / (double)V;
+    z[i] = T * log(d->fs[i]);
+  }
+}
+
+/* gz holds ∂L/∂z' for the floored logits z' = T·log s; turns it into ∂L/∂z:
+ * ∂L/∂z_j = (1 − f)·(a_j − q_j Σ_i a_i) with a_i = gz_i q_i / s_i (the T's cancel). */
+static void student_floor_backward(const distill_t *d, double *gz) {
+  if (!(d->floor_s > 0)) return;
+  double A = 0;
+  for (size_t i = 0; i < d->V; i++) {
+    gz[i] = gz[i] * d->fq[i] / d->fs[i];
+    A += gz[i];
+  }
+  for (size_t i = 0; i < d->V; i++) gz[i] = (1 - d->floor_s) * (gz[i] - d->fq[i] * A);
+}
+
 /* Per-row teacher weights (confidence mixing) or the global ones. */
 static void row_weights(const distill_t *d, size_t r, double *w, double *lp_tmp) {
   if (d->mix != MIX_CONFIDENCE) {
@@ -229,11 +263,15 @@ static double loss_grad(const distill_t *d, const double *th, double *grad, doub
   if (grad) memset(grad, 0, d->n * sizeof *grad);
   for (size_t r = 0; r < d->R; r++) {
     student_logits(d, th, r, z);
+    student_floor(d, z, d->T);
     for (size_t k = 0; k < d->K; k++) tp[k] = d->teacher[k] + r * d->V;
     row_weights(d, r, w, tmp);
     ds_mix_t m = d->mix == MIX_CONFIDENCE ? DS_MIX_ARITHMETIC : (ds_mix_t)d->mix;
     L += ds_ref_div_row(&d->div, d->V, d->K, tp, w, m, z, d->T, d->T, d->t2, grad ? gz : NULL) / (double)d->R;
-    if (grad) student_backprop(d, th, r, gz, 1.0 / (double)d->R, grad);
+    if (grad) {
+      student_floor_backward(d, gz);
+      student_backprop(d, th, r, gz, 1.0 / (double)d->R, grad);
+    }
   }
   return L;
 }
@@ -336,6 +374,7 @@ static int distill_run(ds_task_ctx_t *ctx) {
   if (!strcmp(kind, "gaussian")) d.kind = ST_GAUSS;
   else if (!strcmp(kind, "linear")) d.kind = ST_LINEAR;
   d.sigma_fixed = student ? ds_param_num(student, "sigma", 0) : 0;
+  d.floor_s = student ? ds_param_num(student, "floor", 0) : 0;
   d.mu0 = student ? ds_param_num(student, "mu0", NAN) : NAN;
   d.sigma0 = student ? ds_param_num(student, "sigma0", d.sigma_fixed > 0 ? d.sigma_fixed : M_E) : M_E;
   if (d.kind == ST_LINEAR) {
@@ -425,7 +464,11 @@ static int distill_run(ds_task_ctx_t *ctx) {
   curve = malloc(200 * sizeof *curve);
   best_curve = malloc(200 * sizeof *best_curve);
   curve_step = malloc(200 * sizeof *curve_step);
-  if (!th || !best || !g || !z || !gz || !tmp || !wrow || !tp || !curve || !best_curve || !curve_step) goto oom;
+  d.fq = malloc(V * sizeof *d.fq);
+  d.fs = malloc(V * sizeof *d.fs);
+  if (!th || !best || !g || !z || !gz || !tmp || !wrow || !tp || !curve || !best_curve || !curve_step || !d.fq ||
+      !d.fs)
+    goto oom;
   if ((rc = ds__opt_init(&opt, ok, d.n, ds_param_num(p, "lr", 0.05), ds_param_num(p, "clip", 0)))) goto oom;
 
   double best_loss = INFINITY;
@@ -472,6 +515,7 @@ static int distill_run(ds_task_ctx_t *ctx) {
     row_weights(&d, r, wrow, tmp);
     ds__mix_logprob(V, K, tp, wrow, d.mix == MIX_CONFIDENCE ? DS_MIX_ARITHMETIC : (ds_mix_t)d.mix, 1.0, lp);
     student_logits(&d, best, r, z);
+    student_floor(&d, z, 1.0);
     ds_ref_log_softmax(V, z, 1.0, lq);
     memcpy(all_lq + r * V, lq, V * sizeof *lq);
     memcpy(all_lp + r * V, lp, V * sizeof *lp);
@@ -602,7 +646,9 @@ static int check_student(const cJSON *v, char *err, size_t err_len) {
     snprintf(sfx, sizeof sfx, ".%s", c->string);
     const char *k = c->string;
     if (!strcmp(k, "kind")) continue;
-    if (kd == ST_GAUSS && (!strcmp(k, "sigma") || !strcmp(k, "sigma0"))) {
+    if (!strcmp(k, "floor")) {
+      if (ds_check_num(c, 0, 1, 1, 0, err, err_len)) return ds_check_fail(err, err_len, sfx, "expected a number in [0, 1)");
+    } else if (kd == ST_GAUSS && (!strcmp(k, "sigma") || !strcmp(k, "sigma0"))) {
       if (ds_check_num(c, 0, 1e9, 0, 1, err, err_len)) return ds_check_fail(err, err_len, sfx, "expected a number > 0");
     } else if (kd == ST_GAUSS && !strcmp(k, "mu0")) {
       if (ds_check_num(c, -1e9, 1e9, 1, 1, err, err_len)) return ds_check_fail(err, err_len, sfx, "expected a number");
