@@ -29,14 +29,28 @@ int ds__cpu_fast_div(ds_div_kind_t k) {
   }
 }
 
+/* Divergences with a fused fast row that can decline (row_ext): cs, w1, and ab away from its
+ * degenerate parameters (the reference's |·| < 1e-12 rule), one teacher only. */
+static int ext_div(const ds_div_t *d) {
+  if (d->kind == DS_DIV_CS || d->kind == DS_DIV_W1) return 1;
+  if (d->kind == DS_DIV_AB) {
+    const double tiny = 1e-12;
+    return !(fabs(d->alpha) < tiny || fabs(d->beta) < tiny || fabs(d->alpha + d->beta) < tiny);
+  }
+  return 0;
+}
+
 static int cpu_supports(const ds_backend_t *be, const ds_kern_args_t *a) {
   if (a->dtype != DS_DTYPE_F32) return DS_EUNSUP;
   if (a->div->kind == DS_DIV_SINKHORN && a->vocab > DS__SINKHORN_MAX_V) return DS_EUNSUP;
-  return ds__cpu_fast_div(a->div->kind);
+  return ds__cpu_fast_div(a->div->kind) || (ext_div(a->div) && a->n_teachers == 1);
 }
 
 static size_t cpu_scratch(const ds_kern_args_t *a) {
-  if (!ds__cpu_fast_div(a->div->kind)) return ds__ref_row_scratch(a);
+  if (!ds__cpu_fast_div(a->div->kind)) {
+    size_t rs = ds__ref_row_scratch(a), ws = DS__CPU_WORK_FLOATS(a->vocab) * sizeof(float);
+    return ext_div(a->div) && ws > rs ? ws : rs;
+  }
   size_t V = (a->vocab + 15) & ~(size_t)15;
   return ((a->n_teachers > 1 ? V : 0) + DS__CPU_WORK_FLOATS(a->vocab)) * sizeof(float);
 }
@@ -45,10 +59,22 @@ static int cpu_row(const ds_backend_t *be, const ds_kern_args_t *a, size_t r, do
                    float *grad, double *loss, void *scratch) {
   const ds__cpu_isa_t *isa = be->ctx;
   size_t V = a->vocab, K = a->n_teachers;
-  if (!ds__cpu_fast_div(a->div->kind)) return ds__kern_ref_row(be, a, r, gscale, grad, loss, scratch);
   double t2 = a->t2 ? a->t_student * a->t_student : 1.0;
   ds__cpu_row_t rr = {a->div, V, NULL, a->student + r * V, (float)(1.0 / a->t_teacher),
                       (float)(1.0 / a->t_student), grad, gscale * t2 / a->t_student, 0, NULL};
+  if (!ds__cpu_fast_div(a->div->kind)) {
+    /* ref scratch (cpu_scratch) is at least the fast row's work area and 64-byte aligned. */
+    if (ext_div(a->div) && K == 1) {
+      double L;
+      rr.t = a->teacher[0] + r * V;
+      rr.work = scratch;
+      if (isa->row_ext(&rr, &L)) {
+        *loss = t2 * L;
+        return 0;
+      }
+    }
+    return ds__kern_ref_row(be, a, r, gscale, grad, loss, scratch);
+  }
   /* The fast row's work area sits after the mixture row (whose length is padded to 16 floats,
    * so the work area stays 64-byte aligned). */
   rr.work = (float *)scratch + (K > 1 ? (V + 15) & ~(size_t)15 : 0);
