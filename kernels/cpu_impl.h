@@ -604,34 +604,65 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
     /* W1 = (1/V) Σ_{k<V−1} |F_p(k) − F_q(k)| by a double running difference of the CDFs; the
      * signs sign(F_q − F_p) are parked in F, then a reverse cumulative sum gives
      * h_j = q_j·(1/V)·Σ_{k=j}^{V−2} sign(F_q(k) − F_p(k)) (as the reference), and
-     * g = gscale·(h − q·H).  Scalar: the scan is sequential (≈ 2 × V dependent adds a row). */
-    double Fd = 0, D = 0, H2 = 0;
+     * g = gscale·(h − q·H).  Scalar: the scans are sequential; four elements per step with
+     * their partial sums formed off the carried chain, so one dependent add per four elements.
+     * (The sign sums are small integers, exact in any order.) */
+    double Fd = 0, D0 = 0, D1 = 0, H2 = 0, H3 = 0;
     const double iV = 1.0 / (double)V;
+#define SGN(x) ((float)(((x) < 0) - ((x) > 0)))
     for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
       const size_t end = V - b < BLK ? V : b + BLK;
       const float fct = ct[k], fcs = cs[k];
-      for (i = b; i < end && i + 1 < V; i++) {
+      for (i = b; i + 4 <= end && i + 4 < V; i += 4) {
+        double d0 = (double)(F[i] * fct) - (double)(E[i] * fcs);
+        double d1 = (double)(F[i + 1] * fct) - (double)(E[i + 1] * fcs);
+        double d2 = (double)(F[i + 2] * fct) - (double)(E[i + 2] * fcs);
+        double d3 = (double)(F[i + 3] * fct) - (double)(E[i + 3] * fcs);
+        double s1 = d0 + d1, s2 = s1 + d2, s3 = s2 + d3;
+        double f0 = Fd + d0, f1 = Fd + s1, f2 = Fd + s2, f3 = Fd + s3;
+        Fd = f3;
+        D0 += fabs(f0) + fabs(f1);
+        D1 += fabs(f2) + fabs(f3);
+        F[i] = SGN(f0); F[i + 1] = SGN(f1); F[i + 2] = SGN(f2); F[i + 3] = SGN(f3);
+      }
+      for (; i < end && i + 1 < V; i++) {
         Fd += (double)(F[i] * fct) - (double)(E[i] * fcs);
-        D += fabs(Fd);
-        F[i] = (float)((Fd < 0) - (Fd > 0));
+        D0 += fabs(Fd);
+        F[i] = SGN(Fd);
       }
     }
-    *out = D * iV;
+#undef SGN
+    *out = (D0 + D1) * iV;
     if (g) {
       double suf = 0;
       F[V - 1] = 0;
       for (size_t b = (V - 1) / BLK * BLK, k = (V - 1) / BLK + 1; k-- > 0; b -= BLK) {
         const size_t end = V - b < BLK ? V : b + BLK;
         const float fcs = cs[k];
-        for (i = end; i-- > b;) {
+        const double sc = iV;
+        for (i = end; i >= b + 4;) {
+          i -= 4; /* elements i+3, i+2, i+1, i, in that order */
+          double u3 = suf + F[i + 3], t2 = F[i + 3] + F[i + 2], u2 = suf + t2;
+          double t1 = t2 + F[i + 1], u1 = suf + t1, u0 = suf + (t1 + F[i]);
+          suf = u0;
+          float q0 = E[i] * fcs, q1 = E[i + 1] * fcs, q2 = E[i + 2] * fcs, q3 = E[i + 3] * fcs;
+          float h0 = (float)((double)q0 * u0 * sc), h1 = (float)((double)q1 * u1 * sc);
+          float h2 = (float)((double)q2 * u2 * sc), h3 = (float)((double)q3 * u3 * sc);
+          E[i] = q0; E[i + 1] = q1; E[i + 2] = q2; E[i + 3] = q3;
+          F[i] = h0; F[i + 1] = h1; F[i + 2] = h2; F[i + 3] = h3;
+          H2 += (double)h3 + h2;
+          H3 += (double)h1 + h0;
+        }
+        while (i-- > b) {
           suf += F[i];
-          float q = E[i] * fcs, h = (float)((double)q * suf * iV);
+          float q = E[i] * fcs, h = (float)((double)q * suf * sc);
           E[i] = q;
           F[i] = h;
           H2 += h;
         }
         if (b == 0) break;
       }
+      H2 += H3;
       const vf vH = vset((float)H2);
       for (i = 0; i + VW <= V; i += VW) vst(g + i, vmul(gs, vsub(vld(F + i), vmul(vld(g + i), vH))));
       if (i < V) vst_tail(g + i, vmul(gs, vsub(vld_tail(F + i, V - i, 0), vmul(vld_tail(g + i, V - i, 0), vH))), V - i);
