@@ -1,7 +1,8 @@
 /* cpu_avx2.c — AVX2+FMA mapping of the CPU fast path (compiled with -mavx2 -mfma); the kernel
  * body is cpu_impl.h.  Only called when the CPU reports avx2 and fma.
- * vexp: Cephes range reduction, degree-6 polynomial, 2^n built in the exponent field; inputs below
- * −87.3 give 0 (no denormal results), above 88 give inf (2^n must stay a normal float).  vlog: exponent/mantissa split by bit
+ * vexp: ggml_v_expf's shifter/Estrin scheme (as AVX-512) on ordinary inputs; vectors with a lane
+ * beyond |n| > 125 or NaN take vexp_full: Cephes range reduction, degree-6 polynomial, 2^n built
+ * in the exponent field, inputs below −87.3 give 0 (no denormal results), above 88 give inf.  vlog: exponent/mantissa split by bit
  * operations (denormals pre-scaled by 2^23) + Cephes logf polynomial.  Both ≈ 1e-7 relative. */
 #include <immintrin.h>
 #include <math.h>
@@ -46,7 +47,7 @@ static inline float vhmax(vf x) {
   return _mm_cvtss_f32(m);
 }
 
-static inline vf vexp(vf x0) {
+static inline vf vexp_full(vf x0) {
   vf x = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(_mm256_set1_ps(-87.3365447505531f), x0));
   vf n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -65,6 +66,30 @@ static inline vf vexp(vf x0) {
   y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x0, _mm256_set1_ps(-87.3365447505531f), _CMP_LT_OQ));
   y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x0, _mm256_set1_ps(88.0f), _CMP_GT_OQ));
   return _mm256_blendv_ps(y, x0, _mm256_cmp_ps(x0, x0, _CMP_UNORD_Q)); /* NaN in, NaN out */
+}
+
+/* ggml_v_expf's scheme (as the AVX-512 unit): n = round(x·log2 e) by the 1.5·2^23 shifter, two-step
+ * Cody–Waite r = x − n·ln 2, an Estrin-evaluated minimax polynomial (≈ 1.5 ulp), 2^n built from
+ * the shifter's low bits.  When any lane has |n| > 125 or is NaN (overflow, results near or below
+ * FLT_MIN, −inf, NaN), the whole vector takes vexp_full above, so the special values stay as they
+ * were (0 below −87.34, inf above 88, NaN stays NaN); in the kernels that branch is essentially
+ * never taken (exponents are x − max ≤ 0 of ordinary logits). */
+static inline vf vexp(vf x) {
+  const vf sh = _mm256_set1_ps(0x1.8p23f);
+  const vf z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), sh);
+  const vf n = _mm256_sub_ps(z, sh);
+  const vf an = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+  if (_mm256_movemask_ps(_mm256_cmp_ps(an, _mm256_set1_ps(125.0f), _CMP_NLE_UQ))) return vexp_full(x);
+  const vf b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const vf k = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(z), 23),
+                                                    _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+  const vf u = _mm256_mul_ps(b, b);
+  const vf j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+  return _mm256_fmadd_ps(j, k, k);
 }
 
 static inline vf vlog(vf x0) {
@@ -99,7 +124,31 @@ static inline vf vlog(vf x0) {
   return res;
 }
 
-/* log for x ≥ 0 finite: this unit uses its general vlog. */
-#define vlogp vlog
+/* log for x ≥ 0 known finite (a mixture βp + (1−β)q): no denormal pre-scale and no special-value
+ * patching.  A denormal or zero x gives a finite value near −87..−88 instead of its log or −inf;
+ * every caller multiplies log m by a probability ≤ m/β (or selects on p > 0, q > 0, m > 0), so
+ * those lanes contribute ~1e-38·88 at most, as the exact value would. */
+static inline vf vlogp(vf x) {
+  __m256i xi = _mm256_castps_si256(x);
+  vf e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(xi, 23), _mm256_set1_epi32(126)));
+  vf m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(xi, _mm256_set1_epi32(0x007fffff)),
+                                             _mm256_set1_epi32(0x3f000000)));
+  vf small = _mm256_cmp_ps(m, _mm256_set1_ps(0.707106781186547524f), _CMP_LT_OQ);
+  e = _mm256_sub_ps(e, _mm256_and_ps(small, _mm256_set1_ps(1.0f)));
+  m = _mm256_add_ps(m, _mm256_and_ps(small, m));
+  m = _mm256_sub_ps(m, _mm256_set1_ps(1.0f));
+  vf z = _mm256_mul_ps(m, m), z2 = _mm256_mul_ps(z, z);
+  /* Cephes logf polynomial, Estrin order (as the AVX-512 vlogp). */
+  vf a01 = _mm256_fmadd_ps(_mm256_set1_ps(7.0376836292e-2f), m, _mm256_set1_ps(-1.1514610310e-1f));
+  vf a23 = _mm256_fmadd_ps(_mm256_set1_ps(1.1676998740e-1f), m, _mm256_set1_ps(-1.2420140846e-1f));
+  vf a45 = _mm256_fmadd_ps(_mm256_set1_ps(1.4249322787e-1f), m, _mm256_set1_ps(-1.6668057665e-1f));
+  vf a67 = _mm256_fmadd_ps(_mm256_set1_ps(2.0000714765e-1f), m, _mm256_set1_ps(-2.4999993993e-1f));
+  vf hi = _mm256_fmadd_ps(_mm256_fmadd_ps(a01, z, a23), z2, _mm256_fmadd_ps(a45, z, a67));
+  vf y = _mm256_fmadd_ps(hi, m, _mm256_set1_ps(3.3333331174e-1f));
+  y = _mm256_mul_ps(_mm256_mul_ps(y, m), z);
+  y = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), y);
+  y = _mm256_fmadd_ps(z, _mm256_set1_ps(-0.5f), y);
+  return _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), _mm256_add_ps(m, y));
+}
 
 #include "cpu_impl.h"

@@ -62,6 +62,7 @@ static double row_lse(const float *restrict x, size_t n, float scale) {
 
 typedef struct {
   float beta, alpha, w, c1, c2; /* per-divergence constants */
+  float k1, k2, k3, ia;         /* ab: loss = k1·p^α q^β + k2·p^(α+β) + k3·q^(α+β), h ∝ ia */
 } prm_t;
 
 /* 1 if divergence `kind` needs the teacher probabilities p themselves (not only log p). */
@@ -142,6 +143,15 @@ static inline __attribute__((always_inline)) void elem(int kind, const prm_t *P,
       *h = vfma(vset(-P->w), p, vmul(vset(P->c1), r));
       break;
     }
+    case DS_DIV_AB: { /* non-degenerate α, β, α+β (others take the reference row):
+       * −(p^α q^β − α/(α+β) p^(α+β) − β/(α+β) q^(α+β))/(αβ); h = (q^(α+β) − p^α q^β)/α */
+      vf pq = vexp(vfma(vset(P->alpha), lp, vmul(vset(P->beta), lq)));
+      vf pab = vexp(vmul(vset(P->c1), lp)), qab = vexp(vmul(vset(P->c1), lq));
+      /* k1 = −(k2 + k3): the differences make p = q give exactly 0, not a 3-term cancellation. */
+      *loss = vfma(vset(P->k2), vsub(pab, pq), vmul(vset(P->k3), vsub(qab, pq)));
+      *h = vmul(vset(P->ia), vsub(qab, pq));
+      break;
+    }
     default: { /* DS_DIV_ENTROPY: −q log q; h = −q log q */
       vf v = vsel_gt(q, zero, vmul(q, lq), zero);
       *loss = vsub(zero, v);
@@ -159,7 +169,7 @@ static inline __attribute__((always_inline)) double row_slow(int K, const ds__cp
   const float *restrict t = r->t, *restrict s = r->s;
   float *restrict g = r->grad;
   const ds_div_t *d = r->div;
-  prm_t P = {(float)d->beta, (float)d->alpha, (float)d->w, 0, 0};
+  prm_t P = {(float)d->beta, (float)d->alpha, (float)d->w, 0, 0, 0, 0, 0, 0};
   if (K == DS_DIV_JSD) P.c1 = (float)(1 - d->beta);
   if (K == DS_DIV_SKL || K == DS_DIV_SRKL) P.c1 = (float)(1 - d->alpha);
   if (K == DS_DIV_WMIX) P.c1 = (float)(1 - d->w);
@@ -438,12 +448,20 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
   float *restrict E = g ? g : r->work + Vp;
   float *ct = r->work + 2 * Vp, *cs = ct + nb, *cw = cs + nb;
   const ds_div_t *d = r->div;
-  prm_t P = {(float)d->beta, (float)d->alpha, (float)d->w, 0, 0};
+  prm_t P = {(float)d->beta, (float)d->alpha, (float)d->w, 0, 0, 0, 0, 0, 0};
   if (K == DS_DIV_JSD) P.c1 = (float)(1 - d->beta);
   if (K == DS_DIV_SKL || K == DS_DIV_SRKL) P.c1 = (float)(1 - d->alpha);
   if (K == DS_DIV_WMIX) P.c1 = (float)(1 - d->w);
+  if (K == DS_DIV_AB) {
+    double a = d->alpha, b = d->beta;
+    P.c1 = (float)(a + b);
+    P.k1 = (float)(-1 / (a * b));
+    P.k2 = (float)(1 / (b * (a + b)));
+    P.k3 = (float)(1 / (a * (a + b)));
+    P.ia = (float)(1 / a);
+  }
   st_t st;
-  if (!stats2(K != DS_DIV_ENTROPY, needs_p(K), K == DS_DIV_FKL ? 1 : K == DS_DIV_RKL ? 2 : 0, t, s, V, r->inv_tt, r->inv_ts, E, F, ct, cs, &st))
+  if (!stats2(K != DS_DIV_ENTROPY, needs_p(K) || K == DS_DIV_CS || K == DS_DIV_W1, K == DS_DIV_FKL ? 1 : K == DS_DIV_RKL ? 2 : 0, t, s, V, r->inv_tt, r->inv_ts, E, F, ct, cs, &st))
     return 0;
   const vf vtt = vset(r->inv_tt), vts = vset(r->inv_ts), zero = vset(0);
   const vf nmt = vset(-st.m_t), nmq = vset(-st.m_s), nlt = vset((float)-st.ls_t),
@@ -549,6 +567,109 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
     return 1;
   }
 
+  if (K == DS_DIV_CS) {
+    /* Σpq, Σp², Σq² from the stored rows; H = 0, so g = gscale·q·(q/Σq² − p/Σpq) (kernels.md
+     * §2.10).  The fp32 products underflow for nearly disjoint rows: below Σpq = 1e-25 (where
+     * products under FLT_MIN could matter at fp32 precision) the caller takes the reference. */
+    double spq = 0, spp = 0, sqq = 0;
+    for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
+      const size_t end = V - b < BLK ? V : b + BLK;
+      const vf vct = vset(ct[k]), vcs = vset(cs[k]);
+      vf a1 = zero, a2 = zero, a3 = zero;
+      for (i = b; i < end; i += VW) {
+        size_t n = end - i < VW ? end - i : VW;
+        vf q = vmul(FLD(E, i, n), vcs), p = vmul(FLD(F, i, n), vct);
+        a1 = vfma(p, q, a1); a2 = vfma(p, p, a2); a3 = vfma(q, q, a3);
+      }
+      spq += vsum(a1); spp += vsum(a2); sqq += vsum(a3);
+    }
+    if (!(spq > 1e-25 && spq < INFINITY && spp > 0 && spp < INFINITY && sqq > 0 && sqq < INFINITY)) return 0;
+    *out = -log(spq) + 0.5 * log(spp) + 0.5 * log(sqq);
+    if (g) {
+      const vf iq = vset((float)(1 / sqq)), ip = vset((float)(1 / spq));
+      for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
+        const size_t end = V - b < BLK ? V : b + BLK;
+        const vf vct = vset(ct[k]), vcs = vset(cs[k]);
+        for (i = b; i < end; i += VW) {
+          size_t n = end - i < VW ? end - i : VW;
+          vf q = vmul(FLD(E, i, n), vcs), p = vmul(FLD(F, i, n), vct);
+          FST(g, i, n, vmul(vmul(gs, q), vsub(vmul(q, iq), vmul(p, ip))));
+        }
+      }
+    }
+    return 1;
+  }
+
+  if (K == DS_DIV_W1) {
+    /* W1 = (1/V) Σ_{k<V−1} |F_p(k) − F_q(k)| by a double running difference of the CDFs; the
+     * signs sign(F_q − F_p) are parked in F, then a reverse cumulative sum gives
+     * h_j = q_j·(1/V)·Σ_{k=j}^{V−2} sign(F_q(k) − F_p(k)) (as the reference), and
+     * g = gscale·(h − q·H).  Scalar: the scans are sequential; four elements per step with
+     * their partial sums formed off the carried chain, so one dependent add per four elements.
+     * (The sign sums are small integers, exact in any order.) */
+    double Fd = 0, D0 = 0, D1 = 0, H2 = 0, H3 = 0;
+    const double iV = 1.0 / (double)V;
+#define SGN(x) ((float)(((x) < 0) - ((x) > 0)))
+    for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
+      const size_t end = V - b < BLK ? V : b + BLK;
+      const float fct = ct[k], fcs = cs[k];
+      for (i = b; i + 4 <= end && i + 4 < V; i += 4) {
+        double d0 = (double)(F[i] * fct) - (double)(E[i] * fcs);
+        double d1 = (double)(F[i + 1] * fct) - (double)(E[i + 1] * fcs);
+        double d2 = (double)(F[i + 2] * fct) - (double)(E[i + 2] * fcs);
+        double d3 = (double)(F[i + 3] * fct) - (double)(E[i + 3] * fcs);
+        double s1 = d0 + d1, s2 = s1 + d2, s3 = s2 + d3;
+        double f0 = Fd + d0, f1 = Fd + s1, f2 = Fd + s2, f3 = Fd + s3;
+        Fd = f3;
+        D0 += fabs(f0) + fabs(f1);
+        D1 += fabs(f2) + fabs(f3);
+        F[i] = SGN(f0); F[i + 1] = SGN(f1); F[i + 2] = SGN(f2); F[i + 3] = SGN(f3);
+      }
+      for (; i < end && i + 1 < V; i++) {
+        Fd += (double)(F[i] * fct) - (double)(E[i] * fcs);
+        D0 += fabs(Fd);
+        F[i] = SGN(Fd);
+      }
+    }
+#undef SGN
+    *out = (D0 + D1) * iV;
+    if (g) {
+      double suf = 0;
+      F[V - 1] = 0;
+      for (size_t b = (V - 1) / BLK * BLK, k = (V - 1) / BLK + 1; k-- > 0; b -= BLK) {
+        const size_t end = V - b < BLK ? V : b + BLK;
+        const float fcs = cs[k];
+        const double sc = iV;
+        for (i = end; i >= b + 4;) {
+          i -= 4; /* elements i+3, i+2, i+1, i, in that order */
+          double u3 = suf + F[i + 3], t2 = F[i + 3] + F[i + 2], u2 = suf + t2;
+          double t1 = t2 + F[i + 1], u1 = suf + t1, u0 = suf + (t1 + F[i]);
+          suf = u0;
+          float q0 = E[i] * fcs, q1 = E[i + 1] * fcs, q2 = E[i + 2] * fcs, q3 = E[i + 3] * fcs;
+          float h0 = (float)((double)q0 * u0 * sc), h1 = (float)((double)q1 * u1 * sc);
+          float h2 = (float)((double)q2 * u2 * sc), h3 = (float)((double)q3 * u3 * sc);
+          E[i] = q0; E[i + 1] = q1; E[i + 2] = q2; E[i + 3] = q3;
+          F[i] = h0; F[i + 1] = h1; F[i + 2] = h2; F[i + 3] = h3;
+          H2 += (double)h3 + h2;
+          H3 += (double)h1 + h0;
+        }
+        while (i-- > b) {
+          suf += F[i];
+          float q = E[i] * fcs, h = (float)((double)q * suf * sc);
+          E[i] = q;
+          F[i] = h;
+          H2 += h;
+        }
+        if (b == 0) break;
+      }
+      H2 += H3;
+      const vf vH = vset((float)H2);
+      for (i = 0; i + VW <= V; i += VW) vst(g + i, vmul(gs, vsub(vld(F + i), vmul(vld(g + i), vH))));
+      if (i < V) vst_tail(g + i, vmul(gs, vsub(vld_tail(F + i, V - i, 0), vmul(vld_tail(g + i, V - i, 0), vH))), V - i);
+    }
+    return 1;
+  }
+
   /* Pass B: loss and H = Σh; q over E, h over F. */
   for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
     const size_t end = V - b < BLK ? V : b + BLK;
@@ -573,6 +694,8 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
   }
   if (K == DS_DIV_HELLINGER) loss += 1;
   if (K == DS_DIV_CHI2 || K == DS_DIV_CHI2N) loss -= 1;
+  /* ab: powers with negative exponents of zero probabilities are inf; the reference row decides. */
+  if (K == DS_DIV_AB && !(isfinite(loss) && isfinite(H))) return 0;
   /* Pass C: g = gscale·(h − q·H) from the two parked rows (E is g). */
   if (g) {
     const vf vH = vset((float)H);
@@ -611,4 +734,16 @@ static double row(const ds__cpu_row_t *r) {
   }
 }
 
-const ds__cpu_isa_t ISA_SYM = {ISA_NAME, row, row_lse};
+/* cs, w1 and non-degenerate ab: fast row only; 0 sends the caller to the reference row (no work
+ * area, accumulate, non-finite statistics or results). */
+static int row_ext(const ds__cpu_row_t *r, double *loss) {
+  if (!r->work || r->accumulate) return 0;
+  switch (r->div->kind) {
+    case DS_DIV_CS: return row_fast(DS_DIV_CS, r, loss);
+    case DS_DIV_W1: return row_fast(DS_DIV_W1, r, loss);
+    case DS_DIV_AB: return row_fast(DS_DIV_AB, r, loss);
+    default: return 0;
+  }
+}
+
+const ds__cpu_isa_t ISA_SYM = {ISA_NAME, row, row_lse, row_ext};

@@ -36,6 +36,9 @@ typedef struct ds__cpu_isa {
   const char *name;                         /* "cpu-avx512" */
   double (*row)(const ds__cpu_row_t *r);    /* returns the row loss (no t2) */
   double (*lse)(const float *x, size_t n, float scale); /* log Σ exp(scale·x), double result */
+  /* cs, w1, non-degenerate ab (one teacher, no accumulate): 1 and *loss (no t2) on success, 0
+   * when the caller must take the reference row instead (grad may hold scratch then). */
+  int (*row_ext)(const ds__cpu_row_t *r, double *loss);
 } ds__cpu_isa_t;
 
 /* 1 if the divergence has a fused fast path in the ISA units. */

@@ -64,9 +64,15 @@ static double nrand(void) {
   return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
+/* "name" or "name@alpha,beta" (test shorthand for non-default α, β). */
 static ds_div_t mkdiv(const char *name) {
   ds_div_t d;
-  if (ds_div_from_name(name, &d) != 0) { fprintf(stderr, "unknown div %s\n", name); exit(2); }
+  char base[32];
+  const char *at = strchr(name, '@');
+  size_t len = at ? (size_t)(at - name) : strlen(name);
+  snprintf(base, sizeof base, "%.*s", (int)len, name);
+  if (ds_div_from_name(base, &d) != 0) { fprintf(stderr, "unknown div %s\n", name); exit(2); }
+  if (at && sscanf(at + 1, "%lf,%lf", &d.alpha, &d.beta) != 2) { fprintf(stderr, "bad params %s\n", name); exit(2); }
   return d;
 }
 
@@ -429,6 +435,41 @@ static void test_every_backend_matches_the_reference(void) {
   }
 }
 
+/* cs, w1 and ab (away from its degenerate parameters) have CPU fast rows: the backend says so,
+ * and every ISA matches the reference at several shapes, parameters and logit scales (the
+ * degenerate ab still runs, through the reference row). */
+static void test_cs_w1_and_ab_fast_rows_match_the_reference_on_every_isa(void) {
+  const char *bes[] = {"cpu-generic", "cpu-avx2", "cpu-avx512", "cpu"};
+  const char *divs[] = {"cs", "w1", "ab@0.8,0.3", "ab@1.5,-0.3", "ab@-0.4,1.2", "ab@0,0.7", "ab@0.6,-0.6"};
+  for (size_t bi = 0; bi < sizeof bes / sizeof *bes; bi++) {
+    const ds_backend_t *be = ds_kern_backend_get(bes[bi]);
+    if (!be) continue;
+    for (size_t di = 0; di < sizeof divs / sizeof *divs; di++) {
+      const char *dv = divs[di];
+      bcase_t cs[] = {
+          {dv, 3, 1, 1, DS_MIX_ARITHMETIC, 1, 1, 2, 0, 0, 0, DS_RED_BATCHMEAN},
+          {dv, 5, 2053, 1, DS_MIX_ARITHMETIC, 2, 2, 2, 1, 0, 1, DS_RED_SUM},
+          {dv, 4, 4099, 1, DS_MIX_ARITHMETIC, 1.5, 0.8, 3, 0, 0, 0, DS_RED_MEAN},
+          {dv, 3, 4099, 1, DS_MIX_ARITHMETIC, 1, 1, 30, 0, 1, 0, DS_RED_NONE},
+          {dv, 2, 32000, 1, DS_MIX_ARITHMETIC, 2, 2, 3, 1, 0, 0, DS_RED_BATCHMEAN},
+          {dv, 3, 33, 3, DS_MIX_LOSS, 1.5, 1.5, 2, 1, 0, 0, DS_RED_BATCHMEAN},
+      };
+      for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+        char c[160];
+        snprintf(c, sizeof c, "%s %s rows=%zu V=%zu case %zu", bes[bi], dv, cs[i].rows, cs[i].V, i);
+        ctx = c;
+        compare_backend(be, &cs[i]);
+      }
+      ds_div_t d = mkdiv(dv);
+      float x[8] = {0};
+      const float *tp[1] = {x};
+      ds_kern_args_t a = {&d, 1, 8, 1, tp, NULL, DS_MIX_ARITHMETIC, x, 1, 1, 0, DS_RED_BATCHMEAN, NULL, 1, DS_DTYPE_F32};
+      ctx = dv;
+      ASSERT_TRUE(ds_kern_supports(be, &a) == (strcmp(dv, "ab@0,0.7") && strcmp(dv, "ab@0.6,-0.6") ? 1 : 0));
+    }
+  }
+}
+
 static void test_results_do_not_depend_on_the_thread_count(void) {
   enum { B = 13, V = 1031 };
   const ds_backend_t *be = ds_kern_backend_get("cpu");
@@ -625,6 +666,7 @@ int main(int argc, char **argv) {
   RUN(test_divergence_identities_limits_and_bounds_hold);
   RUN(test_mixtures_collapse_for_fkl_and_rkl);
   RUN(test_every_backend_matches_the_reference);
+  RUN(test_cs_w1_and_ab_fast_rows_match_the_reference_on_every_isa);
   RUN(test_results_do_not_depend_on_the_thread_count);
   RUN(test_npy_reads_what_it_writes_and_rejects_bad_files_with_a_reason);
   RUN(test_kernel_cli_writes_the_gradient_the_library_computes_and_rejects_bad_input);
