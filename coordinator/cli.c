@@ -161,6 +161,16 @@ int ds_cli_print_stmt(sqlite3 *db, sqlite3_stmt *st, ds_format_t fmt, FILE *f) {
   return 0;
 }
 
+ds_store_t *ds_cli_open_reader(const char *db_path) {
+  ds_store_t *s;
+  char err[600];
+  if (ds_store_open(db_path, DS_STORE_READONLY, &s, err, sizeof err)) {
+    fprintf(stderr, "divsweep: %s\n", err);
+    return NULL;
+  }
+  return s;
+}
+
 /* ---- validate ------------------------------------------------------------------------- */
 
 int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts) {
@@ -229,12 +239,8 @@ int ds_cli_status(int argc, char **argv) {
     fprintf(stderr, "usage: divsweep status --db FILE [--campaign NAME] [--json]\n");
     return DS_EXIT_USAGE;
   }
-  ds_store_t *s;
-  char err[600];
-  if (ds_store_open(db_path, DS_STORE_READONLY, &s, err, sizeof err)) {
-    fprintf(stderr, "divsweep: %s\n", err);
-    return DS_EXIT_STORE;
-  }
+  ds_store_t *s = ds_cli_open_reader(db_path);
+  if (!s) return DS_EXIT_STORE;
   sqlite3 *db = ds_store_db(s);
   sqlite3_stmt *st;
   const char *sql = "SELECT c.campaign_id, c.name, c.task, c.status, c.n_trials,"
@@ -381,12 +387,8 @@ int ds_cli_query(int argc, char **argv) {
     fprintf(stderr, "usage: divsweep query --db FILE \"SQL\" [--format table|csv|json]\n");
     return DS_EXIT_USAGE;
   }
-  ds_store_t *s;
-  char err[600];
-  if (ds_store_open(db_path, DS_STORE_READONLY, &s, err, sizeof err)) {
-    fprintf(stderr, "divsweep: %s\n", err);
-    return DS_EXIT_STORE;
-  }
+  ds_store_t *s = ds_cli_open_reader(db_path);
+  if (!s) return DS_EXIT_STORE;
   sqlite3 *db = ds_store_db(s);
   int code = 0;
   const char *tail = sql;

@@ -56,10 +56,7 @@ static void ctx_close(ctx_t *x) {
 static int ctx_open(ctx_t *x, const char *db_path, const char *campaign) {
   char err[1024];
   x->db_path = db_path;
-  if (ds_store_open(db_path, DS_STORE_READONLY, &x->s, err, sizeof err)) {
-    fprintf(stderr, "divsweep: %s\n", err);
-    return DS_EXIT_STORE;
-  }
+  if (!(x->s = ds_cli_open_reader(db_path))) return DS_EXIT_STORE;
   x->db = ds_store_db(x->s);
   int rc = ds_store_campaign_get(x->s, campaign, &x->c);
   if (rc) {

@@ -16,6 +16,9 @@ int ds_cli_format(const char *s);
  * message is printed). */
 int ds_cli_print_stmt(sqlite3 *db, sqlite3_stmt *st, ds_format_t fmt, FILE *f);
 
+/* Opens db_path read-only for a command; on failure prints the one-line error and returns NULL. */
+struct ds_store *ds_cli_open_reader(const char *db_path);
+
 /* The commands; each returns a process exit code. */
 int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts);
 int ds_cli_status(int argc, char **argv);
