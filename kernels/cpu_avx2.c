@@ -128,6 +128,7 @@ static inline vf vlog(vf x0) {
  * patching.  A denormal or zero x gives a finite value near −87..−88 instead of its log or −inf;
  * every caller multiplies log m by a probability ≤ m/β (or selects on p > 0, q > 0, m > 0), so
  * those lanes contribute ~1e-38·88 at most, as the exact value would. */
+#define HAVE_VLOGP_FINITE 1
 static inline vf vlogp(vf x) {
   __m256i xi = _mm256_castps_si256(x);
   vf e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(xi, 23), _mm256_set1_epi32(126)));

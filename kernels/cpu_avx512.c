@@ -57,29 +57,55 @@ static inline vf vexp(vf x) {
   return _mm512_maskz_scalef_ps(keep, j, n);
 }
 
-/* log for x ≥ 0 known finite (a mixture βp + (1−β)q): no NaN/inf/negative patching and no
- * DAZ pre-scale (MXCSR keeps DAZ off, so getexp/getmant see denormals as they are); log 0 =
- * −inf falls out of getexp(0) = −inf. */
+/* vexp for x ≤ 0, −inf or NaN (stats pass: x − running max): no upper clamp. */
+#define HAVE_VEXPN 1
+static inline vf vexpn(vf x) {
+  const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3365447505531f), _CMP_NLT_UQ);
+  const vf sh = _mm512_set1_ps(0x1.8p23f);
+  const vf z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), sh);
+  const vf n = _mm512_sub_ps(z, sh);
+  /* One-step reduction: |n| ≤ 126 where it matters, and fp32 ln 2 is 1.9e-9 off, so
+   * e^(n·1.9e-9) − 1 ≤ 2.4e-7 at n = −126 (results ~1e-38) and < 2e-8 for n ≥ −10. */
+  const vf b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e430p-1f), x);
+  const vf u = _mm512_mul_ps(b, b);
+  const vf j = _mm512_fmadd_ps(
+      _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+  return _mm512_maskz_scalef_ps(keep, j, n);
+}
+
+/* log for x ≥ 0 known finite (a mixture βp + (1−β)q), the fast path's one log per element.
+ * Range reduction on the bits (as the AVX2 vlogp, exact): subtracting the bits of √½ makes the
+ * exponent field e = round(log2 x) and m = x·2^−e ∈ [√½, √2) (Cephes' interval), so log 1 = 0
+ * exactly; then log(1+f) = f − f²/2 + f³·P(f), P a degree-6 Chebyshev fit (mpmath chebyfit of
+ * (log1p(f) − f + f²/2)/f³ on [√½−1, √2−1]: 8e-8 absolute before fp32 rounding, against 2 fewer
+ * terms than Cephes' degree 8), and e·ln 2 in two parts.  Zero and denormal x give a finite
+ * value near −88..−104 instead of −inf or their log: every caller multiplies log m by a
+ * probability ≤ m/β or masks on p > 0, q > 0, m > 0, so those lanes contribute ~1e-38·100 at
+ * most, as the exact value would. */
+#define HAVE_VLOGP_FINITE 1
 static inline vf vlogp(vf x) {
-  vf e = _mm512_add_ps(_mm512_getexp_ps(x), _mm512_set1_ps(1.0f));
-  vf m = _mm512_getmant_ps(x, _MM_MANT_NORM_p5_1, _MM_MANT_SIGN_zero);
-  __mmask16 small = _mm512_cmp_ps_mask(m, _mm512_set1_ps(0.707106781186547524f), _CMP_LT_OQ);
-  e = _mm512_mask_sub_ps(e, small, e, _mm512_set1_ps(1.0f));
-  m = _mm512_mask_add_ps(m, small, m, m);
-  m = _mm512_sub_ps(m, _mm512_set1_ps(1.0f));
-  vf z = _mm512_mul_ps(m, m);
-  /* Cephes logf polynomial, Estrin order (same coefficients as vlog). */
-  vf z2 = _mm512_mul_ps(z, z);
-  vf a01 = _mm512_fmadd_ps(_mm512_set1_ps(7.0376836292e-2f), m, _mm512_set1_ps(-1.1514610310e-1f));
-  vf a23 = _mm512_fmadd_ps(_mm512_set1_ps(1.1676998740e-1f), m, _mm512_set1_ps(-1.2420140846e-1f));
-  vf a45 = _mm512_fmadd_ps(_mm512_set1_ps(1.4249322787e-1f), m, _mm512_set1_ps(-1.6668057665e-1f));
-  vf a67 = _mm512_fmadd_ps(_mm512_set1_ps(2.0000714765e-1f), m, _mm512_set1_ps(-2.4999993993e-1f));
-  vf hi = _mm512_fmadd_ps(_mm512_fmadd_ps(a01, z, a23), z2, _mm512_fmadd_ps(a45, z, a67));
-  vf y = _mm512_fmadd_ps(hi, m, _mm512_set1_ps(3.3333331174e-1f));
-  y = _mm512_mul_ps(_mm512_mul_ps(y, m), z);
-  y = _mm512_fmadd_ps(e, _mm512_set1_ps(-2.12194440e-4f), y);
-  y = _mm512_fmadd_ps(z, _mm512_set1_ps(-0.5f), y);
-  return _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f), _mm512_add_ps(m, y));
+  const __m512i xi = _mm512_castps_si512(x);
+  const __m512i ei = _mm512_srai_epi32(_mm512_sub_epi32(xi, _mm512_set1_epi32(0x3f3504f3)), 23);
+  const vf e = _mm512_cvtepi32_ps(ei);
+  const vf f = _mm512_sub_ps(_mm512_castsi512_ps(_mm512_sub_epi32(xi, _mm512_slli_epi32(ei, 23))),
+                             _mm512_set1_ps(1.0f));
+  const vf z = _mm512_mul_ps(f, f), z2 = _mm512_mul_ps(z, z);
+  const vf b0 = _mm512_fmadd_ps(_mm512_set1_ps(-0.25000702550677173f), f, _mm512_set1_ps(0.3333341539881215f));
+  const vf b1 = _mm512_fmadd_ps(_mm512_set1_ps(-0.16602718852981876f), f, _mm512_set1_ps(0.19984223247260396f));
+  const vf b2 = _mm512_fmadd_ps(_mm512_set1_ps(-0.14030892198395475f), f, _mm512_set1_ps(0.14703899165718667f));
+  const vf pf = _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0.09048784427322608f), z, b2), z2,
+                                _mm512_fmadd_ps(b1, z, b0));
+  const vf y = _mm512_fmadd_ps(_mm512_mul_ps(f, z), pf, _mm512_fmadd_ps(z, _mm512_set1_ps(-0.5f), f));
+  return _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f),
+                         _mm512_fmadd_ps(e, _mm512_set1_ps(-2.12194440e-4f), y));
+}
+
+/* p > 0 ? p·x : 0 (0·log 0 = 0) as one masked multiply. */
+#define HAVE_VMULPOS 1
+static inline vf vmulpos(vf p, vf x) {
+  return _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(p, _mm512_setzero_ps(), _CMP_GT_OQ), p, x);
 }
 
 static inline vf vlog(vf x0) {

@@ -23,6 +23,20 @@
 #include <string.h>
 
 #define BLK DS__CPU_BLK
+/* log for m ≥ 0, finite for every such m (0 and denormals give any value ≤ their log): the
+ * AVX-512 and AVX2 vlogp are (they work on the bits); the generic vlog's −inf is clamped. */
+#ifndef HAVE_VLOGP_FINITE
+static inline vf vlogm(vf x) { return vmax(vlogp(x), vset(-1e30f)); }
+#else
+#define vlogm vlogp
+#endif
+
+#ifndef HAVE_VEXPN
+#define vexpn vexp
+#endif
+#ifndef HAVE_VMULPOS
+static inline vf vmulpos(vf p, vf x) { return vsel_gt(p, vset(0), vmul(p, x), vset(0)); }
+#endif
 
 /* log Σ exp(scale·x − *mout), scale > 0, where *mout = max(scale·x) as the float the sums were
  * taken against.  Returning the two parts lets the kernels form log-probs as
@@ -91,8 +105,8 @@ static inline __attribute__((always_inline)) void elem(int kind, const prm_t *P,
     case DS_DIV_JSD: { /* m = βp + (1−β)q; h = (1−β) q log(q/m) */
       vf m = vfma(vset(P->beta), p, vmul(vset(P->c1), q));
       vf lm = vlogp(m);
-      vf a = vsel_gt(p, zero, vmul(p, vsub(lp, lm)), zero);
-      vf b = vsel_gt(q, zero, vmul(q, vsub(lq, lm)), zero);
+      vf a = vmulpos(p, vsub(lp, lm));
+      vf b = vmulpos(q, vsub(lq, lm));
       *loss = vfma(vset(P->beta), a, vmul(vset(P->c1), b));
       *h = vmul(vset(P->c1), b);
       break;
@@ -314,8 +328,8 @@ static inline __attribute__((always_inline)) double row_slow(int K, const ds__cp
  * E (the gradient row, or work when there is none), the teacher's in F (work) when the
  * divergence needs p.  Exponentials are taken against the running max m_b of their block, so
  * q_j = E_j · c_b with one per-block factor c_b = e^(m_b − LSE) (and p likewise): pass B gets p
- * and q for one multiply each instead of an exp.  Pass B writes q over E and h over F, so the
- * gradient pass g = gscale·(h − q·H) reads two cache-resident rows and computes nothing.
+ * and q for one multiply each instead of an exp.  Pass B writes h over F (E keeps the block-frame
+ * exponentials), so the gradient pass g = gscale·(h − c_b·E·H) reads two rows and computes nothing.
  * Per element that is 2 exps (fkl, rkl, tvd, wmix, …), 2 exps + 1 log (jsd, skl, srkl) or 3
  * exps (hellinger, χ², Rényi, Amari), against 4–6 exps for the recomputing row. */
 
@@ -346,35 +360,44 @@ static inline __attribute__((always_inline)) int stats2(int with_t, int store_t,
     const float *tb = t + b, *sb = s + b;
     float *Eb = E + b, *Fb = F + b;
     size_t i;
-    /* Block maxima (the block is then in L1 for the exponentials). */
+    /* Once both running maxima are finite, a block's exponentials are taken against them as
+     * they stand (no separate max pass, so the loads from L3/DRAM overlap the exps) while the
+     * block max is tracked on the side; a block whose max exceeds the frame by more than 30
+     * (e^30 ≈ 1e13: no overflow, per-block factors ≥ e^−30 stay normal) is redone against its
+     * own max, as the first block always is.  Afterwards the running max moves up as before. */
+    int fast = m_s > -INFINITY && (!with_t || m_t > -INFINITY);
     vf mt0 = ninf, mt1 = ninf, ms0 = ninf, ms1 = ninf;
-    for (i = 0; i + 2 * VW <= len; i += 2 * VW) {
-      if (with_t) { mt0 = vmax(mt0, vld(tb + i)); mt1 = vmax(mt1, vld(tb + i + VW)); }
-      ms0 = vmax(ms0, vld(sb + i)); ms1 = vmax(ms1, vld(sb + i + VW));
-    }
-    for (; i < len; i += VW) {
-      size_t n = len - i < VW ? len - i : VW;
-      if (with_t) mt0 = vmax(mt0, n == VW ? vld(tb + i) : vld_tail(tb + i, n, -INFINITY));
-      ms0 = vmax(ms0, n == VW ? vld(sb + i) : vld_tail(sb + i, n, -INFINITY));
-    }
-    float bm_t = with_t ? vhmax(vmax(mt0, mt1)) * at : -INFINITY, bm_s = vhmax(vmax(ms0, ms1)) * as;
-    if (bm_t > m_t) {
-      if (m_t > -INFINITY) {
-        double f = exp((double)m_t - (double)bm_t);
-        acc_t *= f;
-        if (kl == 1) lacc *= f;
+    if (!fast) {
+    max_pass:
+      mt0 = mt1 = ms0 = ms1 = ninf;
+      for (i = 0; i + 2 * VW <= len; i += 2 * VW) {
+        if (with_t) { mt0 = vmax(mt0, vld(tb + i)); mt1 = vmax(mt1, vld(tb + i + VW)); }
+        ms0 = vmax(ms0, vld(sb + i)); ms1 = vmax(ms1, vld(sb + i + VW));
       }
-      m_t = bm_t;
-    }
-    if (bm_s > m_s) {
-      if (m_s > -INFINITY) {
-        double f = exp((double)m_s - (double)bm_s);
-        acc_s *= f;
-        if (kl == 2) lacc *= f;
+      for (; i < len; i += VW) {
+        size_t n = len - i < VW ? len - i : VW;
+        if (with_t) mt0 = vmax(mt0, n == VW ? vld(tb + i) : vld_tail(tb + i, n, -INFINITY));
+        ms0 = vmax(ms0, n == VW ? vld(sb + i) : vld_tail(sb + i, n, -INFINITY));
       }
-      m_s = bm_s;
+      float bm_t = with_t ? vhmax(vmax(mt0, mt1)) * at : -INFINITY, bm_s = vhmax(vmax(ms0, ms1)) * as;
+      if (bm_t > m_t) {
+        if (m_t > -INFINITY) {
+          double f = exp((double)m_t - (double)bm_t);
+          acc_t *= f;
+          if (kl == 1) lacc *= f;
+        }
+        m_t = bm_t;
+      }
+      if (bm_s > m_s) {
+        if (m_s > -INFINITY) {
+          double f = exp((double)m_s - (double)bm_s);
+          acc_s *= f;
+          if (kl == 2) lacc *= f;
+        }
+        m_s = bm_s;
+      }
+      if (m_t == INFINITY || m_s == INFINITY) return 0;
     }
-    if (m_t == INFINITY || m_s == INFINITY) return 0;
     bt[nb] = m_t;
     bs[nb] = m_s;
     /* While the running max is −inf every x seen is −inf: shift by 0 so e^x = 0, not NaN. */
@@ -385,13 +408,17 @@ static inline __attribute__((always_inline)) int stats2(int with_t, int store_t,
   if (kl == 1) la = vadd(la, vsel_gt(f, zero, vmul(f, vsub(xt, xs)), zero));          \
   else if (kl == 2) la = vadd(la, vsel_gt(e, zero, vmul(e, vsub(xs, xt)), zero));
     for (i = 0; i + 2 * VW <= len; i += 2 * VW) {
-      vf xs0 = vfma(vld(sb + i), vas, nms), xs1 = vfma(vld(sb + i + VW), vas, nms);
-      vf e0 = vexp(xs0), e1 = vexp(xs1);
+      vf rs0 = vld(sb + i), rs1 = vld(sb + i + VW);
+      if (fast) { ms0 = vmax(ms0, rs0); ms1 = vmax(ms1, rs1); }
+      vf xs0 = vfma(rs0, vas, nms), xs1 = vfma(rs1, vas, nms);
+      vf e0 = vexpn(xs0), e1 = vexpn(xs1);
       vst(Eb + i, e0); vst(Eb + i + VW, e1);
       as0 = vadd(as0, e0); as1 = vadd(as1, e1);
       if (with_t) {
-        vf xt0 = vfma(vld(tb + i), vat, nmt), xt1 = vfma(vld(tb + i + VW), vat, nmt);
-        vf f0 = vexp(xt0), f1 = vexp(xt1);
+        vf rt0 = vld(tb + i), rt1 = vld(tb + i + VW);
+        if (fast) { mt0 = vmax(mt0, rt0); mt1 = vmax(mt1, rt1); }
+        vf xt0 = vfma(rt0, vat, nmt), xt1 = vfma(rt1, vat, nmt);
+        vf f0 = vexpn(xt0), f1 = vexpn(xt1);
         if (store_t) { vst(Fb + i, f0); vst(Fb + i + VW, f1); }
         at0 = vadd(at0, f0); at1 = vadd(at1, f1);
         KLACC(la0, e0, f0, xs0, xt0)
@@ -400,14 +427,18 @@ static inline __attribute__((always_inline)) int stats2(int with_t, int store_t,
     }
     for (; i < len; i += VW) {
       size_t n = len - i < VW ? len - i : VW;
-      vf xs0 = vfma(n == VW ? vld(sb + i) : vld_tail(sb + i, n, 0), vas, nms);
-      vf e0 = vexp(xs0);
+      vf rs0 = n == VW ? vld(sb + i) : vld_tail(sb + i, n, -INFINITY);
+      if (fast) ms0 = vmax(ms0, rs0);
+      vf xs0 = vfma(rs0, vas, nms);
+      vf e0 = vexpn(xs0);
       if (n < VW) e0 = vkeep(e0, n);
       if (n == VW) vst(Eb + i, e0); else vst_tail(Eb + i, e0, n);
       as0 = vadd(as0, e0);
       if (with_t) {
-        vf xt0 = vfma(n == VW ? vld(tb + i) : vld_tail(tb + i, n, 0), vat, nmt);
-        vf f0 = vexp(xt0);
+        vf rt0 = n == VW ? vld(tb + i) : vld_tail(tb + i, n, -INFINITY);
+        if (fast) mt0 = vmax(mt0, rt0);
+        vf xt0 = vfma(rt0, vat, nmt);
+        vf f0 = vexpn(xt0);
         if (n < VW) f0 = vkeep(f0, n);
         if (store_t) { if (n == VW) vst(Fb + i, f0); else vst_tail(Fb + i, f0, n); }
         at0 = vadd(at0, f0);
@@ -415,12 +446,32 @@ static inline __attribute__((always_inline)) int stats2(int with_t, int store_t,
       }
     }
 #undef KLACC
+    float fbm_t = -INFINITY, fbm_s = -INFINITY;
+    if (fast) {
+      fbm_t = with_t ? vhmax(vmax(mt0, mt1)) * at : -INFINITY;
+      fbm_s = vhmax(vmax(ms0, ms1)) * as;
+      if (!(fbm_s <= m_s + 30.0f) || (with_t && !(fbm_t <= m_t + 30.0f))) { fast = 0; goto max_pass; }
+    }
     double sb_s = vsum(vadd(as0, as1)), sb_t = with_t ? vsum(vadd(at0, at1)) : 0;
     acc_s += sb_s;
     acc_t += sb_t;
     /* Fold the block into the current frame: x̂_t − x̂_s + (m_t − m_s) = scale_t·t − scale_s·s. */
     if (kl == 1) lacc += vsum(vadd(la0, la1)) + ((double)m_t - (double)m_s) * sb_t;
     if (kl == 2) lacc += vsum(vadd(la0, la1)) + ((double)m_s - (double)m_t) * sb_s;
+    if (fast) { /* move the running maxima up for the next block (this one is already summed) */
+      if (fbm_t > m_t) {
+        double f = exp((double)m_t - (double)fbm_t);
+        acc_t *= f;
+        if (kl == 1) lacc *= f;
+        m_t = fbm_t;
+      }
+      if (fbm_s > m_s) {
+        double f = exp((double)m_s - (double)fbm_s);
+        acc_s *= f;
+        if (kl == 2) lacc *= f;
+        m_s = fbm_s;
+      }
+    }
   }
   if (!(acc_s > 0 && acc_s < INFINITY)) return 0;
   if (with_t && !(acc_t > 0 && acc_t < INFINITY)) return 0;
@@ -670,7 +721,56 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
     return 1;
   }
 
-  /* Pass B: loss and H = Σh; q over E, h over F. */
+  if (K == DS_DIV_JSD) {
+    /* Pass B for JSD_β in the stored frame: with x̂ = scale·x − m (the final maxima), E, F the
+     * block-frame exponentials and c_b their factors, p = c_t·F, q = c_s·E and
+     *   log p − log m = x̂_t − L,  log q − log m = x̂_s − L − (ls_s − ls_t),  L = log m + ls_t,
+     * so per element: m = (βc_t)·F + ((1−β)c_s)·E, one log, and u = E·(log q − log m) parked
+     * over F; the per-block factors go onto the block sums (loss = β c_t ΣF·a + (1−β) c_s Σu,
+     * H = (1−β) Σ_b c_s Σu) and into pass C: g = gscale·c_s·((1−β)u − E·H). */
+    /* x̂ clamped at −1e30: a −inf logit has e = 0 and gives 0·(finite) = 0 (0·log 0 = 0) with
+     * no compare; vlogm is finite for every m ≥ 0. */
+    const vf vlt = vset((float)st.ls_t), vdl = vset((float)(st.ls_s - st.ls_t)), big = vset(-1e30f);
+    double Sb = 0;
+    for (size_t k = (V + BLK - 1) / BLK; k-- > 0;) { /* backwards: the row's end is in L2 */
+      const size_t b = k * BLK;
+      const size_t end = V - b < BLK ? V : b + BLK;
+      const vf wt = vset(P.beta * ct[k]), ws = vset(P.c1 * cs[k]);
+      vf la0 = zero, lb0 = zero, la1 = zero, lb1 = zero;
+#define BODY(ii, n, la, lb)                                                                  \
+  {                                                                                          \
+    vf f = FLD(F, ii, n), e = FLD(E, ii, n);                                                 \
+    vf xt = vmax(vfma(FLD(t, ii, n), vtt, nmt), big), xs = vmax(vfma(FLD(s, ii, n), vts, nmq), big); \
+    vf L = vadd(vlogm(vfma(f, wt, vmul(e, ws))), vlt);                                      \
+    vf a = vmul(f, vsub(xt, L)), u = vmul(e, vsub(xs, vadd(L, vdl)));                        \
+    if ((n) < VW) { a = vkeep(a, (n)); u = vkeep(u, (n)); }                                  \
+    if (g) FST(F, ii, n, u);                                                                 \
+    la = vadd(la, a);                                                                        \
+    lb = vadd(lb, u);                                                                        \
+  }
+      for (i = b; i + 2 * VW <= end; i += 2 * VW) { BODY(i, VW, la0, lb0) BODY(i + VW, VW, la1, lb1) }
+      for (; i + VW <= end; i += VW) BODY(i, VW, la0, lb0)
+      if (i < end) BODY(i, end - i, la0, lb0)
+#undef BODY
+      const double sb = (double)cs[k] * vsum(vadd(lb0, lb1));
+      loss += (double)P.beta * (double)ct[k] * vsum(vadd(la0, la1)) + (double)P.c1 * sb;
+      Sb += sb;
+    }
+    H = (double)P.c1 * Sb;
+    if (g)
+      for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
+        const size_t end = V - b < BLK ? V : b + BLK;
+        const vf A = vset((float)(r->gscale * (double)cs[k] * (double)P.c1)),
+                 Bk = vset((float)(-r->gscale * (double)cs[k] * H));
+        for (i = b; i + VW <= end; i += VW) vst(g + i, vfma(vld(E + i), Bk, vmul(vld(F + i), A)));
+        if (i < end)
+          vst_tail(g + i, vfma(vld_tail(E + i, end - i, 0), Bk, vmul(vld_tail(F + i, end - i, 0), A)), end - i);
+      }
+    *out = loss;
+    return 1;
+  }
+
+  /* Pass B: loss and H = Σh; h over F (q = c_b·E is not written back). */
   for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
     const size_t end = V - b < BLK ? V : b + BLK;
     const vf vct = vset(ct[k]), vcs = vset(cs[k]);
@@ -681,7 +781,7 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
     vf q = vmul(FLD(E, ii, n), vcs), p = needs_p(K) ? vmul(FLD(F, ii, n), vct) : q, l, h;   \
     elem(K, &P, lp, lq, p, q, &l, &h);                                                       \
     if ((n) < VW) { l = vkeep(l, (n)); h = vkeep(h, (n)); }                                  \
-    if (g) { FST(E, ii, n, q); FST(F, ii, n, h); }                                           \
+    if (g) FST(F, ii, n, h);                                                                 \
     al = vadd(al, l);                                                                        \
     ah = vadd(ah, h);                                                                        \
   }
@@ -696,11 +796,16 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
   if (K == DS_DIV_CHI2 || K == DS_DIV_CHI2N) loss -= 1;
   /* ab: powers with negative exponents of zero probabilities are inf; the reference row decides. */
   if (K == DS_DIV_AB && !(isfinite(loss) && isfinite(H))) return 0;
-  /* Pass C: g = gscale·(h − q·H) from the two parked rows (E is g). */
+  /* Pass C: g = gscale·(h − q·H) from the two parked rows (E is g and still holds the
+   * unscaled exponentials: q = E·c_b, folded into one per-block factor). */
   if (g) {
-    const vf vH = vset((float)H);
-    for (i = 0; i + VW <= V; i += VW) vst(g + i, vmul(gs, vsub(vld(F + i), vmul(vld(g + i), vH))));
-    if (i < V) vst_tail(g + i, vmul(gs, vsub(vld_tail(F + i, V - i, 0), vmul(vld_tail(g + i, V - i, 0), vH))), V - i);
+    for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
+      const size_t end = V - b < BLK ? V : b + BLK;
+      const vf ncH = vset((float)(-H * (double)cs[k]));
+      for (i = b; i + VW <= end; i += VW) vst(g + i, vmul(gs, vfma(vld(g + i), ncH, vld(F + i))));
+      if (i < end)
+        vst_tail(g + i, vmul(gs, vfma(vld_tail(g + i, end - i, 0), ncH, vld_tail(F + i, end - i, 0))), end - i);
+    }
   }
 #undef FLOADS
 #undef FLD
