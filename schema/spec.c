@@ -990,13 +990,22 @@ void ds_trial_free(ds_trial_t *t) {
 
 /* ---- diff ----------------------------------------------------------------------------- */
 
+/* Appends "<prefix>.<key> changed|added|removed" for every key of a or b whose canonical values
+ * differ.  At the top level (prefix "") the sections fixed, sweep, trial and objectives are
+ * compared key by key, so the message says which parameter changed, not just "sweep changed". */
 static void diff_obj(const cJSON *a, const cJSON *b, const char *prefix, char *out, size_t out_len, int *n) {
-  /* Keys in either object whose canonical values differ. */
+  static const char *nested[] = {"fixed", "sweep", "trial", "objectives", NULL};
   for (int pass = 0; pass < 2; pass++) {
     const cJSON *x = pass ? b : a, *y = pass ? a : b;
     for (const cJSON *c = x ? x->child : NULL; c; c = c->next) {
       const cJSON *d = y ? cJSON_GetObjectItemCaseSensitive(y, c->string) : NULL;
       if (pass && d) continue; /* already compared in pass 0 */
+      int is_nested = 0;
+      for (int i = 0; !*prefix && nested[i]; i++) is_nested |= !strcmp(nested[i], c->string);
+      if (is_nested && cJSON_IsObject(c) && (!d || cJSON_IsObject(d))) {
+        diff_obj(pass ? d : c, pass ? c : d, c->string, out, out_len, n);
+        continue;
+      }
       char *cj = ds_json_canonical(c), *dj = d ? ds_json_canonical(d) : NULL;
       int same = cj && dj && !strcmp(cj, dj);
       free(cj);
@@ -1013,28 +1022,6 @@ static void diff_obj(const cJSON *a, const cJSON *b, const char *prefix, char *o
 int ds_spec_diff(const ds_spec_t *a, const ds_spec_t *b, char *out, size_t out_len) {
   int n = 0;
   out[0] = 0;
-  static const char *nested[] = {"fixed", "sweep", "trial", "objectives", NULL};
-  for (int pass = 0; pass < 2; pass++) {
-    const cJSON *x = pass ? b->root : a->root, *y = pass ? a->root : b->root;
-    for (const cJSON *c = x->child; c; c = c->next) {
-      const cJSON *d = cJSON_GetObjectItemCaseSensitive(y, c->string);
-      if (pass && d) continue;
-      int is_nested = 0;
-      for (int i = 0; nested[i]; i++) is_nested |= !strcmp(nested[i], c->string);
-      if (is_nested && cJSON_IsObject(c) && (!d || cJSON_IsObject(d))) {
-        diff_obj(pass ? d : c, pass ? c : d, c->string, out, out_len, &n);
-        continue;
-      }
-      char *cj = ds_json_canonical(c), *dj = d ? ds_json_canonical(d) : NULL;
-      int same = cj && dj && !strcmp(cj, dj);
-      free(cj);
-      free(dj);
-      if (same) continue;
-      size_t used = strlen(out);
-      snprintf(out + used, out_len - used, "%s%s %s", n ? "; " : "", c->string,
-               !d ? (pass ? "added" : "removed") : "changed");
-      n++;
-    }
-  }
+  diff_obj(a->root, b->root, "", out, out_len, &n);
   return n;
 }

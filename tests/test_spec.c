@@ -296,6 +296,8 @@ static void spec_diff_names_what_changed(void) {
   ASSERT_EQ_INT(ds_spec_diff(a, b, diff, sizeof diff), 2);
   ASSERT_CONTAINS(diff, "sweep.x changed");
   ASSERT_CONTAINS(diff, "sweep.y added");
+  ASSERT_EQ_INT(ds_spec_diff(b, a, diff, sizeof diff), 2);
+  ASSERT_CONTAINS(diff, "sweep.y removed");
   ASSERT_EQ_INT(ds_spec_diff(a, a, diff, sizeof diff), 0);
   ds_spec_free(a);
   ds_spec_free(b);
