@@ -1,5 +1,7 @@
 /* ds_test.h — always-on assertions for divsweep's C tests.  Each prints both sides and the
- * location, counts the failure and goes on, so one run shows every broken check.  A test binary
+ * location, counts the failure and goes on, so one run shows every broken check — or, in a file
+ * that defines DS_TEST_ON_FAIL as `return` before including this header, leaves the test
+ * function at its first failure (for tests whose later checks would dereference what failed).  A test binary
  * returns ds_test_exit(): 0 when all passed, 1 otherwise (77 means skipped, by convention). */
 #ifndef DS_TEST_H
 #define DS_TEST_H
@@ -7,6 +9,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#ifndef DS_TEST_ON_FAIL
+#define DS_TEST_ON_FAIL ((void)0)
+#endif
 
 static int ds_test_failures = 0, ds_test_checks = 0;
 
@@ -16,6 +22,7 @@ static int ds_test_failures = 0, ds_test_checks = 0;
     if (!(c)) {                                                                                 \
       ds_test_failures++;                                                                       \
       fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #c);                           \
+      DS_TEST_ON_FAIL;                                                                          \
     }                                                                                           \
   } while (0)
 
@@ -26,6 +33,7 @@ static int ds_test_failures = 0, ds_test_checks = 0;
     if (a_ != b_) {                                                                             \
       ds_test_failures++;                                                                       \
       fprintf(stderr, "%s:%d: FAILED: %s == %s (%lld vs %lld)\n", __FILE__, __LINE__, #a, #b, a_, b_); \
+      DS_TEST_ON_FAIL;                                                                          \
     }                                                                                           \
   } while (0)
 
@@ -37,6 +45,7 @@ static int ds_test_failures = 0, ds_test_checks = 0;
       ds_test_failures++;                                                                       \
       fprintf(stderr, "%s:%d: FAILED: %s ~= %s (%.17g vs %.17g, tol %g)\n", __FILE__, __LINE__, #a, #b, a_, b_, \
               (double)(tol));                                                                   \
+      DS_TEST_ON_FAIL;                                                                          \
     }                                                                                           \
   } while (0)
 
@@ -48,6 +57,7 @@ static int ds_test_failures = 0, ds_test_checks = 0;
       ds_test_failures++;                                                                       \
       fprintf(stderr, "%s:%d: FAILED: %s == %s (\"%s\" vs \"%s\")\n", __FILE__, __LINE__, #a, #b, \
               a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                          \
+      DS_TEST_ON_FAIL;                                                                          \
     }                                                                                           \
   } while (0)
 
@@ -58,6 +68,32 @@ static int ds_test_failures = 0, ds_test_checks = 0;
     if (!h_ || !strstr(h_, n_)) {                                                               \
       ds_test_failures++;                                                                       \
       fprintf(stderr, "%s:%d: FAILED: \"%s\" contains \"%s\"\n", __FILE__, __LINE__, h_ ? h_ : "(null)", n_); \
+      DS_TEST_ON_FAIL;                                                                          \
+    }                                                                                           \
+  } while (0)
+
+#define ASSERT_NOT_CONTAINS(hay, needle)                                                        \
+  do {                                                                                          \
+    const char *h_ = (hay), *n_ = (needle), *at_ = h_ ? strstr(h_, n_) : NULL;                  \
+    ds_test_checks++;                                                                           \
+    if (at_) {                                                                                  \
+      ds_test_failures++;                                                                       \
+      fprintf(stderr, "%s:%d: FAILED: found \"%s\" at offset %ld: \"%.60s\"\n", __FILE__, __LINE__, n_, \
+              (long)(at_ - h_), at_);                                                           \
+      DS_TEST_ON_FAIL;                                                                          \
+    }                                                                                           \
+  } while (0)
+
+/* Relative closeness: |a − b| ≤ rel·(|a| + |b|) + 1e-12. */
+#define ASSERT_REL_NEAR(a, b, rel)                                                              \
+  do {                                                                                          \
+    double a_ = (double)(a), b_ = (double)(b);                                                  \
+    ds_test_checks++;                                                                           \
+    if (!(fabs(a_ - b_) <= (rel) * (fabs(a_) + fabs(b_)) + 1e-12)) {                            \
+      ds_test_failures++;                                                                       \
+      fprintf(stderr, "%s:%d: FAILED: %s ~= %s (%.17g vs %.17g, rel %g)\n", __FILE__, __LINE__, #a, #b, a_, \
+              b_, (double)(rel));                                                               \
+      DS_TEST_ON_FAIL;                                                                          \
     }                                                                                           \
   } while (0)
 

@@ -12,43 +12,8 @@
 #include "ds_error.h"
 #include "ds_pareto.h"
 
-static int failures;
-
-#define ASSERT_TRUE(c)                                                                      \
-  do {                                                                                      \
-    if (!(c)) {                                                                             \
-      fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #c);                      \
-      failures++;                                                                           \
-      return;                                                                               \
-    }                                                                                       \
-  } while (0)
-#define ASSERT_EQ_INT(a, b)                                                                 \
-  do {                                                                                      \
-    long long a_ = (long long)(a), b_ = (long long)(b);                                     \
-    if (a_ != b_) {                                                                         \
-      fprintf(stderr, "%s:%d: %s == %s: %lld vs %lld\n", __FILE__, __LINE__, #a, #b, a_, b_); \
-      failures++;                                                                           \
-      return;                                                                               \
-    }                                                                                       \
-  } while (0)
-#define ASSERT_NEAR(a, b, rel)                                                              \
-  do {                                                                                      \
-    double a_ = (a), b_ = (b);                                                              \
-    if (!(fabs(a_ - b_) <= (rel) * (fabs(a_) + fabs(b_)) + 1e-12)) {                        \
-      fprintf(stderr, "%s:%d: %s ≈ %s: %.17g vs %.17g\n", __FILE__, __LINE__, #a, #b, a_, b_); \
-      failures++;                                                                           \
-      return;                                                                               \
-    }                                                                                       \
-  } while (0)
-
-#define RUN(t)                                                                              \
-  do {                                                                                      \
-    int before_ = failures;                                                                 \
-    clock_t c0_ = clock();                                                                  \
-    t();                                                                                    \
-    fprintf(stderr, "%-60s %s (%.0f ms)\n", #t, failures == before_ ? "ok" : "FAILED",      \
-            1000.0 * (double)(clock() - c0_) / CLOCKS_PER_SEC);                             \
-  } while (0)
+#define DS_TEST_ON_FAIL return
+#include "ds_test.h"
 
 /* ---- deterministic random numbers ---------------------------------------------------------- */
 
@@ -334,7 +299,7 @@ static void hypervolume_equals_inclusion_exclusion_on_small_sets(void)
     double want = bf_hv(v, n, m, s, ref);
     if (!(fabs(hv - want) <= 1e-9 * (1 + fabs(want))))
       fprintf(stderr, "  it %d m %zu n %zu\n", it, m, n);
-    ASSERT_NEAR(hv, want, 1e-9);
+    ASSERT_REL_NEAR(hv, want, 1e-9);
   }
 }
 
@@ -343,18 +308,18 @@ static void hypervolume_of_a_known_staircase(void)
   /* Points (1,3), (2,2), (3,1) with ref (4,4): 3 + 2 + 1 = 6 unit cells. */
   double v[] = {1, 3, 2, 2, 3, 1, 2, 2, 3, 3}, ref[] = {4, 4}, hv;
   ASSERT_EQ_INT(ds_pareto_hypervolume(v, 5, 2, NULL, ref, &hv), 0);
-  ASSERT_NEAR(hv, 6.0, 1e-15);
+  ASSERT_REL_NEAR(hv, 6.0, 1e-15);
   /* Maximisation: (3,1),(2,2),(1,3) vs ref (0,0) → 6 as well. */
   double w[] = {3, 1, 2, 2, 1, 3}, r0[] = {0, 0};
   ds_pareto_sense_t mx[2] = {DS_PARETO_MAX, DS_PARETO_MAX};
   ASSERT_EQ_INT(ds_pareto_hypervolume(w, 3, 2, mx, r0, &hv), 0);
-  ASSERT_NEAR(hv, 6.0, 1e-15);
+  ASSERT_REL_NEAR(hv, 6.0, 1e-15);
   /* A unit cube corner in 3-D and 4-D. */
   double c[] = {0, 0, 0, 0}, r1[] = {1, 2, 3, 4};
   ASSERT_EQ_INT(ds_pareto_hypervolume(c, 1, 3, NULL, r1, &hv), 0);
-  ASSERT_NEAR(hv, 6.0, 1e-15);
+  ASSERT_REL_NEAR(hv, 6.0, 1e-15);
   ASSERT_EQ_INT(ds_pareto_hypervolume(c, 1, 4, NULL, r1, &hv), 0);
-  ASSERT_NEAR(hv, 24.0, 1e-15);
+  ASSERT_REL_NEAR(hv, 24.0, 1e-15);
 }
 
 /* Large sets: adding a constant objective with unit distance to ref must not change the volume,
@@ -382,10 +347,10 @@ static void hypervolume_is_consistent_across_dimensions_on_large_fronts(void)
   clock_t c0 = clock();
   ASSERT_EQ_INT(ds_pareto_hypervolume(v2, n, 2, NULL, r2, &h2), 0);
   ASSERT_EQ_INT(ds_pareto_hypervolume(v3b, n, 3, NULL, r3b, &h3b), 0);
-  ASSERT_NEAR(h2, h3b, 1e-12);
+  ASSERT_REL_NEAR(h2, h3b, 1e-12);
   ASSERT_EQ_INT(ds_pareto_hypervolume(v3, n, 3, NULL, r3, &h3), 0);
   ASSERT_EQ_INT(ds_pareto_hypervolume(v4, n, 4, NULL, r4, &h4), 0);
-  ASSERT_NEAR(h3, h4, 1e-12);
+  ASSERT_REL_NEAR(h3, h4, 1e-12);
   ASSERT_TRUE(h3 > 0.5 && h3 < 1.331);
   fprintf(stderr, "  n=%zu: 2-D %.6f, 3-D %.6f (%.0f ms total)\n", n, h2, h3,
           1000.0 * (double)(clock() - c0) / CLOCKS_PER_SEC);
@@ -402,7 +367,7 @@ static void hypervolume_is_consistent_across_dimensions_on_large_fronts(void)
   c0 = clock();
   ASSERT_EQ_INT(ds_pareto_hypervolume(w4, k, 4, NULL, q4, &g4), 0);
   ASSERT_EQ_INT(ds_pareto_hypervolume(w5, k, 5, NULL, q5, &g5), 0);
-  ASSERT_NEAR(2 * g4, g5, 1e-12);
+  ASSERT_REL_NEAR(2 * g4, g5, 1e-12);
   fprintf(stderr, "  4-D front of %zu: %.6f (%.0f ms for 4-D + 5-D)\n", k, g4,
           1000.0 * (double)(clock() - c0) / CLOCKS_PER_SEC);
   free(v2); free(v3); free(v3b); free(v4); free(w4); free(w5);
@@ -414,9 +379,9 @@ static void reference_point_is_the_nadir_worsened_by_the_margin(void)
   ds_pareto_sense_t s[3] = {DS_PARETO_MIN, DS_PARETO_MAX, DS_PARETO_MIN};
   double ref[3];
   ASSERT_EQ_INT(ds_pareto_ref_point(v, 4, 3, s, 0.1, ref), 0);
-  ASSERT_NEAR(ref[0], 4.4, 1e-12);  /* row 2 has a NaN; worst 4, range 4 */
-  ASSERT_NEAR(ref[1], 5.7, 1e-12);  /* max: worst 7, range 13 → 7 − 1.3 */
-  ASSERT_NEAR(ref[2], 1.1, 1e-12);  /* zero range: shift 0.1 · max(|1|, 1) */
+  ASSERT_REL_NEAR(ref[0], 4.4, 1e-12);  /* row 2 has a NaN; worst 4, range 4 */
+  ASSERT_REL_NEAR(ref[1], 5.7, 1e-12);  /* max: worst 7, range 13 → 7 − 1.3 */
+  ASSERT_REL_NEAR(ref[2], 1.1, 1e-12);  /* zero range: shift 0.1 · max(|1|, 1) */
 }
 
 static void aggregation_gives_mean_std_and_range_per_configuration(void)
@@ -429,14 +394,14 @@ static void aggregation_gives_mean_std_and_range_per_configuration(void)
   ASSERT_TRUE(strcmp(g->key[0], "b") == 0 && strcmp(g->key[1], "a") == 0 && strcmp(g->key[2], "c") == 0);
   ASSERT_EQ_INT(g->n_trials[0], 3);
   ASSERT_EQ_INT(g->first[1], 1);
-  ASSERT_NEAR(g->mean[0], (1 + 3 + 6) / 3.0, 1e-15);
-  ASSERT_NEAR(g->std[0], sqrt(((1 - 10 / 3.0) * (1 - 10 / 3.0) + (3 - 10 / 3.0) * (3 - 10 / 3.0) +
+  ASSERT_REL_NEAR(g->mean[0], (1 + 3 + 6) / 3.0, 1e-15);
+  ASSERT_REL_NEAR(g->std[0], sqrt(((1 - 10 / 3.0) * (1 - 10 / 3.0) + (3 - 10 / 3.0) * (3 - 10 / 3.0) +
                                (6 - 10 / 3.0) * (6 - 10 / 3.0)) / 2), 1e-12);
-  ASSERT_NEAR(g->min[0], 1, 0);
-  ASSERT_NEAR(g->max[1], 60, 0);
+  ASSERT_REL_NEAR(g->min[0], 1, 0);
+  ASSERT_REL_NEAR(g->max[1], 60, 0);
   ASSERT_EQ_INT(g->n_finite[1 * 2 + 1], 1); /* "a": one finite value of objective 1 */
-  ASSERT_NEAR(g->mean[1 * 2 + 1], 20, 0);
-  ASSERT_NEAR(g->std[1 * 2 + 1], 0, 0);
+  ASSERT_REL_NEAR(g->mean[1 * 2 + 1], 20, 0);
+  ASSERT_REL_NEAR(g->std[1 * 2 + 1], 0, 0);
   ASSERT_EQ_INT(g->config_of[5], 0);
   ASSERT_EQ_INT(g->config_of[4], 2);
   int32_t r[3];
@@ -514,11 +479,11 @@ static void incremental_batches_equal_batch_ranking_and_report_exact_changes(voi
     double ref[4], ref2[4], hv1, hv2;
     ASSERT_EQ_INT(ds_pareto_front_ref_point(p, 0.1, ref), 0);
     ASSERT_EQ_INT(ds_pareto_ref_point(v, n, m, s, 0.1, ref2), 0);
-    for (size_t j = 0; j < m; j++) ASSERT_NEAR(ref[j], ref2[j], 0);
+    for (size_t j = 0; j < m; j++) ASSERT_REL_NEAR(ref[j], ref2[j], 0);
     if (m <= 3) {
       ASSERT_EQ_INT(ds_pareto_front_hypervolume(p, ref, &hv1), 0);
       ASSERT_EQ_INT(ds_pareto_hypervolume(v, n, m, s, ref, &hv2), 0);
-      ASSERT_NEAR(hv1, hv2, 1e-12);
+      ASSERT_REL_NEAR(hv1, hv2, 1e-12);
     }
     ds_pareto_free(p);
   }
@@ -593,21 +558,20 @@ static void a_single_large_front_ranks_quickly_in_batch_and_incrementally(void)
 
 int main(void)
 {
-  RUN(exact_duplicates_share_a_rank_and_do_not_dominate_each_other);
-  RUN(non_finite_points_get_rank_minus_one_and_never_dominate);
-  RUN(max_objectives_are_ranked_as_negated_min_objectives);
-  RUN(bad_arguments_are_rejected);
-  RUN(the_two_brute_force_references_agree);
-  RUN(ranks_match_peeling_on_random_sets_with_ties_duplicates_and_nan);
-  RUN(large_random_sets_rank_fast_and_match_the_longest_chain);
-  RUN(hypervolume_of_a_known_staircase);
-  RUN(hypervolume_equals_inclusion_exclusion_on_small_sets);
-  RUN(hypervolume_is_consistent_across_dimensions_on_large_fronts);
-  RUN(reference_point_is_the_nadir_worsened_by_the_margin);
-  RUN(aggregation_gives_mean_std_and_range_per_configuration);
-  RUN(points_dominated_by_the_front_leave_upper_fronts_unchanged);
-  RUN(incremental_batches_equal_batch_ranking_and_report_exact_changes);
-  RUN(a_single_large_front_ranks_quickly_in_batch_and_incrementally);
-  if (failures) fprintf(stderr, "%d failure(s)\n", failures);
-  return failures ? 1 : 0;
+  RUN_TEST(exact_duplicates_share_a_rank_and_do_not_dominate_each_other);
+  RUN_TEST(non_finite_points_get_rank_minus_one_and_never_dominate);
+  RUN_TEST(max_objectives_are_ranked_as_negated_min_objectives);
+  RUN_TEST(bad_arguments_are_rejected);
+  RUN_TEST(the_two_brute_force_references_agree);
+  RUN_TEST(ranks_match_peeling_on_random_sets_with_ties_duplicates_and_nan);
+  RUN_TEST(large_random_sets_rank_fast_and_match_the_longest_chain);
+  RUN_TEST(hypervolume_of_a_known_staircase);
+  RUN_TEST(hypervolume_equals_inclusion_exclusion_on_small_sets);
+  RUN_TEST(hypervolume_is_consistent_across_dimensions_on_large_fronts);
+  RUN_TEST(reference_point_is_the_nadir_worsened_by_the_margin);
+  RUN_TEST(aggregation_gives_mean_std_and_range_per_configuration);
+  RUN_TEST(points_dominated_by_the_front_leave_upper_fronts_unchanged);
+  RUN_TEST(incremental_batches_equal_batch_ranking_and_report_exact_changes);
+  RUN_TEST(a_single_large_front_ranks_quickly_in_batch_and_incrementally);
+  return ds_test_exit();
 }

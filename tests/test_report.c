@@ -9,50 +9,8 @@
 #include <ctype.h>
 #include <unistd.h>
 
-static int failures;
-
-#define ASSERT_TRUE(c)                                                                      \
-  do {                                                                                      \
-    if (!(c)) {                                                                             \
-      fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #c);                      \
-      failures++;                                                                           \
-      return;                                                                               \
-    }                                                                                       \
-  } while (0)
-#define ASSERT_EQ_INT(a, b)                                                                 \
-  do {                                                                                      \
-    long long a_ = (long long)(a), b_ = (long long)(b);                                     \
-    if (a_ != b_) {                                                                         \
-      fprintf(stderr, "%s:%d: %s == %s: %lld vs %lld\n", __FILE__, __LINE__, #a, #b, a_, b_); \
-      failures++;                                                                           \
-      return;                                                                               \
-    }                                                                                       \
-  } while (0)
-#define ASSERT_STR_ABSENT(hay, needle)                                                      \
-  do {                                                                                      \
-    const char *at_ = strstr((hay), (needle));                                              \
-    if (at_) {                                                                              \
-      fprintf(stderr, "%s:%d: found \"%s\" at offset %ld: \"%.60s\"\n", __FILE__, __LINE__, \
-              (needle), (long)(at_ - (hay)), at_);                                          \
-      failures++;                                                                           \
-      return;                                                                               \
-    }                                                                                       \
-  } while (0)
-#define ASSERT_STR_PRESENT(hay, needle)                                                     \
-  do {                                                                                      \
-    if (!strstr((hay), (needle))) {                                                         \
-      fprintf(stderr, "%s:%d: \"%s\" not found\n", __FILE__, __LINE__, (needle));           \
-      failures++;                                                                           \
-      return;                                                                               \
-    }                                                                                       \
-  } while (0)
-
-#define RUN(t)                                                                              \
-  do {                                                                                      \
-    int before_ = failures;                                                                 \
-    t();                                                                                    \
-    fprintf(stderr, "%-60s %s\n", #t, failures == before_ ? "ok" : "FAILED");               \
-  } while (0)
+#define DS_TEST_ON_FAIL return
+#include "ds_test.h"
 
 static size_t count(const char *hay, const char *needle)
 {
@@ -151,13 +109,13 @@ static void a_synthetic_campaign_renders_as_balanced_html_with_one_circle_per_tr
   /* Line markers: per objective, per group, 9 β values + 3 temperatures. */
   ASSERT_EQ_INT(count(h, "<circle class=\"m\""), 3 * 5 * (9 + 3));
   ASSERT_EQ_INT(count(h, "class=\"stair\""), 5);
-  ASSERT_STR_PRESENT(h, "beta (log)");
-  ASSERT_STR_ABSENT(h, "temperature (log)");
-  ASSERT_STR_ABSENT(h, "<script");
-  ASSERT_STR_ABSENT(h, "http://www.w3.org/2000/svg\" href"); /* no external references */
-  ASSERT_STR_ABSENT(h, "src=");
-  ASSERT_STR_ABSENT(h, "nan");
-  ASSERT_STR_ABSENT(h, "inf\"");
+  ASSERT_CONTAINS(h, "beta (log)");
+  ASSERT_NOT_CONTAINS(h, "temperature (log)");
+  ASSERT_NOT_CONTAINS(h, "<script");
+  ASSERT_NOT_CONTAINS(h, "http://www.w3.org/2000/svg\" href"); /* no external references */
+  ASSERT_NOT_CONTAINS(h, "src=");
+  ASSERT_NOT_CONTAINS(h, "nan");
+  ASSERT_NOT_CONTAINS(h, "inf\"");
   /* The front tables list every front member once (the demo's fronts are under 500 rows). */
   const char *tables = strstr(h, "<h2>Front members</h2>");
   ASSERT_TRUE(tables != NULL);
@@ -173,12 +131,12 @@ static void hostile_names_are_escaped_everywhere(void)
   char *h = NULL;
   ASSERT_EQ_INT(ds_report_render(&d.r, &h, NULL), 0);
   ASSERT_EQ_INT(check_balanced(h), 0);
-  ASSERT_STR_ABSENT(h, "<script");
-  ASSERT_STR_ABSENT(h, "<b>");
-  ASSERT_STR_ABSENT(h, "temp<");
-  ASSERT_STR_PRESENT(h, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co");
-  ASSERT_STR_PRESENT(h, "rlvr &lt;b&gt;divergence&lt;/b&gt; &amp; &quot;choice&quot;");
-  ASSERT_STR_PRESENT(h, "temp&lt;&quot;erature&quot;&gt;");
+  ASSERT_NOT_CONTAINS(h, "<script");
+  ASSERT_NOT_CONTAINS(h, "<b>");
+  ASSERT_NOT_CONTAINS(h, "temp<");
+  ASSERT_CONTAINS(h, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co");
+  ASSERT_CONTAINS(h, "rlvr &lt;b&gt;divergence&lt;/b&gt; &amp; &quot;choice&quot;");
+  ASSERT_CONTAINS(h, "temp&lt;&quot;erature&quot;&gt;");
   free(h);
   demo_free(&d);
 }
@@ -222,7 +180,7 @@ static void degenerate_inputs_render_or_fail_cleanly(void)
   ASSERT_EQ_INT(ds_report_render(&r, &h, NULL), 0);
   ASSERT_EQ_INT(check_balanced(h), 0);
   ASSERT_EQ_INT(count(h, "<svg "), 0);
-  ASSERT_STR_PRESENT(h, "<td>1</td>");
+  ASSERT_CONTAINS(h, "<td>1</td>");
   free(h);
   r.n_points = 0;
   ASSERT_EQ_INT(ds_report_render(&r, &h, NULL), 0);
@@ -264,11 +222,10 @@ static void the_report_is_written_atomically_to_a_file(void)
 
 int main(void)
 {
-  RUN(a_synthetic_campaign_renders_as_balanced_html_with_one_circle_per_trial);
-  RUN(hostile_names_are_escaped_everywhere);
-  RUN(ranks_computed_by_the_renderer_equal_ranks_passed_in);
-  RUN(degenerate_inputs_render_or_fail_cleanly);
-  RUN(the_report_is_written_atomically_to_a_file);
-  if (failures) fprintf(stderr, "%d failure(s)\n", failures);
-  return failures ? 1 : 0;
+  RUN_TEST(a_synthetic_campaign_renders_as_balanced_html_with_one_circle_per_trial);
+  RUN_TEST(hostile_names_are_escaped_everywhere);
+  RUN_TEST(ranks_computed_by_the_renderer_equal_ranks_passed_in);
+  RUN_TEST(degenerate_inputs_render_or_fail_cleanly);
+  RUN_TEST(the_report_is_written_atomically_to_a_file);
+  return ds_test_exit();
 }
