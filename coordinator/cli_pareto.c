@@ -27,8 +27,6 @@
 #include "ds_spec.h"
 #include "ds_store.h"
 
-int ds_cli_pareto(int argc, char **argv);
-int ds_cli_report(int argc, char **argv);
 
 /* ---- shared set-up --------------------------------------------------------------------- */
 

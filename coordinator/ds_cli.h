@@ -23,5 +23,7 @@ struct ds_store *ds_cli_open_reader(const char *db_path);
 int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts);
 int ds_cli_status(int argc, char **argv);
 int ds_cli_query(int argc, char **argv);
+int ds_cli_pareto(int argc, char **argv); /* cli_pareto.c */
+int ds_cli_report(int argc, char **argv); /* cli_pareto.c */
 
 #endif

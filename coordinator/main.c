@@ -16,13 +16,7 @@
 #include "ds_task.h"
 #include "ds_wire.h"
 
-#ifdef DS_HAVE_KERNEL_CLI
 #include "ds_cli_kernel.h"
-#endif
-#ifdef DS_HAVE_PARETO_CLI
-int ds_cli_pareto(int argc, char **argv);
-int ds_cli_report(int argc, char **argv);
-#endif
 
 static const char *USAGE =
     "usage:\n"
@@ -30,7 +24,7 @@ static const char *USAGE =
     "  divsweep resume --db FILE [--campaign NAME] [--threads N] [--quiet]\n"
     "  divsweep validate SPEC.json [--show N]\n"
     "  divsweep status --db FILE [--campaign NAME] [--json]\n"
-    "  divsweep pareto --db FILE --campaign NAME [--group KEY] [--format table|csv|json]\n"
+    "  divsweep pareto --db FILE --campaign NAME [--group KEY] [--all] [--format table|csv|json]\n"
     "  divsweep query --db FILE \"SQL\" [--format table|csv|json]\n"
     "  divsweep report --db FILE --campaign NAME --out report.html\n"
     "  divsweep kernel --div NAME [--param k=v]... --teacher T.npy [--teacher T2.npy --weights a,b\n"
@@ -147,9 +141,6 @@ static int cmd_run(int argc, char **argv, int is_resume) {
       if (mpi) MPI_Abort(MPI_COMM_WORLD, code);
       _exit(code);
     }
-    if (mpi && code == DS_EXIT_USAGE) {
-      /* Workers are waiting for trials that will never come: tell them to stop. */
-    }
   }
   if (hosts) {
     free(hosts[0]);
@@ -191,7 +182,6 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "validate")) return ds_cli_validate(argc, argv, &SPEC_OPTS);
   if (!strcmp(cmd, "status")) return ds_cli_status(argc, argv);
   if (!strcmp(cmd, "query")) return ds_cli_query(argc, argv);
-#ifdef DS_HAVE_KERNEL_CLI
   if (!strcmp(cmd, "kernel")) return ds_cli_kernel(argc, argv);
   if (!strcmp(cmd, "bench")) {
     if (argc < 2 || strcmp(argv[1], "kernels")) {
@@ -200,11 +190,8 @@ int main(int argc, char **argv) {
     }
     return ds_cli_bench_kernels(argc, argv);
   }
-#endif
-#ifdef DS_HAVE_PARETO_CLI
   if (!strcmp(cmd, "pareto")) return ds_cli_pareto(argc, argv);
   if (!strcmp(cmd, "report")) return ds_cli_report(argc, argv);
-#endif
-  fprintf(stderr, "divsweep: unknown or not yet built command '%s'\n%s", cmd, USAGE);
+  fprintf(stderr, "divsweep: unknown command '%s'\n%s", cmd, USAGE);
   return DS_EXIT_USAGE;
 }

@@ -22,16 +22,10 @@
 volatile sig_atomic_t ds_worker_cancel = 0;
 
 extern const ds_task_t ds_task_noop, ds_task_distill;
-#ifdef DS_HAVE_SCIENCE_TASKS
 extern const ds_task_t ds_task_rlvr, ds_task_fdpo, ds_task_logits;
-#endif
 
 static const ds_task_t *const registry[] = {
-    &ds_task_noop, &ds_task_distill,
-#ifdef DS_HAVE_SCIENCE_TASKS
-    &ds_task_rlvr, &ds_task_fdpo,  &ds_task_logits,
-#endif
-    NULL};
+    &ds_task_noop, &ds_task_distill, &ds_task_rlvr, &ds_task_fdpo, &ds_task_logits, NULL};
 
 const ds_task_t *ds_task_find(const char *name) {
   for (int i = 0; registry[i]; i++)
