@@ -27,7 +27,6 @@
 #include "ds_spec.h"
 #include "ds_store.h"
 
-
 /* ---- shared set-up --------------------------------------------------------------------- */
 
 typedef struct ctx {
