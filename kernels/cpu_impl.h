@@ -409,14 +409,14 @@ static inline __attribute__((always_inline)) int stats2(int with_t, int store_t,
   else if (kl == 2) la = vadd(la, vsel_gt(e, zero, vmul(e, vsub(xs, xt)), zero));
     for (i = 0; i + 2 * VW <= len; i += 2 * VW) {
       vf rs0 = vld(sb + i), rs1 = vld(sb + i + VW);
-      if (fast) { ms0 = vmax(ms0, rs0); ms1 = vmax(ms1, rs1); }
+      ms0 = vmax(ms0, rs0); ms1 = vmax(ms1, rs1); /* (a no-op after a max pass) */
       vf xs0 = vfma(rs0, vas, nms), xs1 = vfma(rs1, vas, nms);
       vf e0 = vexpn(xs0), e1 = vexpn(xs1);
       vst(Eb + i, e0); vst(Eb + i + VW, e1);
       as0 = vadd(as0, e0); as1 = vadd(as1, e1);
       if (with_t) {
         vf rt0 = vld(tb + i), rt1 = vld(tb + i + VW);
-        if (fast) { mt0 = vmax(mt0, rt0); mt1 = vmax(mt1, rt1); }
+        mt0 = vmax(mt0, rt0); mt1 = vmax(mt1, rt1);
         vf xt0 = vfma(rt0, vat, nmt), xt1 = vfma(rt1, vat, nmt);
         vf f0 = vexpn(xt0), f1 = vexpn(xt1);
         if (store_t) { vst(Fb + i, f0); vst(Fb + i + VW, f1); }
@@ -428,7 +428,7 @@ static inline __attribute__((always_inline)) int stats2(int with_t, int store_t,
     for (; i < len; i += VW) {
       size_t n = len - i < VW ? len - i : VW;
       vf rs0 = n == VW ? vld(sb + i) : vld_tail(sb + i, n, -INFINITY);
-      if (fast) ms0 = vmax(ms0, rs0);
+      ms0 = vmax(ms0, rs0);
       vf xs0 = vfma(rs0, vas, nms);
       vf e0 = vexpn(xs0);
       if (n < VW) e0 = vkeep(e0, n);
@@ -436,7 +436,7 @@ static inline __attribute__((always_inline)) int stats2(int with_t, int store_t,
       as0 = vadd(as0, e0);
       if (with_t) {
         vf rt0 = n == VW ? vld(tb + i) : vld_tail(tb + i, n, -INFINITY);
-        if (fast) mt0 = vmax(mt0, rt0);
+        mt0 = vmax(mt0, rt0);
         vf xt0 = vfma(rt0, vat, nmt);
         vf f0 = vexpn(xt0);
         if (n < VW) f0 = vkeep(f0, n);
@@ -486,6 +486,39 @@ static inline __attribute__((always_inline)) int stats2(int with_t, int store_t,
     bt[k] = with_t ? (float)exp((double)bt[k] - (double)m_t - st->ls_t) : 0.0f;
   }
   return 1;
+}
+
+/* jsd pass B over elements [b, end) of one block (see row_fast): sums of F·(x̂_t − L) and of
+ * u = E·(x̂_s − L − Δ) into *sa, *su; with G, u parked over F.  x̂ is clamped at −1e30: a −inf
+ * logit has e = 0 and gives 0·(finite) = 0 (0·log 0 = 0) with no compare; vlogm is finite for
+ * every m ≥ 0. */
+static inline __attribute__((always_inline)) void jsd_block(
+    int G, const float *restrict t, const float *restrict s, const float *restrict E,
+    float *restrict F, size_t b, size_t end, vf vtt, vf nmt, vf vts, vf nmq, vf wt, vf ws, vf vdl,
+    double *sa, double *su) {
+  const vf big = vset(-1e30f), zero = vset(0);
+  vf la0 = zero, lb0 = zero, la1 = zero, lb1 = zero;
+  size_t i;
+#define BODY(ii, n, la, lb)                                                                    \
+  {                                                                                            \
+    vf f = (n) == VW ? vld(F + (ii)) : vld_tail(F + (ii), (n), 0);                             \
+    vf e = (n) == VW ? vld(E + (ii)) : vld_tail(E + (ii), (n), 0);                             \
+    vf tt = (n) == VW ? vld(t + (ii)) : vld_tail(t + (ii), (n), 0);                            \
+    vf ss = (n) == VW ? vld(s + (ii)) : vld_tail(s + (ii), (n), 0);                            \
+    vf xt = vmax(vfma(tt, vtt, nmt), big), xs = vmax(vfma(ss, vts, nmq), big);                 \
+    vf L = vlogm(vfma(f, wt, vmul(e, ws)));                                                    \
+    vf a = vmul(f, vsub(xt, L)), u = vmul(e, vsub(xs, vadd(L, vdl)));                          \
+    if ((n) < VW) { a = vkeep(a, (n)); u = vkeep(u, (n)); }                                    \
+    if (G) { if ((n) == VW) vst(F + (ii), u); else vst_tail(F + (ii), u, (n)); }               \
+    la = vadd(la, a);                                                                          \
+    lb = vadd(lb, u);                                                                          \
+  }
+  for (i = b; i + 2 * VW <= end; i += 2 * VW) { BODY(i, VW, la0, lb0) BODY(i + VW, VW, la1, lb1) }
+  for (; i + VW <= end; i += VW) BODY(i, VW, la0, lb0)
+  if (i < end) BODY(i, end - i, la0, lb0)
+#undef BODY
+  *sa = vsum(vadd(la0, la1));
+  *su = vsum(vadd(lb0, lb1));
 }
 
 /* The fast row for kind K; returns 0 (having written nothing the slow row does not overwrite)
@@ -725,35 +758,22 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
     /* Pass B for JSD_β in the stored frame: with x̂ = scale·x − m (the final maxima), E, F the
      * block-frame exponentials and c_b their factors, p = c_t·F, q = c_s·E and
      *   log p − log m = x̂_t − L,  log q − log m = x̂_s − L − (ls_s − ls_t),  L = log m + ls_t,
-     * so per element: m = (βc_t)·F + ((1−β)c_s)·E, one log, and u = E·(log q − log m) parked
-     * over F; the per-block factors go onto the block sums (loss = β c_t ΣF·a + (1−β) c_s Σu,
+     * so per element one log of (βc_t e^ls_t)·F + ((1−β)c_s e^ls_t)·E, which is L itself (the
+     * weights carry e^ls_t; c·e^ls_t = e^(m_b − m) ≤ 1), and u = E·(log q − log m) parked over
+     * F; the per-block factors go onto the block sums (loss = β c_t ΣF·a + (1−β) c_s Σu,
      * H = (1−β) Σ_b c_s Σu) and into pass C: g = gscale·c_s·((1−β)u − E·H). */
-    /* x̂ clamped at −1e30: a −inf logit has e = 0 and gives 0·(finite) = 0 (0·log 0 = 0) with
-     * no compare; vlogm is finite for every m ≥ 0. */
-    const vf vlt = vset((float)st.ls_t), vdl = vset((float)(st.ls_s - st.ls_t)), big = vset(-1e30f);
+    const vf vdl = vset((float)(st.ls_s - st.ls_t));
+    const double elt = exp(st.ls_t);
     double Sb = 0;
     for (size_t k = (V + BLK - 1) / BLK; k-- > 0;) { /* backwards: the row's end is in L2 */
       const size_t b = k * BLK;
       const size_t end = V - b < BLK ? V : b + BLK;
-      const vf wt = vset(P.beta * ct[k]), ws = vset(P.c1 * cs[k]);
-      vf la0 = zero, lb0 = zero, la1 = zero, lb1 = zero;
-#define BODY(ii, n, la, lb)                                                                  \
-  {                                                                                          \
-    vf f = FLD(F, ii, n), e = FLD(E, ii, n);                                                 \
-    vf xt = vmax(vfma(FLD(t, ii, n), vtt, nmt), big), xs = vmax(vfma(FLD(s, ii, n), vts, nmq), big); \
-    vf L = vadd(vlogm(vfma(f, wt, vmul(e, ws))), vlt);                                      \
-    vf a = vmul(f, vsub(xt, L)), u = vmul(e, vsub(xs, vadd(L, vdl)));                        \
-    if ((n) < VW) { a = vkeep(a, (n)); u = vkeep(u, (n)); }                                  \
-    if (g) FST(F, ii, n, u);                                                                 \
-    la = vadd(la, a);                                                                        \
-    lb = vadd(lb, u);                                                                        \
-  }
-      for (i = b; i + 2 * VW <= end; i += 2 * VW) { BODY(i, VW, la0, lb0) BODY(i + VW, VW, la1, lb1) }
-      for (; i + VW <= end; i += VW) BODY(i, VW, la0, lb0)
-      if (i < end) BODY(i, end - i, la0, lb0)
-#undef BODY
-      const double sb = (double)cs[k] * vsum(vadd(lb0, lb1));
-      loss += (double)P.beta * (double)ct[k] * vsum(vadd(la0, la1)) + (double)P.c1 * sb;
+      const vf wt = vset((float)(P.beta * ct[k] * elt)), ws = vset((float)(P.c1 * cs[k] * elt));
+      double sa, su;
+      if (g) jsd_block(1, t, s, E, F, b, end, vtt, nmt, vts, nmq, wt, ws, vdl, &sa, &su);
+      else jsd_block(0, t, s, E, F, b, end, vtt, nmt, vts, nmq, wt, ws, vdl, &sa, &su);
+      const double sb = (double)cs[k] * su;
+      loss += (double)P.beta * (double)ct[k] * sa + (double)P.c1 * sb;
       Sb += sb;
     }
     H = (double)P.c1 * Sb;
@@ -762,9 +782,10 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
         const size_t end = V - b < BLK ? V : b + BLK;
         const vf A = vset((float)(r->gscale * (double)cs[k] * (double)P.c1)),
                  Bk = vset((float)(-r->gscale * (double)cs[k] * H));
-        for (i = b; i + VW <= end; i += VW) vst(g + i, vfma(vld(E + i), Bk, vmul(vld(F + i), A)));
+        /* E is the gradient row: read and written through one pointer. */
+        for (i = b; i + VW <= end; i += VW) vst(E + i, vfma(vld(E + i), Bk, vmul(vld(F + i), A)));
         if (i < end)
-          vst_tail(g + i, vfma(vld_tail(E + i, end - i, 0), Bk, vmul(vld_tail(F + i, end - i, 0), A)), end - i);
+          vst_tail(E + i, vfma(vld_tail(E + i, end - i, 0), Bk, vmul(vld_tail(F + i, end - i, 0), A)), end - i);
       }
     *out = loss;
     return 1;
