@@ -202,7 +202,7 @@ int ds__kern_ref_row(const ds_backend_t *be, const ds_kern_args_t *a, size_t r, 
 
 static int ref_supports(const ds_backend_t *be, const ds_kern_args_t *a) {
   if (a->dtype != DS_DTYPE_F32) return DS_EUNSUP;
-  if (a->div->kind == DS_DIV_SINKHORN && a->vocab > DS__SINKHORN_MAX_V) return DS_EUNSUP;
+  if (DS__SINKHORN_TOO_BIG(a)) return DS_EUNSUP;
   return 1;
 }
 

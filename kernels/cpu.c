@@ -42,7 +42,7 @@ static int ext_div(const ds_div_t *d) {
 
 static int cpu_supports(const ds_backend_t *be, const ds_kern_args_t *a) {
   if (a->dtype != DS_DTYPE_F32) return DS_EUNSUP;
-  if (a->div->kind == DS_DIV_SINKHORN && a->vocab > DS__SINKHORN_MAX_V) return DS_EUNSUP;
+  if (DS__SINKHORN_TOO_BIG(a)) return DS_EUNSUP;
   return ds__cpu_fast_div(a->div->kind) || (ext_div(a->div) && a->n_teachers == 1);
 }
 

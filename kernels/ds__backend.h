@@ -40,8 +40,12 @@ int ds__kern_ref_row(const ds_backend_t *be, const ds_kern_args_t *a, size_t r, 
                      float *grad, double *loss, void *scratch);
 size_t ds__ref_row_scratch(const ds_kern_args_t *a);
 
-/* Largest vocabulary sinkhorn accepts in the batched tier (its cost is O(V²) per iteration). */
+/* Largest vocabulary sinkhorn with a cost matrix accepts in the batched tier (O(V²) per
+ * iteration); the ordinal and 0/1 costs are O(V) per iteration and have no limit. */
 #define DS__SINKHORN_MAX_V 4096
+#define DS__SINKHORN_TOO_BIG(a)                                               \
+  ((a)->div->kind == DS_DIV_SINKHORN && (a)->div->cost == DS_COST_MATRIX && \
+   (a)->vocab > DS__SINKHORN_MAX_V)
 
 /* Backends defined in their own files. */
 extern const ds_backend_t ds__backend_ref;

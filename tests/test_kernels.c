@@ -470,6 +470,66 @@ static void test_cs_w1_and_ab_fast_rows_match_the_reference_on_every_isa(void) {
   }
 }
 
+/* The O(V) sinkhorn transforms for the ordinal and 0/1 costs against the O(V²) sum over the
+ * same costs given as a matrix, and sinkhorn at an LLM vocabulary through the batched backend. */
+static void test_sinkhorn_linear_costs_match_the_matrix_form_and_scale_to_large_vocabularies(void) {
+  enum { V = 150, VL = 32000 };
+  double t[V], z[V], g1[V], g2[V], *C = malloc(V * V * sizeof *C);
+  for (int rep = 0; rep < 3; rep++) {
+    for (int j = 0; j < V; j++) { t[j] = 2 * nrand(); z[j] = 2 * nrand(); }
+    if (rep == 2) t[7] = z[20] = -INFINITY; /* zero probabilities on either side */
+    const double *tp[1] = {t};
+    for (int cost = DS_COST_ORDINAL; cost <= DS_COST_01; cost++) {
+      ctx = cost == DS_COST_01 ? "sinkhorn 0/1 vs matrix" : "sinkhorn ordinal vs matrix";
+      ds_div_t lin = mkdiv("sinkhorn"), mat = lin;
+      lin.cost = (ds_cost_kind_t)cost;
+      lin.epsilon = mat.epsilon = rep == 1 ? 0.05 : 0.1;
+      for (int i = 0; i < V; i++)
+        for (int j = 0; j < V; j++)
+          C[i * V + j] = cost == DS_COST_01 ? (i != j) : fabs((double)(i - j)) / V;
+      mat.cost = DS_COST_MATRIX;
+      mat.cost_matrix = C;
+      double L1 = ds_ref_div_row(&lin, V, 1, tp, NULL, DS_MIX_ARITHMETIC, z, 1, 1, 0, g1);
+      double L2 = ds_ref_div_row(&mat, V, 1, tp, NULL, DS_MIX_ARITHMETIC, z, 1, 1, 0, g2);
+      ASSERT_TRUE(isfinite(L1) && L1 > 0);
+      ASSERT_NEAR(L1, L2, 1e-10 * (1 + fabs(L2)));
+      double gmax = 0;
+      for (int j = 0; j < V; j++) gmax = fmax(gmax, fabs(g2[j]));
+      for (int j = 0; j < V; j++) ASSERT_NEAR(g1[j], g2[j], 1e-8 * gmax);
+    }
+  }
+  free(C);
+  /* V = 32000 through the cpu backend (threaded reference rows): runs, equals the reference
+   * row, and sits between the unregularised distances and the bound + ε·log V. */
+  ctx = "sinkhorn at V = 32000";
+  float *tf = malloc(2 * VL * sizeof *tf), *sf = malloc(2 * VL * sizeof *sf), *gf = malloc(2 * VL * sizeof *gf);
+  double *td = malloc(VL * sizeof *td), *sd = malloc(VL * sizeof *sd), *gd = malloc(VL * sizeof *gd);
+  for (int i = 0; i < 2 * VL; i++) { tf[i] = (float)(2 * nrand()); sf[i] = (float)(2 * nrand()); }
+  const float *tfp[1] = {tf};
+  double rows[2];
+  ds_div_t sk = mkdiv("sinkhorn"), w1 = mkdiv("w1");
+  ds_kern_args_t a = {&sk, 2, VL, 1, tfp, NULL, DS_MIX_ARITHMETIC, sf, 1, 1, 0, DS_RED_SUM, NULL, 2, DS_DTYPE_F32};
+  ds_kern_out_t o = {0, rows, gf};
+  ASSERT_TRUE(ds_kern_fwd_bwd(ds_kern_backend_get("cpu"), &a, &o) == 0);
+  for (int r = 0; r < 2; r++) {
+    for (int j = 0; j < VL; j++) { td[j] = tf[r * VL + j]; sd[j] = sf[r * VL + j]; }
+    const double *tdp[1] = {td};
+    double L = ds_ref_div_row(&sk, VL, 1, tdp, NULL, DS_MIX_ARITHMETIC, sd, 1, 1, 0, gd);
+    double W = ds_ref_div_row(&w1, VL, 1, tdp, NULL, DS_MIX_ARITHMETIC, sd, 1, 1, 0, NULL);
+    ASSERT_NEAR(rows[r], L, 1e-12 * fabs(L));
+    ASSERT_TRUE(L >= W - 1e-9 && L <= W + sk.epsilon * log(VL));
+    double e2 = 0, r2 = 0, sum = 0;
+    for (int j = 0; j < VL; j++) {
+      e2 += (gf[r * VL + j] - gd[j]) * (gf[r * VL + j] - gd[j]);
+      r2 += gd[j] * gd[j];
+      sum += gd[j];
+    }
+    ASSERT_LE(e2, 1e-12 * r2);
+    ASSERT_NEAR(sum, 0, 1e-12);
+  }
+  free(tf); free(sf); free(gf); free(td); free(sd); free(gd);
+}
+
 static void test_results_do_not_depend_on_the_thread_count(void) {
   enum { B = 13, V = 1031 };
   const ds_backend_t *be = ds_kern_backend_get("cpu");
@@ -496,7 +556,11 @@ static void test_results_do_not_depend_on_the_thread_count(void) {
   ds_kern_out_t o = {0, NULL, g1};
   ASSERT_TRUE(ds_kern_fwd_bwd(be, &a, &o) == DS_EINVAL); /* T_t = 0 */
   a.t_teacher = 1;
+  /* sinkhorn with a cost matrix is O(V²) per iteration: refused above DS__SINKHORN_MAX_V. */
+  static double one;
   ds_div_t sk = mkdiv("sinkhorn");
+  sk.cost = DS_COST_MATRIX;
+  sk.cost_matrix = &one; /* never read: refused before */
   a.div = &sk;
   a.vocab = 5000; a.rows = 1;
   ASSERT_TRUE(ds_kern_fwd_bwd(be, &a, &o) == DS_EUNSUP);
@@ -667,6 +731,7 @@ int main(int argc, char **argv) {
   RUN(test_mixtures_collapse_for_fkl_and_rkl);
   RUN(test_every_backend_matches_the_reference);
   RUN(test_cs_w1_and_ab_fast_rows_match_the_reference_on_every_isa);
+  RUN(test_sinkhorn_linear_costs_match_the_matrix_form_and_scale_to_large_vocabularies);
   RUN(test_results_do_not_depend_on_the_thread_count);
   RUN(test_npy_reads_what_it_writes_and_rejects_bad_files_with_a_reason);
   RUN(test_kernel_cli_writes_the_gradient_the_library_computes_and_rejects_bad_input);

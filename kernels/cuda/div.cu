@@ -383,7 +383,7 @@ static int fast_kind(ds_div_kind_t k) { return k != DS_DIV_W1 && k != DS_DIV_SIN
 
 static int cuda_supports(const ds_backend_t *be, const ds_kern_args_t *a) {
   (void)be;
-  if (a->div->kind == DS_DIV_SINKHORN && a->vocab > DS__SINKHORN_MAX_V) return DS_EUNSUP;
+  if (DS__SINKHORN_TOO_BIG(a)) return DS_EUNSUP;
   if (a->rows > 0x7fffffffu) return DS_EUNSUP; /* one block per row */
   if (!fast_kind(a->div->kind)) return 0;
   if (a->n_teachers > 64) return 0; /* more teachers than the staging arrays hold */
