@@ -489,12 +489,12 @@ static inline __attribute__((always_inline)) int stats2(int with_t, int store_t,
 }
 
 /* jsd pass B over elements [b, end) of one block (see row_fast): sums of F·(x̂_t − L) and of
- * u = E·(x̂_s − L − Δ) into *sa, *su; with G, u parked over F.  x̂ is clamped at −1e30: a −inf
+ * u = E·(x̂_s − L) into *sa, *su (x̂_s carries −(ls_s − ls_t) in nmq); with G, u parked over F.  x̂ is clamped at −1e30: a −inf
  * logit has e = 0 and gives 0·(finite) = 0 (0·log 0 = 0) with no compare; vlogm is finite for
  * every m ≥ 0. */
 static inline __attribute__((always_inline)) void jsd_block(
     int G, const float *restrict t, const float *restrict s, const float *restrict E,
-    float *restrict F, size_t b, size_t end, vf vtt, vf nmt, vf vts, vf nmq, vf wt, vf ws, vf vdl,
+    float *restrict F, size_t b, size_t end, vf vtt, vf nmt, vf vts, vf nmq, vf wt, vf ws,
     double *sa, double *su) {
   const vf big = vset(-1e30f), zero = vset(0);
   vf la0 = zero, lb0 = zero, la1 = zero, lb1 = zero;
@@ -507,7 +507,7 @@ static inline __attribute__((always_inline)) void jsd_block(
     vf ss = (n) == VW ? vld(s + (ii)) : vld_tail(s + (ii), (n), 0);                            \
     vf xt = vmax(vfma(tt, vtt, nmt), big), xs = vmax(vfma(ss, vts, nmq), big);                 \
     vf L = vlogm(vfma(f, wt, vmul(e, ws)));                                                    \
-    vf a = vmul(f, vsub(xt, L)), u = vmul(e, vsub(xs, vadd(L, vdl)));                          \
+    vf a = vmul(f, vsub(xt, L)), u = vmul(e, vsub(xs, L));                                     \
     if ((n) < VW) { a = vkeep(a, (n)); u = vkeep(u, (n)); }                                    \
     if (G) { if ((n) == VW) vst(F + (ii), u); else vst_tail(F + (ii), u, (n)); }               \
     la = vadd(la, a);                                                                          \
@@ -761,8 +761,13 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
      * so per element one log of (βc_t e^ls_t)·F + ((1−β)c_s e^ls_t)·E, which is L itself (the
      * weights carry e^ls_t; c·e^ls_t = e^(m_b − m) ≤ 1), and u = E·(log q − log m) parked over
      * F; the per-block factors go onto the block sums (loss = β c_t ΣF·a + (1−β) c_s Σu,
-     * H = (1−β) Σ_b c_s Σu) and into pass C: g = gscale·c_s·((1−β)u − E·H). */
-    const vf vdl = vset((float)(st.ls_s - st.ls_t));
+     * H = (1−β) Σ_b c_s Σu) and into pass C: g = gscale·c_s·((1−β)u − E·H).  The student's
+     * shift −m_s − (ls_s − ls_t) is one float constant: its rounding δ moves every log q − log m
+     * by the same amount, which the gradient does not see (the softmax Jacobian removes h + δq)
+     * and the loss gets back exactly: −(1−β)·δ·Σq, Σq = 1. */
+    const float nq = (float)(-(double)st.m_s - (st.ls_s - st.ls_t));
+    const double dq = (double)nq - (-(double)st.m_s - (st.ls_s - st.ls_t));
+    const vf nmq2 = vset(nq);
     const double elt = exp(st.ls_t);
     double Sb = 0;
     for (size_t k = (V + BLK - 1) / BLK; k-- > 0;) { /* backwards: the row's end is in L2 */
@@ -770,13 +775,14 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
       const size_t end = V - b < BLK ? V : b + BLK;
       const vf wt = vset((float)(P.beta * ct[k] * elt)), ws = vset((float)(P.c1 * cs[k] * elt));
       double sa, su;
-      if (g) jsd_block(1, t, s, E, F, b, end, vtt, nmt, vts, nmq, wt, ws, vdl, &sa, &su);
-      else jsd_block(0, t, s, E, F, b, end, vtt, nmt, vts, nmq, wt, ws, vdl, &sa, &su);
+      if (g) jsd_block(1, t, s, E, F, b, end, vtt, nmt, vts, nmq2, wt, ws, &sa, &su);
+      else jsd_block(0, t, s, E, F, b, end, vtt, nmt, vts, nmq2, wt, ws, &sa, &su);
       const double sb = (double)cs[k] * su;
       loss += (double)P.beta * (double)ct[k] * sa + (double)P.c1 * sb;
       Sb += sb;
     }
     H = (double)P.c1 * Sb;
+    loss -= (double)P.c1 * dq;
     if (g)
       for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
         const size_t end = V - b < BLK ? V : b + BLK;
