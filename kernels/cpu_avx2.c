@@ -47,6 +47,23 @@ static inline float vhmax(vf x) {
   return _mm_cvtss_f32(m);
 }
 
+static inline vf vabs(vf x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
+/* 1, −1 or 0 by the sign of x (0 for NaN): ±1 with x's sign bit, kept where x ≠ 0. */
+static inline vf vsign(vf x) {
+  const vf nz = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NEQ_OQ);
+  return _mm256_and_ps(nz, _mm256_or_ps(_mm256_and_ps(x, _mm256_set1_ps(-0.0f)), _mm256_set1_ps(1.0f)));
+}
+/* Inclusive prefix sum over the lanes, x_0 + … + x_i in lane i: two in-lane steps (byte shifts
+ * by one and two floats within each 128-bit half), then lane 3 added to the upper half. */
+static inline vf vscan(vf x) {
+  x = _mm256_add_ps(x, _mm256_castsi256_ps(_mm256_slli_si256(_mm256_castps_si256(x), 4)));
+  x = _mm256_add_ps(x, _mm256_castsi256_ps(_mm256_slli_si256(_mm256_castps_si256(x), 8)));
+  const vf lo = _mm256_permutevar8x32_ps(x, _mm256_set1_epi32(3));
+  return _mm256_add_ps(x, _mm256_blend_ps(_mm256_setzero_ps(), lo, 0xf0));
+}
+static inline vf vlast(vf x) { return _mm256_permutevar8x32_ps(x, _mm256_set1_epi32(7)); }
+static inline float vfirst(vf x) { return _mm256_cvtss_f32(x); }
+
 static inline vf vexp_full(vf x0) {
   vf x = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(_mm256_set1_ps(-87.3365447505531f), x0));
   vf n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),

@@ -36,6 +36,26 @@ static inline double vsum(vf x) {
   return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
 }
 static inline float vhmax(vf x) { return _mm512_reduce_max_ps(x); }
+static inline vf vabs(vf x) { return _mm512_abs_ps(x); }
+/* 1, −1 or 0 by the sign of x (0 for NaN): ±1 with x's sign bit, kept where x ≠ 0. */
+static inline vf vsign(vf x) {
+  const __mmask16 nz = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NEQ_OQ);
+  return _mm512_maskz_mov_ps(nz, _mm512_or_ps(_mm512_and_ps(x, _mm512_set1_ps(-0.0f)), _mm512_set1_ps(1.0f)));
+}
+/* Inclusive prefix sum over the lanes, x_0 + … + x_i in lane i: two steps within each 128-bit
+ * quarter (vpermilps with zeroing, one cycle each), then the quarters' totals carried across by
+ * two zeroing vpermps (lane 3 into quarter 1, lanes 3 and 7 into quarters 2 and 3): four
+ * shuffle+add steps as a plain log-step scan, but half of them in-lane. */
+static inline vf vscan(vf x) {
+  x = _mm512_add_ps(x, _mm512_maskz_permute_ps(0xeeee, x, _MM_SHUFFLE(2, 1, 0, 0)));
+  x = _mm512_add_ps(x, _mm512_maskz_permute_ps(0xcccc, x, _MM_SHUFFLE(1, 0, 0, 0)));
+  x = _mm512_add_ps(x, _mm512_maskz_permutexvar_ps(
+                           0xfff0, _mm512_setr_epi32(0, 0, 0, 0, 3, 3, 3, 3, 7, 7, 7, 7, 11, 11, 11, 11), x));
+  return _mm512_add_ps(x, _mm512_maskz_permutexvar_ps(
+                              0xff00, _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 3, 3, 7, 7, 7, 7), x));
+}
+static inline vf vlast(vf x) { return _mm512_permutexvar_ps(_mm512_set1_epi32(15), x); }
+static inline float vfirst(vf x) { return _mm512_cvtss_f32(x); }
 
 static inline vf vexp(vf x) {
   /* ggml_v_expf's scheme: n = round(x·log2 e) by the 1.5·2^23 shifter, two-step Cody–Waite

@@ -3,7 +3,9 @@
  * no scalar duplicate).  The including file defines:
  *   vf, VW (lanes), vset, vld, vst, vld_tail(p, n, fill), vst_tail(p, x, n), vadd, vsub, vmul,
  *   vdiv, vmax, vfma(a, b, c) = a·b + c, vkeep(x, n) (lanes ≥ n zeroed), vsel_gt(a, b, x, y)
- *   (a > b ? x : y per lane), vsum (→ double), vhmax (→ float), vexp, vlog, ISA_NAME, ISA_SYM.
+ *   (a > b ? x : y per lane), vsum (→ double), vhmax (→ float), vabs, vsign (±1, 0 at 0),
+ *   vscan (inclusive prefix sum over the lanes), vlast (the last lane in every lane), vfirst
+ *   (lane 0 → float), vexp, vlog, ISA_NAME, ISA_SYM.
  *
  * Kernels (one row; layout: contiguous fp32 logits of length V; precision: fp32 element maths with
  * ~1e-7-relative vexp/vlog, per-lane fp32 sums over blocks of BLK elements folded into double row
@@ -521,6 +523,72 @@ static inline __attribute__((always_inline)) void jsd_block(
   *su = vsum(vadd(lb0, lb1));
 }
 
+/* w1 over elements [b, end) of one block (see row_fast; block factors in vct and vncs = −c_s).
+ * Pass 1: f = F_p − F_q at every element but the row's last (0 there: the reference has no term
+ * for it) as c = *c, the difference before the vector (double), plus the in-vector prefix sums
+ * P of d = p − q (fp32, ≤ VW terms), so nothing in fp32 runs along the row.  Σ|f| goes into *sd
+ * by chunks of 16 vectors, as (elements)·|f_0| in double plus per-lane fp32 sums of |f| − |f_0|
+ * (f_0: f at the chunk's start), terms no larger than the chunk's mass: per-lane sums of |f|
+ * itself drift wherever f stays near one value, as after a peak (2e-6 of W1 at V = 32000, 5–20×
+ * the other errors).
+ * Pass 2 (with G; the block is still in L1) reads f back from F and writes there the exclusive
+ * prefix sums Tx of t = sign(f), *tot carrying their running total, and sums ΣE and ΣE·Tx per
+ * lane into *se, *sex (q = c_s·E).  Tx is integer-valued with |Tx| < V ≤ 2^24: exact in fp32.
+ * Two passes, not one: a vector's chain through both scans is ~60 cycles, more than the
+ * out-of-order window overlaps (one pass measured ≈ 20% slower on AVX-512). */
+static inline __attribute__((always_inline)) void w1_block(int G, const float *restrict E,
+                                                          float *restrict F, size_t b, size_t end,
+                                                          size_t V, vf vct, vf vncs, double *c,
+                                                          vf *tot, double *sd, double *se,
+                                                          double *sex) {
+  const size_t lim = end < V ? end : V - 1; /* elements [b, lim) have a CDF term */
+  vf ad = vset(0);
+  double cc = *c, dc = 0;
+  size_t i = b;
+#define BODY(ii, n, m)                                                                      \
+  {                                                                                         \
+    vf nq = vmul((n) == VW ? vld(E + (ii)) : vld_tail(E + (ii), (n), 0), vncs);             \
+    vf P = vscan(vfma((n) == VW ? vld(F + (ii)) : vld_tail(F + (ii), (n), 0), vct, nq));    \
+    vf f = vadd(vset((float)cc), P), a = vsub(vabs(f), acr);                                \
+    cc += vfirst(vlast(P));                                                                 \
+    if ((m) < VW) { f = vkeep(f, (m)); a = vkeep(a, (m)); }                                 \
+    ad = vadd(ad, a);                                                                       \
+    if (G) { if ((n) == VW) vst(F + (ii), f); else vst_tail(F + (ii), f, (n)); }            \
+  }
+  while (i < end) { /* chunks of 16 vectors; the row's last (masked) vector ends the last */
+    const float cr = (float)cc;
+    const vf acr = vset(fabsf(cr));
+    const size_t stop = lim - i > 16 * VW ? i + 16 * VW : lim;
+    dc += (double)fabsf(cr) * (double)(stop - i);
+    for (; i + VW <= stop; i += VW) BODY(i, VW, VW)
+    if (stop == lim && i < end) {
+      BODY(i, end - i, end - i - 1)
+      i = end;
+    }
+  }
+#undef BODY
+  *c = cc;
+  *sd = dc + vsum(ad);
+  if (!G) return;
+  vf tt = *tot, ae = vset(0), ax = vset(0);
+#define BODY(ii, n)                                                                         \
+  {                                                                                         \
+    vf t = vsign((n) == VW ? vld(F + (ii)) : vld_tail(F + (ii), (n), 0)), T = vscan(t);     \
+    vf Tx = vsub(vadd(tt, T), t);                                                           \
+    tt = vadd(tt, vlast(T));                                                                \
+    if ((n) == VW) vst(F + (ii), Tx); else vst_tail(F + (ii), Tx, (n));                     \
+    vf e = (n) == VW ? vld(E + (ii)) : vld_tail(E + (ii), (n), 0);                          \
+    ae = vadd(ae, e);                                                                       \
+    ax = vfma(e, Tx, ax);                                                                   \
+  }
+  for (i = b; i + VW <= end; i += VW) BODY(i, VW)
+  if (i < end) BODY(i, end - i)
+#undef BODY
+  *tot = tt;
+  *se = vsum(ae);
+  *sex = vsum(ax);
+}
+
 /* The fast row for kind K; returns 0 (having written nothing the slow row does not overwrite)
  * when pass A finds non-finite statistics. */
 static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_row_t *r,
@@ -685,71 +753,39 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
   }
 
   if (K == DS_DIV_W1) {
-    /* W1 = (1/V) Σ_{k<V−1} |F_p(k) − F_q(k)| by a double running difference of the CDFs; the
-     * signs sign(F_q − F_p) are parked in F, then a reverse cumulative sum gives
-     * h_j = q_j·(1/V)·Σ_{k=j}^{V−2} sign(F_q(k) − F_p(k)) (as the reference), and
-     * g = gscale·(h − q·H).  Scalar: the scans are sequential; four elements per step with
-     * their partial sums formed off the carried chain, so one dependent add per four elements.
-     * (The sign sums are small integers, exact in any order.) */
-    double Fd = 0, D0 = 0, D1 = 0, H2 = 0, H3 = 0;
-    const double iV = 1.0 / (double)V;
-#define SGN(x) ((float)(((x) < 0) - ((x) > 0)))
+    /* W1 = (1/V) Σ_{k<V−1} |F_p(k) − F_q(k)| and h_j = q_j·(1/V)·Σ_{k=j}^{V−2} sign(F_q(k) − F_p(k))
+     * (as the reference), by vectorised scans (w1_block): the CDF difference in fp32 within a
+     * vector carried in double between vectors (no fp32 drift along the row), then the signs
+     * t = sign(F_p − F_q) (exact), their exclusive prefix sums Tx parked in F.  With T = Σt the
+     * suffix sum in h_j is Tx_j − T, so H = Σh = (Σq·Tx − T·Σq)/V needs no reverse scan and
+     * g = gscale·(h − q·H) = gscale·c_s·E·((Tx − T)/V − H) is one elementwise pass. */
+    double C = 0, D = 0, SQ = 0, SQX = 0;
+    vf tot = zero;
     for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
       const size_t end = V - b < BLK ? V : b + BLK;
-      const float fct = ct[k], fcs = cs[k];
-      for (i = b; i + 4 <= end && i + 4 < V; i += 4) {
-        double d0 = (double)(F[i] * fct) - (double)(E[i] * fcs);
-        double d1 = (double)(F[i + 1] * fct) - (double)(E[i + 1] * fcs);
-        double d2 = (double)(F[i + 2] * fct) - (double)(E[i + 2] * fcs);
-        double d3 = (double)(F[i + 3] * fct) - (double)(E[i + 3] * fcs);
-        double s1 = d0 + d1, s2 = s1 + d2, s3 = s2 + d3;
-        double f0 = Fd + d0, f1 = Fd + s1, f2 = Fd + s2, f3 = Fd + s3;
-        Fd = f3;
-        D0 += fabs(f0) + fabs(f1);
-        D1 += fabs(f2) + fabs(f3);
-        F[i] = SGN(f0); F[i + 1] = SGN(f1); F[i + 2] = SGN(f2); F[i + 3] = SGN(f3);
-      }
-      for (; i < end && i + 1 < V; i++) {
-        Fd += (double)(F[i] * fct) - (double)(E[i] * fcs);
-        D0 += fabs(Fd);
-        F[i] = SGN(Fd);
+      const vf vct = vset(ct[k]), vncs = vset(-cs[k]);
+      double sd, se, sex;
+      if (g) w1_block(1, E, F, b, end, V, vct, vncs, &C, &tot, &sd, &se, &sex);
+      else w1_block(0, E, F, b, end, V, vct, vncs, &C, &tot, &sd, &se, &sex);
+      D += sd;
+      if (g) {
+        SQ += (double)cs[k] * se;
+        SQX += (double)cs[k] * sex;
       }
     }
-#undef SGN
-    *out = (D0 + D1) * iV;
+    const double iV = 1.0 / (double)V, T = vfirst(tot);
+    *out = D * iV;
     if (g) {
-      double suf = 0;
-      F[V - 1] = 0;
-      for (size_t b = (V - 1) / BLK * BLK, k = (V - 1) / BLK + 1; k-- > 0; b -= BLK) {
+      H = (SQX - T * SQ) * iV;
+      const vf vT = vset((float)T), viV = vset((float)iV), nH = vset((float)-H);
+      for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
         const size_t end = V - b < BLK ? V : b + BLK;
-        const float fcs = cs[k];
-        const double sc = iV;
-        for (i = end; i >= b + 4;) {
-          i -= 4; /* elements i+3, i+2, i+1, i, in that order */
-          double u3 = suf + F[i + 3], t2 = F[i + 3] + F[i + 2], u2 = suf + t2;
-          double t1 = t2 + F[i + 1], u1 = suf + t1, u0 = suf + (t1 + F[i]);
-          suf = u0;
-          float q0 = E[i] * fcs, q1 = E[i + 1] * fcs, q2 = E[i + 2] * fcs, q3 = E[i + 3] * fcs;
-          float h0 = (float)((double)q0 * u0 * sc), h1 = (float)((double)q1 * u1 * sc);
-          float h2 = (float)((double)q2 * u2 * sc), h3 = (float)((double)q3 * u3 * sc);
-          E[i] = q0; E[i + 1] = q1; E[i + 2] = q2; E[i + 3] = q3;
-          F[i] = h0; F[i + 1] = h1; F[i + 2] = h2; F[i + 3] = h3;
-          H2 += (double)h3 + h2;
-          H3 += (double)h1 + h0;
+        const vf A = vset((float)(r->gscale * (double)cs[k]));
+        for (i = b; i < end; i += VW) {
+          size_t n = end - i < VW ? end - i : VW;
+          FST(g, i, n, vmul(vmul(FLD(E, i, n), A), vfma(vsub(FLD(F, i, n), vT), viV, nH)));
         }
-        while (i-- > b) {
-          suf += F[i];
-          float q = E[i] * fcs, h = (float)((double)q * suf * sc);
-          E[i] = q;
-          F[i] = h;
-          H2 += h;
-        }
-        if (b == 0) break;
       }
-      H2 += H3;
-      const vf vH = vset((float)H2);
-      for (i = 0; i + VW <= V; i += VW) vst(g + i, vmul(gs, vsub(vld(F + i), vmul(vld(g + i), vH))));
-      if (i < V) vst_tail(g + i, vmul(gs, vsub(vld_tail(F + i, V - i, 0), vmul(vld_tail(g + i, V - i, 0), vH))), V - i);
     }
     return 1;
   }
@@ -867,12 +903,13 @@ static double row(const ds__cpu_row_t *r) {
 }
 
 /* cs, w1 and non-degenerate ab: fast row only; 0 sends the caller to the reference row (no work
- * area, accumulate, non-finite statistics or results). */
+ * area, accumulate, non-finite statistics or results, and w1 beyond V = 2^24, where its sign
+ * sums would no longer be exact in fp32). */
 static int row_ext(const ds__cpu_row_t *r, double *loss) {
   if (!r->work || r->accumulate) return 0;
   switch (r->div->kind) {
     case DS_DIV_CS: return row_fast(DS_DIV_CS, r, loss);
-    case DS_DIV_W1: return row_fast(DS_DIV_W1, r, loss);
+    case DS_DIV_W1: return r->V <= (size_t)1 << 24 && row_fast(DS_DIV_W1, r, loss);
     case DS_DIV_AB: return row_fast(DS_DIV_AB, r, loss);
     default: return 0;
   }
