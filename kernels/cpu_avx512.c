@@ -1,8 +1,9 @@
 /* cpu_avx512.c — AVX-512F mapping of the CPU fast path (compiled with -mavx512f -mavx512dq
  * -mfma); the kernel body is cpu_impl.h.  Only called when the CPU reports avx512f.
  * vexp: Cephes range reduction x = n·ln2 + r, degree-6 polynomial, 2^n by vscalefps (overflow to
- * inf; results below FLT_MIN flush to 0 as on the other ISAs); vlog: getexp/getmant + Cephes logf polynomial.
- * Both ≈ 1e-7 relative (tested against libm in test_kernels). */
+ * inf; results below FLT_MIN flush to 0 as on the other ISAs); vlog: getexp/getmant + Cephes logf polynomial;
+ * vexpm1: the AVX2 and generic units' form.  All ≈ 1e-7 relative (tested against
+ * libm in test_kernels). */
 #include <immintrin.h>
 #include <math.h>
 #include "ds__cpu.h"
@@ -93,6 +94,32 @@ static inline vf vexpn(vf x) {
                       _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
       u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
   return _mm512_maskz_scalef_ps(keep, j, n);
+}
+
+/* e^x − 1, ≈ 1e-7 relative for every finite x, near 0 included (the ab row's differences of
+ * nearly equal powers): x = n·ln 2 + b (n by the 1.5·2^23 shifter, b by the two-step Cody–Waite
+ * split), e^b − 1 = P(b) = b + b²·p(b), p of degree 4 fitted for the relative error of P (1.7e-8
+ * on |b| ≤ ln 2/2 before rounding; Estrin order), then 2^n·P(b) + (2^n − 1), one rounding:
+ * exact in b for n = 0 (b = x), free of cancellation for n ≠ 0
+ * (|x| > ln 2/2, where |e^x − 1| > 0.29).  Below −88 and at −inf it gives −1 (2^n = 0), above 88
+ * inf; NaN propagates through the arithmetic.  The same operations in every unit. */
+static inline vf vexpm1(vf x0) {
+  const vf x = _mm512_min_ps(_mm512_set1_ps(88.0f), _mm512_max_ps(_mm512_set1_ps(-88.0f), x0));
+  const vf sh = _mm512_set1_ps(0x1.8p23f);
+  const vf z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), sh);
+  const vf n = _mm512_sub_ps(z, sh);
+  const vf b = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x));
+  const vf u = _mm512_mul_ps(b, b);
+  const vf p = _mm512_fmadd_ps(
+      _mm512_fmadd_ps(_mm512_set1_ps(1.38825527e-3f), u,
+                      _mm512_fmadd_ps(_mm512_set1_ps(8.36652052e-3f), b, _mm512_set1_ps(4.16672006e-2f))),
+      u, _mm512_fmadd_ps(_mm512_set1_ps(1.66665435e-1f), b, _mm512_set1_ps(0.49999997f)));
+  const vf one = _mm512_set1_ps(1.0f);
+  /* n ∈ [−127, 127] in z's low bits: 2^n from the exponent field (2^−127 comes out as 0). */
+  const vf k = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_slli_epi32(_mm512_castps_si512(z), 23),
+                                                    _mm512_castps_si512(one)));
+  const vf y = _mm512_fmadd_ps(k, _mm512_fmadd_ps(u, p, b), _mm512_sub_ps(k, one));
+  return _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x0, _mm512_set1_ps(88.0f), _CMP_GT_OQ), _mm512_set1_ps(INFINITY));
 }
 
 /* log for x ≥ 0 known finite (a mixture βp + (1−β)q), the fast path's one log per element.

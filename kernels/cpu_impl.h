@@ -5,7 +5,7 @@
  *   vdiv, vmax, vfma(a, b, c) = a·b + c, vkeep(x, n) (lanes ≥ n zeroed), vsel_gt(a, b, x, y)
  *   (a > b ? x : y per lane), vsum (→ double), vhmax (→ float), vabs, vsign (±1, 0 at 0),
  *   vscan (inclusive prefix sum over the lanes), vlast (the last lane in every lane), vfirst
- *   (lane 0 → float), vexp, vlog, ISA_NAME, ISA_SYM.
+ *   (lane 0 → float), vexp, vexpm1 (e^x − 1, accurate near 0), vlog, ISA_NAME, ISA_SYM.
  *
  * Kernels (one row; layout: contiguous fp32 logits of length V; precision: fp32 element maths with
  * ~1e-7-relative vexp/vlog, per-lane fp32 sums over blocks of BLK elements folded into double row
@@ -159,21 +159,43 @@ static inline __attribute__((always_inline)) void elem(int kind, const prm_t *P,
       *h = vfma(vset(-P->w), p, vmul(vset(P->c1), r));
       break;
     }
-    case DS_DIV_AB: { /* non-degenerate α, β, α+β (others take the reference row):
-       * −(p^α q^β − α/(α+β) p^(α+β) − β/(α+β) q^(α+β))/(αβ); h = (q^(α+β) − p^α q^β)/α */
-      vf pq = vexp(vfma(vset(P->alpha), lp, vmul(vset(P->beta), lq)));
-      vf pab = vexp(vmul(vset(P->c1), lp)), qab = vexp(vmul(vset(P->c1), lq));
-      /* k1 = −(k2 + k3): the differences make p = q give exactly 0, not a 3-term cancellation. */
-      *loss = vfma(vset(P->k2), vsub(pab, pq), vmul(vset(P->k3), vsub(qab, pq)));
-      *h = vmul(vset(P->ia), vsub(qab, pq));
-      break;
-    }
     default: { /* DS_DIV_ENTROPY: −q log q; h = −q log q */
       vf v = vsel_gt(q, zero, vmul(q, lq), zero);
       *loss = vsub(zero, v);
       *h = *loss;
       break;
     }
+  }
+}
+
+/* Per-element loss and h of ab (non-degenerate α, β, α+β; the others take the reference row):
+ *   loss = −(pq − α/(α+β) p^(α+β) − β/(α+β) q^(α+β))/(αβ) = k2·(p^(α+β) − pq) + k3·(q^(α+β) − pq),
+ *   h = (q^(α+β) − pq)/α,  pq = p^α q^β = e^u,  u = α log p + β log q,
+ * (k1 = −(k2 + k3) folded in, so p = q gives exactly 0), with the differences written as
+ *   p^(α+β) − pq = pq·expm1(βd),  q^(α+β) − pq = pq·expm1(−αd),  d = log p − log q:
+ * as differences of exponentials, nearly equal or flat rows (|d| ≲ 1e-2) kept only a few bits of
+ * each term and the row's loss, O(d²), came out up to 2% off.  The caller forms d from x̂_t − x̂_s
+ * (not lp − lq, whose roundings at log V ≈ 12 are 1e-6 absolute, 1e-4 of d = 1e-2).
+ * The products need pq itself: where u ≤ −80 (pq near FLT_MIN; −inf and NaN included) a lane
+ * takes the differences of e^((α+β) log p), e^((α+β) log q) and e^u as the kernel did before,
+ * so zero probabilities and a tiny pq beside a sizeable power keep their old results; there |d|
+ * is large or every term is below ~1e-35, so nothing cancels.  Such lanes are rare (tails of
+ * peaked rows): with fb = 0 only the products are formed and max(−80 − u) goes to *lomax; the
+ * caller runs a block again with fb = 1 where it is ≥ 0 (or the sums are not finite: u NaN). */
+static inline __attribute__((always_inline)) void ab_elem(const prm_t *P, int fb, vf lp, vf lq, vf d,
+                                                           vf *loss, vf *h, vf *lomax) {
+  const vf u = vfma(vset(P->alpha), lp, vmul(vset(P->beta), lq)), lo = vset(-80.0f);
+  const vf pq = vexp(u);
+  const vf e2 = vexpm1(vmul(vset(-P->alpha), d));
+  *loss = vmul(pq, vfma(vset(P->k2), vexpm1(vmul(vset(P->beta), d)), vmul(vset(P->k3), e2)));
+  *h = vmul(vset(P->ia), vmul(pq, e2));
+  if (fb) {
+    const vf pab = vexp(vmul(vset(P->c1), lp)), qab = vexp(vmul(vset(P->c1), lq));
+    const vf b = vsub(qab, pq);
+    *loss = vsel_gt(u, lo, *loss, vfma(vset(P->k2), vsub(pab, pq), vmul(vset(P->k3), b)));
+    *h = vsel_gt(u, lo, *h, vmul(vset(P->ia), b));
+  } else {
+    *lomax = vmax(*lomax, vsub(lo, u));
   }
 }
 
@@ -622,15 +644,11 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
   double loss = 0, H = 0;
   size_t i;
 
+/* x̂ = scale·x − m, lp and lq the log-probs. */
 #define FLOADS(ii, n)                                                                 \
-  vf lp, lq;                                                                          \
-  if ((n) == VW) {                                                                    \
-    lp = K == DS_DIV_ENTROPY ? zero : vadd(vfma(vld(t + (ii)), vtt, nmt), nlt);       \
-    lq = vadd(vfma(vld(s + (ii)), vts, nmq), nls);                                    \
-  } else {                                                                            \
-    lp = K == DS_DIV_ENTROPY ? zero : vadd(vfma(vld_tail(t + (ii), (n), 0), vtt, nmt), nlt); \
-    lq = vadd(vfma(vld_tail(s + (ii), (n), 0), vts, nmq), nls);                       \
-  }
+  const vf xt = K == DS_DIV_ENTROPY ? zero : vfma(FLD(t, ii, n), vtt, nmt);           \
+  const vf xs = vfma(FLD(s, ii, n), vts, nmq);                                        \
+  const vf lp = K == DS_DIV_ENTROPY ? zero : vadd(xt, nlt), lq = vadd(xs, nls);
 #define FLD(buf, ii, n) ((n) == VW ? vld((buf) + (ii)) : vld_tail((buf) + (ii), (n), 0))
 #define FST(buf, ii, n, x) do { if ((n) == VW) vst((buf) + (ii), (x)); else vst_tail((buf) + (ii), (x), (n)); } while (0)
 
@@ -833,27 +851,43 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
     return 1;
   }
 
-  /* Pass B: loss and H = Σh; h over F (q = c_b·E is not written back). */
+  /* Pass B: loss and H = Σh; h over F (q = c_b·E is not written back).  ab takes its products
+   * alone first (FB = 0) and tracks max(−80 − u); a block where some u ≤ −80 or whose sums are
+   * not finite runs again with the per-lane fallback (FB = 1, see ab_elem), so the common block
+   * has no branch per vector. */
+  /* ab: d = log p − log q = (x̂_t − x̂_s) + (ls_s − ls_t), the log-normalisers' difference in one
+   * rounding (x̂ = scale·x − m is exact-ish where q is large, lp and lq are not). */
+  const vf vcd = vset((float)(st.ls_s - st.ls_t));
   for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
     const size_t end = V - b < BLK ? V : b + BLK;
     const vf vct = vset(ct[k]), vcs = vset(cs[k]);
-    vf vl = zero, vh = zero, vl1 = zero, vh1 = zero;
-#define BODY(ii, n, al, ah)                                                                  \
+#define BODY(ii, n, al, ah, FB)                                                              \
   {                                                                                          \
     FLOADS(ii, n)                                                                            \
     vf q = vmul(FLD(E, ii, n), vcs), p = needs_p(K) ? vmul(FLD(F, ii, n), vct) : q, l, h;   \
-    elem(K, &P, lp, lq, p, q, &l, &h);                                                       \
+    if (K == DS_DIV_AB)                                                                      \
+      ab_elem(&P, FB, lp, lq, vadd(vsub(xt, xs), vcd), &l, &h, &vlo);                        \
+    else elem(K, &P, lp, lq, p, q, &l, &h);                                                  \
     if ((n) < VW) { l = vkeep(l, (n)); h = vkeep(h, (n)); }                                  \
     if (g) FST(F, ii, n, h);                                                                 \
     al = vadd(al, l);                                                                        \
     ah = vadd(ah, h);                                                                        \
   }
-    for (i = b; i + 2 * VW <= end; i += 2 * VW) { BODY(i, VW, vl, vh) BODY(i + VW, VW, vl1, vh1) }
-    for (; i + VW <= end; i += VW) BODY(i, VW, vl, vh)
-    if (i < end) BODY(i, end - i, vl, vh)
+#define BLOCK(FB)                                                                                       \
+  for (i = b; i + 2 * VW <= end; i += 2 * VW) { BODY(i, VW, vl, vh, FB) BODY(i + VW, VW, vl1, vh1, FB) } \
+  for (; i + VW <= end; i += VW) BODY(i, VW, vl, vh, FB)                                                \
+  if (i < end) BODY(i, end - i, vl, vh, FB)
+    for (int fb = 0;; fb = 1) {
+      vf vl = zero, vh = zero, vl1 = zero, vh1 = zero, vlo = vset(-INFINITY);
+      if (K == DS_DIV_AB && fb) { BLOCK(1) } else { BLOCK(0) }
+      const double bl = vsum(vadd(vl, vl1)), bh = vsum(vadd(vh, vh1));
+      if (K == DS_DIV_AB && !fb && !(vhmax(vlo) < 0 && isfinite(bl) && isfinite(bh))) continue;
+      loss += bl;
+      H += bh;
+      break;
+    }
+#undef BLOCK
 #undef BODY
-    loss += vsum(vadd(vl, vl1));
-    H += vsum(vadd(vh, vh1));
   }
   if (K == DS_DIV_HELLINGER) loss += 1;
   if (K == DS_DIV_CHI2 || K == DS_DIV_CHI2N) loss -= 1;
