@@ -668,7 +668,10 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
 
   if (K == DS_DIV_RKL) {
     /* H = KL(q‖p) came out of pass A; g = gscale·q·(log q − log p − H) in one pass, with
-     * log q − log p − H = (x̂_s − x̂_t) + (ls_t − ls_s − H) against the final maxima. */
+     * log q − log p − H = (x̂_s − x̂_t) + (ls_t − ls_s − H) against the final maxima.  An
+     * infinite KL (p = 0 where q > 0) leaves the gradient undefined: the slow row gives the
+     * reference's NaNs, where this pass would give 0 at q = 0. */
+    if (!isfinite(st.kl)) return 0;
     if (g) {
       const vf c = vset((float)(st.ls_t - st.ls_s - st.kl));
       for (size_t b = 0, k = 0; b < V; b += BLK, k++) {

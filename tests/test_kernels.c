@@ -547,6 +547,52 @@ static void test_ab_fast_rows_are_accurate_for_flat_and_nearly_equal_rows(void) 
   }
 }
 
+/* Zero probabilities (−inf logits) on the teacher side, the student side and both, so that some
+ * losses are infinite: every ISA gives the reference's loss, the same NaN/inf positions in the
+ * gradient and the same finite values (rkl's one-pass gradient once gave 0 where the reference's
+ * undefined gradient is NaN). */
+static void test_minus_inf_logits_give_the_reference_results_on_every_isa(void) {
+  enum { B = 3, V = 3001 };
+  const char *isas[] = {"cpu-avx512", "cpu-avx2", "cpu-generic"};
+  float *t = malloc(B * V * sizeof *t), *s = malloc(B * V * sizeof *s);
+  float *ga = malloc(B * V * sizeof *ga), *gb = malloc(B * V * sizeof *gb);
+  double ra[B], rb[B];
+  for (int i = 0; i < B * V; i++) { t[i] = (float)(2 * nrand()); s[i] = (float)(2 * nrand()); }
+  for (int i = 0; i < V; i += 7) t[i] = -INFINITY;
+  for (int i = V; i < 2 * V; i += 5) s[i] = -INFINITY;
+  for (int i = 2 * V; i < 3 * V - 1; i += 3) { t[i] = -INFINITY; s[i + 1] = -INFINITY; }
+  const float *tp[1] = {t};
+  for (size_t bi = 0; bi < sizeof isas / sizeof *isas; bi++) {
+    const ds_backend_t *be = ds_kern_backend_get(isas[bi]);
+    if (!be) continue;
+    for (size_t di = 0; di < NDIV; di++) {
+      if (!strcmp(all_divs[di], "sinkhorn")) continue; /* covered by its own tests */
+      char c[64];
+      snprintf(c, sizeof c, "-inf logits %s %s", isas[bi], all_divs[di]);
+      ctx = c;
+      ds_div_t d = mkdiv(all_divs[di]);
+      ds_kern_args_t a = {&d, B, V, 1, tp, NULL, DS_MIX_ARITHMETIC, s, 1, 1, 0, DS_RED_NONE, NULL, 1, DS_DTYPE_F32};
+      ds_kern_out_t oa = {0, ra, ga}, ob = {0, rb, gb};
+      if (ds_kern_supports(be, &a) < 0) continue;
+      ASSERT_TRUE(ds_kern_fwd_bwd(be, &a, &oa) == 0);
+      ASSERT_TRUE(ds_kern_fwd_bwd(ds_kern_backend_get("ref"), &a, &ob) == 0);
+      for (int r = 0; r < B; r++) {
+        ASSERT_TRUE(isnan(ra[r]) == isnan(rb[r]) && isinf(ra[r]) == isinf(rb[r]));
+        if (isfinite(rb[r])) ASSERT_NEAR(ra[r], rb[r], 2e-5 * (1e-3 + fabs(rb[r])));
+      }
+      size_t bad = 0;
+      double e2 = 0, r2 = 0;
+      for (int i = 0; i < B * V; i++) {
+        if (isnan(ga[i]) != isnan(gb[i]) || isinf(ga[i]) != isinf(gb[i])) bad++;
+        else if (isfinite(gb[i])) { e2 += ((double)ga[i] - gb[i]) * ((double)ga[i] - gb[i]); r2 += (double)gb[i] * gb[i]; }
+      }
+      ASSERT_TRUE(bad == 0);
+      ASSERT_LE(e2, 1e-7 * r2 + 1e-20);
+    }
+  }
+  free(t); free(s); free(ga); free(gb);
+}
+
 /* The O(V) sinkhorn transforms for the ordinal and 0/1 costs against the O(V²) sum over the
  * same costs given as a matrix, and sinkhorn at an LLM vocabulary through the batched backend. */
 static void test_sinkhorn_linear_costs_match_the_matrix_form_and_scale_to_large_vocabularies(void) {
@@ -809,6 +855,7 @@ int main(int argc, char **argv) {
   RUN(test_every_backend_matches_the_reference);
   RUN(test_cs_w1_and_ab_fast_rows_match_the_reference_on_every_isa);
   RUN(test_ab_fast_rows_are_accurate_for_flat_and_nearly_equal_rows);
+  RUN(test_minus_inf_logits_give_the_reference_results_on_every_isa);
   RUN(test_sinkhorn_linear_costs_match_the_matrix_form_and_scale_to_large_vocabularies);
   RUN(test_results_do_not_depend_on_the_thread_count);
   RUN(test_npy_reads_what_it_writes_and_rejects_bad_files_with_a_reason);
