@@ -277,7 +277,7 @@ static double sinkhorn(const ds_div_t *d, size_t V, const double *lp, const doub
   for (;;) {
     int last = eps <= d->epsilon;
     int maxit = last ? 20000 : 200;
-    double errp = INFINITY;
+    double errp = INFINITY, om = 1.5;
     for (int it = 0;; it++) {
       /* t_i = LSE_j(log q_j + (g_j − C_ij)/ε) = −f_i(new)/ε.  Every 5 updates, before taking
        * it as f, measure the p marginal of the current plan (its q marginal is exact after
@@ -292,12 +292,16 @@ static double sinkhorn(const ds_div_t *d, size_t V, const double *lp, const doub
          * at V = 32000), so it grows with V; near it, a check that gained < 1 % also stops. */
         if (errm < (last ? fmax(1e-13, 1e-16 * (double)V) : 1e-6) || it == maxit) break;
         if (last && errm < 1e-10 && errm > 0.99 * errp) break;
+        if (errm > 2 * errp) om = 1; /* over-relaxation diverging: plain sweeps from here */
         errp = errm;
       }
-      for (size_t i = 0; i < V; i++) f[i] = -eps * t[i];
+      /* Over-relaxed updates (f ← (1−ω)f + ω·f_new, ω = 1.5 after the first sweep of a stage;
+       * same fixed point): 3× fewer sweeps at small ε (0/1 cost, ε = 0.01: 10,560 → 3,345). */
+      const double r = it ? om : 1;
+      for (size_t i = 0; i < V; i++) f[i] = (1 - r) * f[i] - r * eps * t[i];
       for (size_t i = 0; i < V; i++) a[i] = lp[i] + f[i] / eps;
       cost_lse(d, V, eps, 1, a, t, w);
-      for (size_t j = 0; j < V; j++) g[j] = -eps * t[j];
+      for (size_t j = 0; j < V; j++) g[j] = (1 - r) * g[j] - r * eps * t[j];
     }
     if (last) break;
     eps = fmax(eps * 0.1, d->epsilon);
