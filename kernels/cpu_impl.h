@@ -513,9 +513,10 @@ static inline __attribute__((always_inline)) int stats2(int with_t, int store_t,
 }
 
 /* jsd pass B over elements [b, end) of one block (see row_fast): sums of F·(x̂_t − L) and of
- * u = E·(x̂_s − L) into *sa, *su (x̂_s carries −(ls_s − ls_t) in nmq); with G, u parked over F.  x̂ is clamped at −1e30: a −inf
- * logit has e = 0 and gives 0·(finite) = 0 (0·log 0 = 0) with no compare; vlogm is finite for
- * every m ≥ 0. */
+ * u = E·(x̂_s − L) into *sa, *su (x̂_s carries −(ls_s − ls_t) in nmq); with G, u parked over F.
+ * x̂ is clamped at −1e30: a −inf logit has e = 0 and gives 0·(finite) = 0 (0·log 0 = 0) with no
+ * compare; vlogm is finite for every m ≥ 0.  G is a constant at each call, so the loop has no
+ * per-element branch on "gradient wanted". */
 static inline __attribute__((always_inline)) void jsd_block(
     int G, const float *restrict t, const float *restrict s, const float *restrict E,
     float *restrict F, size_t b, size_t end, vf vtt, vf nmt, vf vts, vf nmq, vf wt, vf ws,
