@@ -612,6 +612,47 @@ static inline __attribute__((always_inline)) void w1_block(int G, const float *r
   *sex = vsum(ax);
 }
 
+/* skl/srkl pass B over elements [b, end) of one block, in jsd's stored frame (see row_fast):
+ * L = log m + ls_t from the pre-scaled weights wt, ws, the loss sum into *sl and Σh into *sh,
+ * with G the true-scale h parked over F for the generic gradient pass.
+ *   skl  (m = αp + (1−α)q): loss term F·(x̂_t − L) (× c_t), h = kh·F·E/m' (kh per block);
+ *   srkl (m = (1−α)p + αq): loss term E·d, d = x̂_s − L (x̂_s carries −(ls_s − ls_t) in nmq, × c_s),
+ *        h = c_s·E·(d − kr·E/m').
+ * m' = wt·F + ws·E is floored at FLT_MIN before dividing: where both exponentials underflow the
+ * numerator is 0 too.  x̂ is clamped at −1e30 as in jsd_block. */
+static inline __attribute__((always_inline)) void skl_block(
+    int K, int G, const float *restrict x, const float *restrict E, float *restrict F, size_t b,
+    size_t end, vf vsc, vf nm, vf wt, vf ws, vf kh, vf vcs, double *sl, double *sh) {
+  const vf big = vset(-1e30f), tiny = vset(1.17549435e-38f), zero = vset(0);
+  vf l0 = zero, h0 = zero, l1 = zero, h1 = zero;
+  size_t i;
+#define BODY(ii, n, al, ah)                                                                    \
+  {                                                                                            \
+    vf f = (n) == VW ? vld(F + (ii)) : vld_tail(F + (ii), (n), 0);                             \
+    vf e = (n) == VW ? vld(E + (ii)) : vld_tail(E + (ii), (n), 0);                             \
+    vf xx = vmax(vfma((n) == VW ? vld(x + (ii)) : vld_tail(x + (ii), (n), 0), vsc, nm), big);  \
+    vf mm = vfma(f, wt, vmul(e, ws));                                                          \
+    vf d = vsub(xx, vlogm(mm)), mf = vmax(mm, tiny), l, h;                                     \
+    if (K == DS_DIV_SKL) {                                                                     \
+      l = vmul(f, d);                                                                          \
+      h = vdiv(vmul(kh, vmul(f, e)), mf);                                                      \
+    } else {                                                                                   \
+      l = vmul(e, d);                                                                          \
+      h = vmul(vmul(vcs, e), vsub(d, vdiv(vmul(kh, e), mf)));                                  \
+    }                                                                                          \
+    if ((n) < VW) { l = vkeep(l, (n)); h = vkeep(h, (n)); }                                    \
+    if (G) { if ((n) == VW) vst(F + (ii), h); else vst_tail(F + (ii), h, (n)); }               \
+    al = vadd(al, l);                                                                          \
+    ah = vadd(ah, h);                                                                          \
+  }
+  for (i = b; i + 2 * VW <= end; i += 2 * VW) { BODY(i, VW, l0, h0) BODY(i + VW, VW, l1, h1) }
+  for (; i + VW <= end; i += VW) BODY(i, VW, l0, h0)
+  if (i < end) BODY(i, end - i, l0, h0)
+#undef BODY
+  *sl = vsum(vadd(l0, l1));
+  *sh = vsum(vadd(h0, h1));
+}
+
 /* The fast row for kind K; returns 0 (having written nothing the slow row does not overwrite)
  * when pass A finds non-finite statistics. */
 static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_row_t *r,
@@ -862,6 +903,30 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
   /* ab: d = log p − log q = (x̂_t − x̂_s) + (ls_s − ls_t), the log-normalisers' difference in one
    * rounding (x̂ = scale·x − m is exact-ish where q is large, lp and lq are not). */
   const vf vcd = vset((float)(st.ls_s - st.ls_t));
+  if (K == DS_DIV_SKL || K == DS_DIV_SRKL) {
+    /* In jsd's frame: m' = m·e^(ls_t) from weights carrying e^(ls_t), L = log m'; srkl's
+     * student shift carries −(ls_s − ls_t) in one float constant whose rounding δ moves every
+     * log q − log m alike: invisible to the gradient, taken back from the loss (−δ·Σq). */
+    const int skl = K == DS_DIV_SKL;
+    const double elt = exp(st.ls_t), a = d->alpha, a1 = 1 - a;
+    const float nq = (float)(-(double)st.m_s - (st.ls_s - st.ls_t));
+    const double dq = (double)nq - (-(double)st.m_s - (st.ls_s - st.ls_t));
+    const vf vsc = skl ? vtt : vts, nm = skl ? nmt : vset(nq);
+    for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
+      const size_t end = V - b < BLK ? V : b + BLK;
+      const double wp = (skl ? a : a1) * ct[k] * elt, wq = (skl ? a1 : a) * cs[k] * elt;
+      const vf wt = vset((float)wp), ws = vset((float)wq), vcs = vset(cs[k]);
+      /* skl: h = −(1−α)·p·q/m = −(1−α)c_t c_s e^(ls_t)·F·E/m'; srkl: α·q/m = α c_s e^(ls_t)·E/m'. */
+      const vf kh = vset((float)(skl ? -a1 * ct[k] * cs[k] * elt : wq));
+      const float *x = skl ? t : s;
+      double sl, sh;
+      if (g) skl_block(K, 1, x, E, F, b, end, vsc, nm, wt, ws, kh, vcs, &sl, &sh);
+      else skl_block(K, 0, x, E, F, b, end, vsc, nm, wt, ws, kh, vcs, &sl, &sh);
+      loss += (skl ? (double)ct[k] : (double)cs[k]) * sl;
+      H += sh;
+    }
+    if (!skl) loss -= dq;
+  } else
   for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
     const size_t end = V - b < BLK ? V : b + BLK;
     const vf vct = vset(ct[k]), vcs = vset(cs[k]);
