@@ -512,40 +512,6 @@ static inline __attribute__((always_inline)) int stats2(int with_t, int store_t,
   return 1;
 }
 
-/* jsd pass B over elements [b, end) of one block (see row_fast): sums of F·(x̂_t − L) and of
- * u = E·(x̂_s − L) into *sa, *su (x̂_s carries −(ls_s − ls_t) in nmq); with G, u parked over F.
- * x̂ is clamped at −1e30: a −inf logit has e = 0 and gives 0·(finite) = 0 (0·log 0 = 0) with no
- * compare; vlogm is finite for every m ≥ 0.  G is a constant at each call, so the loop has no
- * per-element branch on "gradient wanted". */
-static inline __attribute__((always_inline)) void jsd_block(
-    int G, const float *restrict t, const float *restrict s, const float *restrict E,
-    float *restrict F, size_t b, size_t end, vf vtt, vf nmt, vf vts, vf nmq, vf wt, vf ws,
-    double *sa, double *su) {
-  const vf big = vset(-1e30f), zero = vset(0);
-  vf la0 = zero, lb0 = zero, la1 = zero, lb1 = zero;
-  size_t i;
-#define BODY(ii, n, la, lb)                                                                    \
-  {                                                                                            \
-    vf f = (n) == VW ? vld(F + (ii)) : vld_tail(F + (ii), (n), 0);                             \
-    vf e = (n) == VW ? vld(E + (ii)) : vld_tail(E + (ii), (n), 0);                             \
-    vf tt = (n) == VW ? vld(t + (ii)) : vld_tail(t + (ii), (n), 0);                            \
-    vf ss = (n) == VW ? vld(s + (ii)) : vld_tail(s + (ii), (n), 0);                            \
-    vf xt = vmax(vfma(tt, vtt, nmt), big), xs = vmax(vfma(ss, vts, nmq), big);                 \
-    vf L = vlogm(vfma(f, wt, vmul(e, ws)));                                                    \
-    vf a = vmul(f, vsub(xt, L)), u = vmul(e, vsub(xs, L));                                     \
-    if ((n) < VW) { a = vkeep(a, (n)); u = vkeep(u, (n)); }                                    \
-    if (G) { if ((n) == VW) vst(F + (ii), u); else vst_tail(F + (ii), u, (n)); }               \
-    la = vadd(la, a);                                                                          \
-    lb = vadd(lb, u);                                                                          \
-  }
-  for (i = b; i + 2 * VW <= end; i += 2 * VW) { BODY(i, VW, la0, lb0) BODY(i + VW, VW, la1, lb1) }
-  for (; i + VW <= end; i += VW) BODY(i, VW, la0, lb0)
-  if (i < end) BODY(i, end - i, la0, lb0)
-#undef BODY
-  *sa = vsum(vadd(la0, la1));
-  *su = vsum(vadd(lb0, lb1));
-}
-
 /* w1 over elements [b, end) of one block (see row_fast; block factors in vct and vncs = −c_s).
  * Pass 1: f = F_p − F_q at every element but the row's last (0 there: the reference has no term
  * for it) as c = *c, the difference before the vector (double), plus the in-vector prefix sums
@@ -612,45 +578,53 @@ static inline __attribute__((always_inline)) void w1_block(int G, const float *r
   *sex = vsum(ax);
 }
 
-/* skl/srkl pass B over elements [b, end) of one block, in jsd's stored frame (see row_fast):
- * L = log m + ls_t from the pre-scaled weights wt, ws, the loss sum into *sl and Σh into *sh,
- * with G the true-scale h parked over F for the generic gradient pass.
- *   skl  (m = αp + (1−α)q): loss term F·(x̂_t − L) (× c_t), h = kh·F·E/m' (kh per block);
- *   srkl (m = (1−α)p + αq): loss term E·d, d = x̂_s − L (x̂_s carries −(ls_s − ls_t) in nmq, × c_s),
- *        h = c_s·E·(d − kr·E/m').
- * m' = wt·F + ws·E is floored at FLT_MIN before dividing: where both exponentials underflow the
- * numerator is 0 too.  x̂ is clamped at −1e30 as in jsd_block. */
-static inline __attribute__((always_inline)) void skl_block(
-    int K, int G, const float *restrict x, const float *restrict E, float *restrict F, size_t b,
-    size_t end, vf vsc, vf nm, vf wt, vf ws, vf kh, vf vcs, double *sl, double *sh) {
+/* Pass B of the mixture divergences (jsd, skl, srkl) over elements [b, end) of one block, in the
+ * stored frame of row_fast: with m' = wt·F + ws·E (the weights carry the block factors and
+ * e^ls_t, so L = log m' = log m + ls_t) and x̂ clamped at −1e30 (a −inf logit has e = 0 and
+ * gives 0·(finite) = 0, 0·log 0 = 0, with no compare; vlogm is finite for every m' ≥ 0):
+ *   jsd:  *s1 += F·(x̂_t − L), *s2 += u = E·(x̂_s − L), u parked;
+ *   skl:  *s1 += F·(x̂_t − L), *s2 += h = kh·F·E/m', h parked;
+ *   srkl: *s1 += E·d, d = x̂_s − L, *s2 += h = c_s·E·(d − kh·E/m'), h parked
+ * (x̂_s carries −(ls_s − ls_t) in nmq).  m' is floored at FLT_MIN before dividing: where both
+ * exponentials underflow the numerator is 0 too.  K and G (park for the gradient) are constants
+ * at each call, so the loop has no per-element branch on either. */
+static inline __attribute__((always_inline)) void mix_block(
+    int K, int G, const float *restrict t, const float *restrict s, const float *restrict E,
+    float *restrict F, size_t b, size_t end, vf vtt, vf nmt, vf vts, vf nmq, vf wt, vf ws, vf kh,
+    vf vcs, double *s1, double *s2) {
   const vf big = vset(-1e30f), tiny = vset(1.17549435e-38f), zero = vset(0);
-  vf l0 = zero, h0 = zero, l1 = zero, h1 = zero;
+  vf a0 = zero, b0 = zero, a1 = zero, b1 = zero;
   size_t i;
-#define BODY(ii, n, al, ah)                                                                    \
+#define LD(p, ii, n) ((n) == VW ? vld((p) + (ii)) : vld_tail((p) + (ii), (n), 0))
+#define BODY(ii, n, la, lb)                                                                    \
   {                                                                                            \
-    vf f = (n) == VW ? vld(F + (ii)) : vld_tail(F + (ii), (n), 0);                             \
-    vf e = (n) == VW ? vld(E + (ii)) : vld_tail(E + (ii), (n), 0);                             \
-    vf xx = vmax(vfma((n) == VW ? vld(x + (ii)) : vld_tail(x + (ii), (n), 0), vsc, nm), big);  \
-    vf mm = vfma(f, wt, vmul(e, ws));                                                          \
-    vf d = vsub(xx, vlogm(mm)), mf = vmax(mm, tiny), l, h;                                     \
-    if (K == DS_DIV_SKL) {                                                                     \
-      l = vmul(f, d);                                                                          \
-      h = vdiv(vmul(kh, vmul(f, e)), mf);                                                      \
+    vf f = LD(F, ii, n), e = LD(E, ii, n), x1, x2;                                             \
+    vf xt = K != DS_DIV_SRKL ? vmax(vfma(LD(t, ii, n), vtt, nmt), big) : zero;                 \
+    vf xs = K != DS_DIV_SKL ? vmax(vfma(LD(s, ii, n), vts, nmq), big) : zero;                  \
+    vf mm = vfma(f, wt, vmul(e, ws)), L = vlogm(mm);                                           \
+    if (K == DS_DIV_JSD) {                                                                     \
+      x1 = vmul(f, vsub(xt, L));                                                               \
+      x2 = vmul(e, vsub(xs, L));                                                               \
+    } else if (K == DS_DIV_SKL) {                                                              \
+      x1 = vmul(f, vsub(xt, L));                                                               \
+      x2 = vdiv(vmul(kh, vmul(f, e)), vmax(mm, tiny));                                         \
     } else {                                                                                   \
-      l = vmul(e, d);                                                                          \
-      h = vmul(vmul(vcs, e), vsub(d, vdiv(vmul(kh, e), mf)));                                  \
+      vf d = vsub(xs, L);                                                                      \
+      x1 = vmul(e, d);                                                                         \
+      x2 = vmul(vmul(vcs, e), vsub(d, vdiv(vmul(kh, e), vmax(mm, tiny))));                     \
     }                                                                                          \
-    if ((n) < VW) { l = vkeep(l, (n)); h = vkeep(h, (n)); }                                    \
-    if (G) { if ((n) == VW) vst(F + (ii), h); else vst_tail(F + (ii), h, (n)); }               \
-    al = vadd(al, l);                                                                          \
-    ah = vadd(ah, h);                                                                          \
+    if ((n) < VW) { x1 = vkeep(x1, (n)); x2 = vkeep(x2, (n)); }                                \
+    if (G) { if ((n) == VW) vst(F + (ii), x2); else vst_tail(F + (ii), x2, (n)); }             \
+    la = vadd(la, x1);                                                                         \
+    lb = vadd(lb, x2);                                                                         \
   }
-  for (i = b; i + 2 * VW <= end; i += 2 * VW) { BODY(i, VW, l0, h0) BODY(i + VW, VW, l1, h1) }
-  for (; i + VW <= end; i += VW) BODY(i, VW, l0, h0)
-  if (i < end) BODY(i, end - i, l0, h0)
+  for (i = b; i + 2 * VW <= end; i += 2 * VW) { BODY(i, VW, a0, b0) BODY(i + VW, VW, a1, b1) }
+  for (; i + VW <= end; i += VW) BODY(i, VW, a0, b0)
+  if (i < end) BODY(i, end - i, a0, b0)
 #undef BODY
-  *sl = vsum(vadd(l0, l1));
-  *sh = vsum(vadd(h0, h1));
+#undef LD
+  *s1 = vsum(vadd(a0, a1));
+  *s2 = vsum(vadd(b0, b1));
 }
 
 /* The fast row for kind K; returns 0 (having written nothing the slow row does not overwrite)
@@ -853,6 +827,15 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
     return 1;
   }
 
+  /* jsd, skl, srkl (mix_block): weights carry e^ls_t; the student's shift −m_s − (ls_s − ls_t)
+   * is one float constant nq whose rounding dq moves every log q − log m alike: the gradient
+   * does not see it (the softmax Jacobian removes h + δq), the loss gets it back exactly. */
+  const int mixk = K == DS_DIV_JSD || K == DS_DIV_SKL || K == DS_DIV_SRKL;
+  const double elt = mixk ? exp(st.ls_t) : 0;
+  const float nq = (float)(-(double)st.m_s - (st.ls_s - st.ls_t));
+  const double dq = (double)nq - (-(double)st.m_s - (st.ls_s - st.ls_t));
+  const vf nmq2 = vset(nq);
+
   if (K == DS_DIV_JSD) {
     /* Pass B for JSD_β in the stored frame: with x̂ = scale·x − m (the final maxima), E, F the
      * block-frame exponentials and c_b their factors, p = c_t·F, q = c_s·E and
@@ -860,22 +843,16 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
      * so per element one log of (βc_t e^ls_t)·F + ((1−β)c_s e^ls_t)·E, which is L itself (the
      * weights carry e^ls_t; c·e^ls_t = e^(m_b − m) ≤ 1), and u = E·(log q − log m) parked over
      * F; the per-block factors go onto the block sums (loss = β c_t ΣF·a + (1−β) c_s Σu,
-     * H = (1−β) Σ_b c_s Σu) and into pass C: g = gscale·c_s·((1−β)u − E·H).  The student's
-     * shift −m_s − (ls_s − ls_t) is one float constant: its rounding δ moves every log q − log m
-     * by the same amount, which the gradient does not see (the softmax Jacobian removes h + δq)
-     * and the loss gets back exactly: −(1−β)·δ·Σq, Σq = 1. */
-    const float nq = (float)(-(double)st.m_s - (st.ls_s - st.ls_t));
-    const double dq = (double)nq - (-(double)st.m_s - (st.ls_s - st.ls_t));
-    const vf nmq2 = vset(nq);
-    const double elt = exp(st.ls_t);
+     * H = (1−β) Σ_b c_s Σu) and into pass C: g = gscale·c_s·((1−β)u − E·H).  The student
+     * shift's rounding comes back from the loss as −(1−β)·dq·Σq, Σq = 1. */
     double Sb = 0;
     for (size_t k = (V + BLK - 1) / BLK; k-- > 0;) { /* backwards: the row's end is in L2 */
       const size_t b = k * BLK;
       const size_t end = V - b < BLK ? V : b + BLK;
       const vf wt = vset((float)(P.beta * ct[k] * elt)), ws = vset((float)(P.c1 * cs[k] * elt));
       double sa, su;
-      if (g) jsd_block(1, t, s, E, F, b, end, vtt, nmt, vts, nmq2, wt, ws, &sa, &su);
-      else jsd_block(0, t, s, E, F, b, end, vtt, nmt, vts, nmq2, wt, ws, &sa, &su);
+      if (g) mix_block(K, 1, t, s, E, F, b, end, vtt, nmt, vts, nmq2, wt, ws, zero, zero, &sa, &su);
+      else mix_block(K, 0, t, s, E, F, b, end, vtt, nmt, vts, nmq2, wt, ws, zero, zero, &sa, &su);
       const double sb = (double)cs[k] * su;
       loss += (double)P.beta * (double)ct[k] * sa + (double)P.c1 * sb;
       Sb += sb;
@@ -904,24 +881,18 @@ static inline __attribute__((always_inline)) int row_fast(int K, const ds__cpu_r
    * rounding (x̂ = scale·x − m is exact-ish where q is large, lp and lq are not). */
   const vf vcd = vset((float)(st.ls_s - st.ls_t));
   if (K == DS_DIV_SKL || K == DS_DIV_SRKL) {
-    /* In jsd's frame: m' = m·e^(ls_t) from weights carrying e^(ls_t), L = log m'; srkl's
-     * student shift carries −(ls_s − ls_t) in one float constant whose rounding δ moves every
-     * log q − log m alike: invisible to the gradient, taken back from the loss (−δ·Σq). */
+    /* In jsd's frame (mix_block); srkl's loss gets the student shift's rounding back (−dq·Σq). */
     const int skl = K == DS_DIV_SKL;
-    const double elt = exp(st.ls_t), a = d->alpha, a1 = 1 - a;
-    const float nq = (float)(-(double)st.m_s - (st.ls_s - st.ls_t));
-    const double dq = (double)nq - (-(double)st.m_s - (st.ls_s - st.ls_t));
-    const vf vsc = skl ? vtt : vts, nm = skl ? nmt : vset(nq);
+    const double a = d->alpha, a1 = 1 - a;
     for (size_t b = 0, k = 0; b < V; b += BLK, k++) {
       const size_t end = V - b < BLK ? V : b + BLK;
       const double wp = (skl ? a : a1) * ct[k] * elt, wq = (skl ? a1 : a) * cs[k] * elt;
       const vf wt = vset((float)wp), ws = vset((float)wq), vcs = vset(cs[k]);
       /* skl: h = −(1−α)·p·q/m = −(1−α)c_t c_s e^(ls_t)·F·E/m'; srkl: α·q/m = α c_s e^(ls_t)·E/m'. */
       const vf kh = vset((float)(skl ? -a1 * ct[k] * cs[k] * elt : wq));
-      const float *x = skl ? t : s;
       double sl, sh;
-      if (g) skl_block(K, 1, x, E, F, b, end, vsc, nm, wt, ws, kh, vcs, &sl, &sh);
-      else skl_block(K, 0, x, E, F, b, end, vsc, nm, wt, ws, kh, vcs, &sl, &sh);
+      if (g) mix_block(K, 1, t, s, E, F, b, end, vtt, nmt, vts, nmq2, wt, ws, kh, vcs, &sl, &sh);
+      else mix_block(K, 0, t, s, E, F, b, end, vtt, nmt, vts, nmq2, wt, ws, kh, vcs, &sl, &sh);
       loss += (skl ? (double)ct[k] : (double)cs[k]) * sl;
       H += sh;
     }
