@@ -521,6 +521,7 @@ static int fill(coord_t *c, int w, ds_trial_t *t) {
           .params_len = t->params_len,
       };
       memcpy(wt.key, t->key, sizeof wt.key);
+      wt.backend = ds_wire_backend_code(to->backend), wt.threads = (uint32_t)to->threads;
       ds_wire_put_trial(&c->wb, &wt);
       slot_t s = {r.idx, r.attempt, r.has_row, 0};
       if ((rc = ring_push(ws, &s))) return rc;

@@ -18,6 +18,8 @@
 #include "ds_wire.h"
 
 static int failures = 0;
+static const char *task_backend = NULL; /* trial.backend for run_task */
+static int task_threads = 1;
 
 #define ASSERT_TRUE(c)                                                          \
   do {                                                                          \
@@ -65,7 +67,7 @@ static int run_task(const char *name, const char *json, ds_result_t *res) {
     }
   }
   ds_result_reset(res);
-  ds_task_ctx_t ctx = {.params = p, .seed = 12345, .threads = 1, .device = "cpu", .res = res};
+  ds_task_ctx_t ctx = {.params = p, .seed = 12345, .threads = task_threads, .device = "cpu", .backend = task_backend, .gpu = -1, .res = res};
   int rc = t->run(&ctx);
   if (rc) fprintf(stderr, "%s failed: %s\n", name, res->error);
   cJSON_Delete(p);
