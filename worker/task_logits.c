@@ -167,6 +167,39 @@ static int logits_run(ds_task_ctx_t *ctx) {
     }
   }
 
+  /* The loss and its gradient on the trial's backend (the metrics below stay in double). */
+  ds__backend_t bk;
+  if ((rc = ds__backend_pick(ctx, "logits", R * V * K, 1, &bk))) goto done;
+  int fast = bk.be != NULL && !conf;
+  double loss = 0, g2 = 0;
+  if (fast) {
+    float **tf = calloc(K, sizeof *tf), *sf = malloc(R * V * sizeof *sf), *gf = malloc(R * V * sizeof *gf);
+    int ok = tf && sf && gf;
+    for (k = 0; ok && k < K; k++) ok = (tf[k] = malloc(R * V * sizeof **tf)) != NULL;
+    if (ok) {
+      for (size_t i = 0; i < R * V; i++) sf[i] = (float)s[i];
+      for (k = 0; k < K; k++)
+        for (size_t i = 0; i < R * V; i++) tf[k][i] = (float)t[k][i];
+      ds_kern_args_t a = {&d, R, V, K, (const float *const *)tf, K > 1 ? w : NULL, mix, sf, T, T, t2,
+                          DS_RED_BATCHMEAN, NULL, bk.threads, DS_DTYPE_F32};
+      ds_kern_out_t o = {0, NULL, gf};
+      int krc = ds_kern_fwd_bwd(bk.be, &a, &o);
+      if (krc) rc = ds_task_fail(ctx, krc, "backend %s: %s", bk.name, ds_strerror(krc));
+      loss = o.loss;
+      for (size_t i = 0; i < R * V; i++) g2 += (double)gf[i] * gf[i];
+    }
+    if (tf)
+      for (k = 0; k < K; k++) free(tf[k]);
+    free(tf);
+    free(sf);
+    free(gf);
+    if (!ok) goto oom;
+    if (rc) goto done;
+  }
+  /* Softmax at any T > 0 keeps the order of one logit vector, and the geometric mixture is the
+   * softmax of averaged logits: rank_preserved is 1 there without sorting (linear time).  Only
+   * an arithmetic (or confidence) mixture of several teachers needs the sort. */
+  int need_sort = K > 1 && mix != DS_MIX_GEOMETRIC;
   grad = malloc(V * sizeof *grad);
   lp = malloc(V * sizeof *lp);
   lq = malloc(V * sizeof *lq);
@@ -176,7 +209,7 @@ static int logits_run(ds_task_ctx_t *ctx) {
   lq_all = malloc(R * V * sizeof *lq_all);
   lk_all = lab ? malloc(K * R * V * sizeof *lk_all) : NULL;
   if (!grad || !lp || !lq || !tmp || !order || !lp_all || !lq_all || (lab && !lk_all)) goto oom;
-  double loss = 0, g2 = 0, fkl = 0, rkl = 0, jsd = 0, tvd = 0, agree = 0, ent = 0, tent = 0, tmax = 0, kept = 0;
+  double fkl = 0, rkl = 0, jsd = 0, tvd = 0, agree = 0, ent = 0, tent = 0, tmax = 0, kept = 0;
   for (size_t r = 0; r < R; r++) {
     if ((r & 63) == 0 && (rc = ds_task_should_stop(ctx))) {
       rc = ds__stopped(ctx, rc, (long)r);
@@ -195,8 +228,10 @@ static int logits_run(ds_task_ctx_t *ctx) {
     } else {
       memcpy(wrow, w, K * sizeof *w);
     }
-    loss += ds_ref_div_row(&d, V, K, tp, wrow, mix, z, T, T, t2, grad) / (double)R;
-    for (size_t i = 0; i < V; i++) g2 += grad[i] * grad[i] / ((double)R * (double)R);
+    if (!fast) {
+      loss += ds_ref_div_row(&d, V, K, tp, wrow, mix, z, T, T, t2, grad) / (double)R;
+      for (size_t i = 0; i < V; i++) g2 += grad[i] * grad[i] / ((double)R * (double)R);
+    }
     /* T = 1 statistics. */
     ds__mix_logprob(V, K, tp, wrow, mix, 1.0, lp);
     ds_ref_log_softmax(V, z, 1.0, lq);
@@ -206,12 +241,14 @@ static int logits_run(ds_task_ctx_t *ctx) {
     tvd += ds__tvd(V, lp, lq);
     agree += ds__argmax(V, lp) == ds__argmax(V, lq);
     /* At T. */
-    for (size_t i = 0; i < V; i++) order[i] = i;
-    qsort_r(order, V, sizeof *order, cmp_desc, lp);
+    if (need_sort) {
+      for (size_t i = 0; i < V; i++) order[i] = i;
+      qsort_r(order, V, sizeof *order, cmp_desc, lp);
+    }
     ds__mix_logprob(V, K, tp, wrow, mix, T, lp);
     ds_ref_log_softmax(V, z, T, lq);
     int ok = 1;
-    for (size_t i = 1; i < V && ok; i++)
+    for (size_t i = 1; need_sort && i < V && ok; i++)
       if (lp[order[i]] > lp[order[i - 1]]) ok = 0;
     kept += ok;
     ent += ds__entropy(V, lq);
