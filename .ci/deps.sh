@@ -6,7 +6,7 @@
 #                        report test, clang for the fuzz targets, bc and the sqlite3 shell
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libsqlite3-dev libuv1-dev
-      libcjson-dev python3)
+      libcjson-dev libxxhash-dev python3)
 if [ "${1:-}" = test ]; then
   pkgs+=(sqlite3 bc python3-numpy chromium clang libclang-rt-14-dev procps)
 fi

@@ -24,6 +24,7 @@ typedef struct ds_run_opts {
   const char *db_path;
   const char *campaign;      /* resume: campaign name (NULL: the only unfinished one) */
   int fresh, extend;
+  int retry_failed;          /* re-queue failed trials (their errors stay in trial_errors) */
   int threads;               /* local mode worker threads (0: number of cores) */
   int quiet;
   int depth;                 /* trials in flight per worker (0: adaptive) */

@@ -373,6 +373,16 @@ static int expand_named(parser_t *p, ds_axis_t *ax, const cJSON *item, const cha
     nk++;
   }
   if (nk == 0) { rc = axis_push(p, ax, item, path); goto done; }
+  /* Expand in the parameters' name order, not the order the file lists them in: the trial order
+   * (and so every trial index the store keeps) must not depend on how the spec was written. */
+  for (size_t i = 1; i < nk; i++)
+    for (size_t j = i; j > 0 && strcmp(keys[j - 1]->string, keys[j]->string) > 0; j--) {
+      const cJSON *tk = keys[j];
+      double *tv = vals[j];
+      int tn = nv[j];
+      keys[j] = keys[j - 1], vals[j] = vals[j - 1], nv[j] = nv[j - 1];
+      keys[j - 1] = tk, vals[j - 1] = tv, nv[j - 1] = tn;
+    }
   int idx[16] = {0};
   for (;;) {
     cJSON *copy = cJSON_Duplicate(item, 1);
@@ -609,6 +619,10 @@ static int build_slots(parser_t *p, const cJSON *fixed) {
   return rc;
 }
 
+static int cmp_axis(const void *a, const void *b) {
+  return strcmp(((const ds_axis_t *)a)->name, ((const ds_axis_t *)b)->name);
+}
+
 static int valid_name(const char *n) {
   if (!*n || strlen(n) > 100) return 0;
   for (const char *c = n; *c; c++)
@@ -726,6 +740,10 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
     s->axes[a].name = strdup(c->string);
     if ((rc = parse_axis(p, &s->axes[a], c))) goto fail;
   }
+  /* Axes in name order (bytewise), whatever order the file lists them in: `run SPEC` with the keys
+   * in any order and `resume`, which reads the stored canonical spec, must expand the same trials
+   * in the same order, since the store and the resume bitmap refer to trials by index. */
+  qsort(s->axes, s->n_axes, sizeof *s->axes, cmp_axis);
   if ((rc = parse_seeds(p, cJSON_GetObjectItemCaseSensitive(r, "seeds")))) goto fail;
   if ((rc = parse_sampler(p, cJSON_GetObjectItemCaseSensitive(r, "sampler")))) goto fail;
   if ((rc = parse_trial_opts(p, cJSON_GetObjectItemCaseSensitive(r, "trial")))) goto fail;
@@ -779,7 +797,8 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
   if ((rc = build_slots(p, fixed))) goto fail;
   s->canonical = ds_json_canonical(s->root);
   if (!s->canonical) { rc = DS_ENOMEM; goto fail; }
-  ds_hash128_hex(s->task, strlen(s->task), s->canonical, strlen(s->canonical), s->hash);
+  ds_key_hash_hex(s->task, s->canonical, strlen(s->canonical), s->hash);
+  s->key_scheme = DS_KEYS_XXH3;
   *out = s;
   return 0;
 fail:
@@ -974,8 +993,12 @@ int ds_spec_trial(const ds_spec_t *s, int64_t idx, ds_trial_t *t) {
   }
   if (!rc) rc = tbuf_put(t, "}", 1);
   if (rc) return rc;
-  ds_hash128_hex(s->task, strlen(s->task), t->params_json, t->params_len, t->key);
-  t->rng_seed = ds_key_seed(t->key);
+  ds_key_t k;
+  ds_key_compute(s->key_scheme, s->task, t->params_json, t->params_len, &k);
+  t->key_scheme = s->key_scheme;
+  memcpy(t->key, k.hex, sizeof t->key);
+  memcpy(t->key_bin, k.bin, sizeof t->key_bin);
+  t->rng_seed = k.rng_seed;
   return 0;
 }
 

@@ -71,7 +71,7 @@ mpi 3 "$DS_BIN" run "$TMP/b.json" --db "$K" --quiet
 check "after kill -9 and rerun: complete, no duplicate keys" "$(q "$K" "SELECT count(*), count(DISTINCT trial_key), sum(status='done') FROM trials")" "800,800,800"
 check "after kill -9: results equal an uninterrupted run" "$(dumpb "$K" | md5sum)" "$(dumpb "$REF" | md5sum)"
 check "after kill -9: no running rows" "$(q "$K" "SELECT count(*) FROM trials WHERE status IN ('running','pending')")" 0
-check "the killed run is still marked running, the rerun done" "$(q "$K" "SELECT group_concat(how_ended, '/') FROM runs")" "running/done"
+check "the killed run is marked killed on the next start, the rerun done" "$(q "$K" "SELECT group_concat(how_ended, '/') FROM runs")" "killed/done"
 
 # --- SIGTERM (what SLURM sends every task before killing): exit 3 within about a second ---
 T=$TMP/term.db
