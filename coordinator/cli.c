@@ -202,7 +202,7 @@ int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts) {
     ds_spec_trial(s, i, &t);
     printf("  trial %lld  key %s  %s\n", (long long)i, t.key, t.params_json);
   }
-  if (s->n_trials > show) printf("  ... %lld more\n", (long long)(s->n_trials - show));
+  if (show > 0 && s->n_trials > show) printf("  ... %lld more\n", (long long)(s->n_trials - show));
   ds_trial_free(&t);
   ds_spec_free(s);
   return 0;
