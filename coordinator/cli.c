@@ -173,7 +173,28 @@ ds_store_t *ds_cli_open_reader(const char *db_path) {
 
 /* ---- validate ------------------------------------------------------------------------- */
 
-int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts) {
+/* The spec document again, for the whole-spec checks (NULL when it does not parse: then
+ * ds_spec_load reports the syntax error). */
+static cJSON *read_json(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  for (size_t r; buf && (r = fread(buf + n, 1, cap - n, f)) > 0;) {
+    n += r;
+    if (n == cap) {
+      char *nb = realloc(buf, cap *= 2);
+      if (!nb) { free(buf); buf = NULL; }
+      buf = nb;
+    }
+  }
+  fclose(f);
+  cJSON *root = buf ? cJSON_ParseWithLength(buf, n) : NULL;
+  free(buf);
+  return root;
+}
+
+int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts, const ds_cli_spec_checks_t *checks) {
   const char *path = NULL;
   int show = 5;
   for (int i = 1; i < argc; i++) {
@@ -189,10 +210,24 @@ int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts) {
   }
   ds_spec_t *s;
   char err[1024];
-  if (ds_spec_load(path, opts, &s, err, sizeof err)) {
-    fprintf(stderr, "divsweep: %s\n", err);
+  cJSON *root = checks ? read_json(path) : NULL;
+  if (root && checks->names && checks->names(root, err, sizeof err)) {
+    fprintf(stderr, "divsweep: %s: %s\n", path, err);
+    cJSON_Delete(root);
     return DS_EXIT_USAGE;
   }
+  if (ds_spec_load(path, opts, &s, err, sizeof err)) {
+    fprintf(stderr, "divsweep: %s\n", err);
+    cJSON_Delete(root);
+    return DS_EXIT_USAGE;
+  }
+  if (root && checks->whole && checks->whole(root, err, sizeof err)) {
+    fprintf(stderr, "divsweep: %s: %s\n", path, err);
+    cJSON_Delete(root);
+    ds_spec_free(s);
+    return DS_EXIT_USAGE;
+  }
+  cJSON_Delete(root);
   static const char *samplers[] = {"grid", "random", "lhs", "sobol"};
   printf("%s: campaign %s, task %s: %lld trials (%lld configurations x %zu seeds, sampler %s)\n", path, s->name,
          s->task, (long long)s->n_trials, (long long)s->n_configs, s->n_seeds, samplers[s->sampler]);

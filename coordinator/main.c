@@ -18,6 +18,7 @@
 
 #include "ds_cli_kernel.h"
 #include "ds_params.h"
+#include "ds_spec_check.h"
 
 static const char *USAGE =
     "usage:\n"
@@ -37,6 +38,7 @@ static const char *USAGE =
     "Exit codes: 0 done, 1 usage/spec error, 2 store error, 3 interrupted (resumable), 4 trials failed.\n";
 
 static const ds_spec_opts_t SPEC_OPTS = {ds_task_check_param, ds_task_known};
+static const ds_cli_spec_checks_t SPEC_CHECKS = {ds_spec_check_names, ds_spec_check_whole};
 
 static int local_trial(const ds_wire_trial_t *t, int thread_index, ds_result_t *res, void *arg) {
   const ds_worker_env_t *env = arg;
@@ -236,7 +238,7 @@ int main(int argc, char **argv) {
   argv++;
   if (!strcmp(cmd, "run")) return cmd_run(argc, argv, 0);
   if (!strcmp(cmd, "resume")) return cmd_run(argc, argv, 1);
-  if (!strcmp(cmd, "validate")) return ds_cli_validate(argc, argv, &SPEC_OPTS);
+  if (!strcmp(cmd, "validate")) return ds_cli_validate(argc, argv, &SPEC_OPTS, &SPEC_CHECKS);
   if (!strcmp(cmd, "status")) return ds_cli_status(argc, argv);
   if (!strcmp(cmd, "query")) return ds_cli_query(argc, argv);
   if (!strcmp(cmd, "kernel")) return ds_cli_kernel(argc, argv);
