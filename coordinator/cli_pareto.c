@@ -146,7 +146,7 @@ static void std_final(sqlite3_context *cx) {
 /* ---- pareto ---------------------------------------------------------------------------- */
 
 static const char *PARETO_USAGE =
-    "usage: divsweep pareto --db FILE --campaign NAME [--group KEY] [--all] [--format table|csv|json]\n";
+    "usage: divsweep pareto --db FILE [--campaign NAME] [--group KEY] [--all] [--format table|csv|json]\n";
 
 int ds_cli_pareto(int argc, char **argv) {
   const char *db_path = NULL, *campaign = NULL, *group = NULL;
@@ -166,10 +166,13 @@ int ds_cli_pareto(int argc, char **argv) {
       return DS_EXIT_USAGE;
     }
   }
-  if (!db_path || !campaign) {
+  if (!db_path) {
     fputs(PARETO_USAGE, stderr);
     return DS_EXIT_USAGE;
   }
+  char only[256];
+  int pick;
+  if (!(campaign = ds_cli_pick_campaign(db_path, campaign, only, sizeof only, &pick))) return pick;
   ctx_t X = {0}, *x = &X;
   sbuf_t q = {0};
   sqlite3_stmt *st = NULL;
@@ -261,7 +264,7 @@ out:
 
 /* ---- report ---------------------------------------------------------------------------- */
 
-static const char *REPORT_USAGE = "usage: divsweep report --db FILE --campaign NAME --out report.html\n";
+static const char *REPORT_USAGE = "usage: divsweep report --db FILE [--campaign NAME] --out report.html\n";
 
 typedef struct vec {
   void *v;
@@ -291,10 +294,13 @@ int ds_cli_report(int argc, char **argv) {
       return DS_EXIT_USAGE;
     }
   }
-  if (!db_path || !campaign || !out_path) {
+  if (!db_path || !out_path) {
     fputs(REPORT_USAGE, stderr);
     return DS_EXIT_USAGE;
   }
+  char only[256];
+  int pick;
+  if (!(campaign = ds_cli_pick_campaign(db_path, campaign, only, sizeof only, &pick))) return pick;
   ctx_t X = {0}, *x = &X;
   sbuf_t q = {0};
   sqlite3_stmt *st = NULL, *rk = NULL, *pv = NULL;

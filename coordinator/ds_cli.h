@@ -19,6 +19,11 @@ int ds_cli_print_stmt(sqlite3 *db, sqlite3_stmt *st, ds_format_t fmt, FILE *f);
 /* Opens db_path read-only for a command; on failure prints the one-line error and returns NULL. */
 struct ds_store *ds_cli_open_reader(const char *db_path);
 
+/* The campaign a read command works on: `campaign` when the file holds it; without --campaign
+ * (campaign NULL) the only campaign of the file, copied into buf.  Otherwise prints one line (an
+ * unknown name lists the campaigns the file holds), sets *code to the exit code and returns NULL. */
+const char *ds_cli_pick_campaign(const char *db_path, const char *campaign, char *buf, size_t len, int *code);
+
 /* The commands; each returns a process exit code. */
 /* Whole-spec checks the coordinator cannot make itself (they need the task tables and the .npy
  * reader of worker/, which coordinator/ does not link): names before parsing, the rest after.
