@@ -74,6 +74,10 @@ static void test_unknown_names_get_the_nearest_valid_one(void) {
   ASSERT_TRUE(ds_task_check_param("distill", "optimizer", v, err, sizeof err) != 0);
   ASSERT_TRUE(strstr(err, "did you mean \"adam\"") != NULL);
   cJSON_Delete(v);
+  v = cJSON_Parse("{\"name\": \"helinger\"}");
+  ASSERT_TRUE(ds_task_check_param("distill", "divergence", v, err, sizeof err) != 0);
+  ASSERT_STREQ(err, ".name: unknown divergence \"helinger\"; did you mean \"hellinger\"?");
+  cJSON_Delete(v);
 }
 
 static void test_metrics_follow_the_parameters(void) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ds_error.h"
+#include "ds_kernels.h"
 #include "ds_params.h"
 
 #define INT_(n, lo, hi, def, m) {n, DS_PT_INT, lo, hi, 1, 1, NULL, 0, def, m}
@@ -311,6 +312,20 @@ int ds_params_check(const ds_param_info_t *p, const cJSON *v, char *err, size_t 
       if (cJSON_IsString(v) && v->valuestring[0]) return 0;
       snprintf(err, err_len, ": expected a file name");
       return DS_ESPEC;
+    case DS_PT_DIV: {
+      /* Only the name, for a suggestion; the task's check() owns the parameters' domains. */
+      const cJSON *n = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, "name") : v;
+      ds_div_t d;
+      if (!cJSON_IsString(n) || ds_div_from_name(n->valuestring, &d) == 0) return 0;
+      const char *names[DS_DIV__COUNT + 1];
+      for (int k = 0; k < DS_DIV__COUNT; k++) names[k] = ds_div_name((ds_div_kind_t)k);
+      names[DS_DIV__COUNT] = NULL;
+      const char *near = ds_params_suggest(n->valuestring, names, NULL);
+      if (!near) return 0;
+      snprintf(err, err_len, "%s: unknown divergence \"%s\"; did you mean \"%s\"?", cJSON_IsObject(v) ? ".name" : "",
+               n->valuestring, near);
+      return DS_ESPEC;
+    }
     default:
       return 0;
   }
