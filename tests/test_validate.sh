@@ -55,6 +55,8 @@ expect labels '{"name": "a", "task": "logits", "fixed": {"teachers": [{"npy": "t
   'fixed.labels: lab.npy has 3 labels for 4 rows'
 expect mixture '{"name": "a", "task": "distill", "fixed": {"vocab": 5, "teachers": [{"box": [0, 2]}, {"box": [2, 2]}]}, "sweep": {"mixture": {"simplex": 3, "steps": 2}}}' \
   'sweep.mixture: 3 weights for 2 teachers'
+expect swept_npy '{"name": "a", "task": "logits", "fixed": {"teachers": [{"npy": "t.npy"}]}, "sweep": {"student_npy": ["t.npy", "s2.npy"]}}' \
+  'sweep.student_npy[1]: s2.npy: cannot open: No such file or directory'
 # The good versions pass.
 printf '%s\n' '{"name": "a", "task": "logits", "fixed": {"teachers": [{"npy": "t.npy"}], "student_npy": "t.npy"}, "objectives": {"loss": "min"}}' > good.json
 "$BIN" validate good.json --show 0 > out.txt 2>&1 || { echo "FAIL good spec: $(cat out.txt)"; fail=1; }

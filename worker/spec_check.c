@@ -174,11 +174,48 @@ static int open_npy(const char *where, const char *file, npy_seen_t *seen, size_
   return 0;
 }
 
+/* Files named by swept values (a list axis of student_npy, of teacher lists, ...): each must
+ * open and parse; shapes are compared only among the fixed files (check_files).  The paths kept
+ * in seen[] point at this walk's stack and are not used after it. */
+static int check_swept_files(const cJSON *v, const char *path, npy_seen_t *seen, size_t *n_seen, char *err, size_t len) {
+  if (!v) return 0;
+  if (v->string && cJSON_IsString(v) &&
+      (!strcmp(v->string, "npy") || !strcmp(v->string, "features") || !strcmp(v->string, "student_npy") ||
+       !strcmp(v->string, "labels"))) {
+    const npy_seen_t *a;
+    if (*n_seen >= 64) return 0;
+    return open_npy(path, v->valuestring, seen, n_seen, &a, err, len);
+  }
+  int i = 0;
+  for (const cJSON *c = v->child; c; c = c->next, i++) {
+    char sub[160];
+    if (cJSON_IsArray(v)) snprintf(sub, sizeof sub, "%s[%d]", path, i);
+    else snprintf(sub, sizeof sub, "%s.%s", path, c->string);
+    /* A list axis entry of a file parameter is a bare string: give it the parameter's name. */
+    if (cJSON_IsString(c) && cJSON_IsArray(v) && v->string &&
+        (!strcmp(v->string, "student_npy") || !strcmp(v->string, "labels"))) {
+      const npy_seen_t *a;
+      int rc;
+      if (*n_seen < 64 && (rc = open_npy(sub, c->valuestring, seen, n_seen, &a, err, len))) return rc;
+      continue;
+    }
+    int rc = check_swept_files(c, sub, seen, n_seen, err, len);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 static int check_files(const cJSON *root, const ds_task_info_t *t, char *err, size_t len) {
   if (strcmp(t->name, "distill") && strcmp(t->name, "logits")) return 0;
   const cJSON *fixed = cJSON_GetObjectItemCaseSensitive(root, "fixed");
   npy_seen_t seen[64];
   size_t n_seen = 0;
+  {
+    npy_seen_t swept[64];
+    size_t n_swept = 0;
+    int rc0 = check_swept_files(cJSON_GetObjectItemCaseSensitive(root, "sweep"), "sweep", swept, &n_swept, err, len);
+    if (rc0) return rc0;
+  }
   char paths[64][160];
   size_t np = 0;
   int rc;
