@@ -407,6 +407,18 @@ static int trecv(coord_t *c, int *from, int *tag, uint8_t **buf, size_t *len, do
   }
 }
 
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Attempts a trial re-queued by --retry-failed had before this run (0 for any other trial). */
+static uint32_t prior_attempts(const coord_t *c, int64_t idx) {
+  if (!c->n_prior) return 0;
+  const int64_t *at = bsearch(&idx, c->prior_idx, c->n_prior, sizeof *c->prior_idx, cmp_i64);
+  return at ? c->prior_attempts[at - c->prior_idx] : 0;
+}
+
 /* ---- dispatcher ------------------------------------------------------------------------ */
 
 /* Reads the finished bits of the window holding idx (windows only move forward). */
@@ -432,7 +444,9 @@ static int next_trial(coord_t *c, retry_t *r) {
   }
   if (c->next_idx >= c->spec->n_trials) return 0;
   r->idx = c->next_idx++;
-  r->attempt = 1;
+  /* A trial re-queued by --retry-failed goes on counting its attempts (the worker sees them, so
+   * fault draws and DIVSWEEP_ATTEMPT differ from the failed ones). */
+  r->attempt = 1 + prior_attempts(c, r->idx);
   r->has_row = 0;
   return 1;
 }
@@ -585,7 +599,8 @@ static int on_results(coord_t *c, int w, uint8_t *buf, ds_rbuf_t *rd, batch_t *l
         fprintf(stderr, "\ndivsweep: worker rank %d was interrupted; stopping (resume with the same command)\n", w);
       continue;
     }
-    if (v.status != 0 && (int)s.attempt <= c->spec->trial.retries && !atomic_load(&c->stop)) {
+    if (v.status != 0 && (int)(s.attempt - prior_attempts(c, s.idx)) <= c->spec->trial.retries &&
+        !atomic_load(&c->stop)) {
       retry_push(c, s.idx, s.attempt + 1, has_row);
       continue;
     }
@@ -742,18 +757,6 @@ static void *dispatcher_main(void *arg) {
   return NULL;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
-
-/* Attempts a trial re-queued by --retry-failed had before this run (0 for any other trial). */
-static uint32_t prior_attempts(const coord_t *c, int64_t idx) {
-  if (!c->n_prior) return 0;
-  const int64_t *at = bsearch(&idx, c->prior_idx, c->n_prior, sizeof *c->prior_idx, cmp_i64);
-  return at ? c->prior_attempts[at - c->prior_idx] : 0;
-}
-
 static void store_failed(coord_t *c, const char *what) {
   if (c->store_error) return;
   c->store_error = DS_ESTORE;
@@ -834,7 +837,7 @@ static int write_items(coord_t *c) {
     item_t *it = &c->work.v[i];
     rc = ds_spec_trial(c->spec, it->idx, &c->trial);
     ds_run_info_t info = {it->rank, c->o->hosts ? c->o->hosts[it->rank] : NULL, it->started_at, it->finished_at,
-                          it->attempts + prior_attempts(c, it->idx), it->has_row};
+                          it->attempts, it->has_row};
     if (!rc && it->running_notice) {
       rc = ds_store_put_running(c->store, c->campaign_id, &c->trial, &info);
       continue;

@@ -22,8 +22,8 @@
 
 static const char *USAGE =
     "usage:\n"
-    "  divsweep run SPEC.json [--db FILE] [--fresh | --extend] [--threads N] [--depth N] [--quiet]\n"
-    "  divsweep resume --db FILE [--campaign NAME] [--threads N] [--quiet]\n"
+    "  divsweep run SPEC.json [--db FILE] [--fresh | --extend] [--retry-failed] [--threads N] [--depth N] [--quiet]\n"
+    "  divsweep resume --db FILE [--campaign NAME] [--retry-failed] [--threads N] [--quiet]\n"
     "  divsweep validate SPEC.json [--show N]\n"
     "  divsweep status --db FILE [--campaign NAME] [--json]\n"
     "  divsweep pareto --db FILE [--campaign NAME] [--group KEY] [--all] [--format table|csv|json]\n"
@@ -63,6 +63,7 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     if (!strcmp(a, "--db") && i + 1 < argc) o.db_path = argv[++i];
     else if (!strcmp(a, "--fresh")) o.fresh = 1;
     else if (!strcmp(a, "--extend")) o.extend = 1;
+    else if (!strcmp(a, "--retry-failed")) o.retry_failed = 1;
     else if (!strcmp(a, "--quiet")) o.quiet = 1;
     else if (!strcmp(a, "--threads") && i + 1 < argc) o.threads = atoi(argv[++i]);
     else if (!strcmp(a, "--depth") && i + 1 < argc) o.depth = atoi(argv[++i]);

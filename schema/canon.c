@@ -204,7 +204,6 @@ void ds_key_hash_hex(const char *task, const char *text, size_t len, char out[DS
   memcpy(out, k.hex, DS_KEY_LEN + 1);
 }
 
-int ds_key_from_hex(const char *hex, uint8_t bin[DS_KEY_BYTES]) { return strlen(hex) == DS_KEY_LEN ? from_hex(hex, bin) : -1; }
 
 uint64_t ds_key_seed(const char *key) { return fmix64(fnv1a(0xcbf29ce484222325ULL, key, strlen(key))); }
 

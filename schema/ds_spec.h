@@ -118,6 +118,8 @@ typedef struct ds_spec {
 
   ds_sampler_t sampler;
   int64_t sampler_n;
+  int64_t draw_space;        /* random/LHS over discrete axes only: the grid's size (configurations are
+                                drawn from it without replacement, at most that many); else 0 */
   uint64_t sampler_seed;
 
   ds_objective_t *objectives;
@@ -167,10 +169,6 @@ void ds_spec_free(ds_spec_t *s);
 int ds_spec_trial(const ds_spec_t *s, int64_t idx, ds_trial_t *t);
 void ds_trial_free(ds_trial_t *t);
 
-/* 1 when distinct trial indices always have distinct keys: a grid (whose axes hold distinct values,
- * checked by the parser), or a random/LHS sampler with a continuous axis (collisions ~2⁻⁵²).  0 for
- * samplers that draw from discrete axes only, which can draw a configuration twice. */
-int ds_spec_keys_unique(const ds_spec_t *s);
 
 /* Describes how spec b differs from spec a, as "sweep.beta changed; seeds changed" (at most
  * err_len bytes).  Returns the number of differing top-level/second-level keys. */
@@ -187,8 +185,6 @@ void ds_hash128_hex(const void *a, size_t alen, const void *b, size_t blen, char
 void ds_key_compute(int scheme, const char *task, const char *params, size_t params_len, ds_key_t *key);
 /* XXH3-128 of text (seeded by task) in hex: spec hashes. */
 void ds_key_hash_hex(const char *task, const char *text, size_t len, char out[DS_KEY_LEN + 1]);
-/* Decodes 32 lower-case hex characters; -1 if hex is not such a string. */
-int ds_key_from_hex(const char *hex, uint8_t bin[DS_KEY_BYTES]);
 /* 64-bit mix of a key's hex text: the seed tasks use for their generators. */
 uint64_t ds_key_seed(const char *key);
 

@@ -473,13 +473,6 @@ static int axis_duplicates(parser_t *p, const ds_axis_t *ax) {
   return rc;
 }
 
-int ds_spec_keys_unique(const ds_spec_t *s) {
-  if (s->sampler == DS_SAMPLER_GRID) return 1; /* distinct values per axis, checked at parse time */
-  for (size_t a = 0; a < s->n_axes; a++)
-    if (s->axes[a].kind == DS_AXIS_LINEAR || s->axes[a].kind == DS_AXIS_LOG) return 1;
-  return 0;
-}
-
 /* ---- top level ------------------------------------------------------------------------ */
 
 static int is_uint(const cJSON *v, double max) {
@@ -790,7 +783,16 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
       s->n_configs *= (int64_t)s->axes[i].n;
     }
   } else {
-    s->n_configs = s->sampler_n;
+    /* Discrete axes only: a finite space, drawn without replacement and capped at its size. */
+    int64_t space = 1;
+    for (size_t i = 0; i < s->n_axes && space > 0; i++) {
+      const ds_axis_t *ax = &s->axes[i];
+      if (ax->kind == DS_AXIS_LINEAR || ax->kind == DS_AXIS_LOG) space = 0;
+      else if ((rc = axis_duplicates(p, ax))) goto fail;
+      else space = space > MAX_TRIALS / (int64_t)ax->n ? MAX_TRIALS : space * (int64_t)ax->n;
+    }
+    s->draw_space = space;
+    s->n_configs = space > 0 && space < s->sampler_n ? space : s->sampler_n;
   }
   if (s->n_configs > MAX_TRIALS / (int64_t)s->n_seeds) { rc = fail(p, "seeds", "more than 2^40 trials"); goto fail; }
   s->n_trials = s->n_configs * (int64_t)s->n_seeds;
@@ -902,23 +904,28 @@ static const ds_flat_t *own_flat(ds_trial_t *t, const char *name, double value) 
   return f;
 }
 
+/* Element c of a seeded permutation of 0..n-1, by a bijective affine map modulo n (no table:
+ * n ≤ 2^40). */
+static int64_t affine_perm(uint64_t seed, int64_t n, int64_t c) {
+  uint64_t st = seed;
+  int64_t mul = (int64_t)(ds_splitmix64(&st) % (uint64_t)n) | 1, add = (int64_t)(ds_splitmix64(&st) % (uint64_t)n);
+  while (n > 1) { /* make mul coprime with n */
+    int64_t x = mul, y = n;
+    while (y) { int64_t tmp = x % y; x = y; y = tmp; }
+    if (x == 1) break;
+    mul += 2;
+  }
+  return (int64_t)(((__int128)mul * c + add) % n);
+}
+
 /* Continuous value of axis a for configuration c under the random or LHS sampler. */
 static double sample_continuous(const ds_spec_t *s, size_t a, int64_t c, uint64_t *rng) {
   const ds_axis_t *ax = &s->axes[a];
   double u;
   if (s->sampler == DS_SAMPLER_LHS) {
-    /* Stratum of configuration c on axis a: a seeded permutation of 0..n-1, computed by a
-     * bijective affine map modulo n so that no table is needed (n ≤ 2^40). */
+    /* Stratum of configuration c on axis a: a seeded permutation of 0..n-1. */
     int64_t n = s->sampler_n;
-    uint64_t st = s->sampler_seed * 0x9e3779b97f4a7c15ULL + a + 1;
-    int64_t mul = (int64_t)(ds_splitmix64(&st) % (uint64_t)n) | 1, add = (int64_t)(ds_splitmix64(&st) % (uint64_t)n);
-    while (n > 1) { /* make mul coprime with n */
-      int64_t x = mul, y = n;
-      while (y) { int64_t tmp = x % y; x = y; y = tmp; }
-      if (x == 1) break;
-      mul += 2;
-    }
-    int64_t stratum = (int64_t)(((__int128)mul * c + add) % n);
+    int64_t stratum = affine_perm(s->sampler_seed * 0x9e3779b97f4a7c15ULL + a + 1, n, c);
     u = (stratum + ds_rand_unit(rng)) / (double)n;
   } else {
     u = ds_rand_unit(rng);
@@ -949,8 +956,11 @@ int ds_spec_trial(const ds_spec_t *s, int64_t idx, ds_trial_t *t) {
   double cont[64];
   int is_cont[64];
   if (s->n_axes > 64) return DS_EINVAL;
-  if (s->sampler == DS_SAMPLER_GRID) {
-    int64_t r = c;
+  if (s->sampler == DS_SAMPLER_GRID || s->draw_space > 0) {
+    /* A grid point; for a random or LHS sampler over discrete axes only, the configurations are
+     * drawn without replacement: configuration c is element c of a seeded permutation of the
+     * grid, so that no two trials can share a key. */
+    int64_t r = s->sampler == DS_SAMPLER_GRID ? c : affine_perm(s->sampler_seed ^ 0x6772696464726177ULL, s->draw_space, c);
     for (size_t a = s->n_axes; a-- > 0;) {
       pick[a] = (size_t)(r % (int64_t)s->axes[a].n);
       r /= (int64_t)s->axes[a].n;
