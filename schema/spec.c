@@ -241,6 +241,13 @@ static int simplex_axis(parser_t *p, ds_axis_t *ax, const cJSON *obj, const char
   if (!cJSON_IsNumber(st) || st->valuedouble < 1 || st->valuedouble > 1000 || st->valuedouble != floor(st->valuedouble))
     return fail(p, sub, "expected a positive integer (at most 1000)");
   int M = (int)m->valuedouble, S = (int)st->valuedouble;
+  /* Count before expanding: the lattice has C(S + M − 1, M − 1) points, which for 23 teachers at
+   * 94 steps would take hours to list (found by fuzz_spec). */
+  double points = 1;
+  for (int i = 1; i < M && points <= 100000; i++) points = points * (S + i) / i;
+  if (points > 100000)
+    return fail(p, path, "the simplex lattice has more than 100000 points (C(steps + simplex - 1, simplex - 1));"
+                " use fewer steps, or Dirichlet draws {\"dirichlet\": M, \"points\": n}");
   ax->kind = DS_AXIS_SIMPLEX;
   ax->simplex_m = M;
   int k[32] = {0};
