@@ -173,44 +173,29 @@ static int prepare(ds_store_t *s, sqlite3_stmt **st, const char *sql) {
 }
 
 static int migrate(ds_store_t *s, int from) {
-  /* Forward-only: each step moves user_version by one inside a transaction. */
-  if (from < 1) {
-    int rc = exec(s, "BEGIN IMMEDIATE", "begin migration");
-    if (!rc) rc = exec(s, DDL_V1, "create tables");
-    if (!rc) rc = exec(s, "PRAGMA user_version = 1", "set user_version");
-    if (!rc) rc = exec(s, "COMMIT", "commit migration");
-    if (rc) {
-      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-      return rc;
-    }
-  }
-  if (from < 2) {
-    /* legacy_alter_table: the campaign views name `trials`; renaming must not re-check them. */
-    int rc = exec(s, "PRAGMA legacy_alter_table = ON; BEGIN IMMEDIATE", "begin migration");
-    if (!rc) rc = exec(s, DDL_V2, "migrating table trials to schema 2");
-    if (!rc) rc = exec(s, "PRAGMA user_version = 2", "set user_version");
-    if (!rc) rc = exec(s, "COMMIT", "commit migration");
-    sqlite3_exec(s->db, "PRAGMA legacy_alter_table = OFF", NULL, NULL, NULL);
-    if (rc) {
-      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-      return rc;
-    }
-  }
-  if (from < 3) {
-    int rc = exec(s, "BEGIN IMMEDIATE", "begin migration");
-    if (!rc) rc = exec(s, DDL_V3, "migrating to schema 3");
+  /* Forward-only, and one transaction from whatever version the file has to the current one, so
+   * that a reader sees either the old schema or the new, never a step between (nor, for a new
+   * file, tables without their version). legacy_alter_table: the campaign views name `trials`;
+   * schema 2's rename must not re-check them. */
+  if (from >= DS_SCHEMA_VERSION) return 0;
+  int rc = exec(s, "PRAGMA legacy_alter_table = ON; BEGIN IMMEDIATE", "begin migration");
+  if (!rc && from < 1) rc = exec(s, DDL_V1, "create tables");
+  if (!rc && from < 2) rc = exec(s, DDL_V2, "migrating table trials to schema 2");
+  if (!rc && from < 3) {
+    rc = exec(s, DDL_V3, "migrating to schema 3");
     /* A failed build (duplicate keys) is not a failed migration: the savepoint keeps the rest. */
     if (!rc) rc = exec(s, "SAVEPOINT key_index", "savepoint");
     if (!rc && sqlite3_exec(s->db, "CREATE UNIQUE INDEX IF NOT EXISTS trials_key ON trials(campaign_id, trial_key)",
                             NULL, NULL, NULL) != SQLITE_OK)
       rc = exec(s, "ROLLBACK TO key_index", "rollback to savepoint");
     if (!rc) rc = exec(s, "RELEASE key_index", "release savepoint");
-    if (!rc) rc = exec(s, "PRAGMA user_version = 3", "set user_version");
-    if (!rc) rc = exec(s, "COMMIT", "commit migration");
-    if (rc) {
-      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-      return rc;
-    }
+  }
+  if (!rc) rc = exec(s, "PRAGMA user_version = 3", "set user_version");
+  if (!rc) rc = exec(s, "COMMIT", "commit migration");
+  sqlite3_exec(s->db, "PRAGMA legacy_alter_table = OFF", NULL, NULL, NULL);
+  if (rc) {
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
   }
   s->version = DS_SCHEMA_VERSION;
   return 0;
@@ -269,6 +254,25 @@ static int check_file(const char *path, int flags, char *err, size_t err_len) {
   return 0;
 }
 
+static int count_tables(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  int n = 0;
+  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return n;
+}
+
+static int user_version(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  int v = 0;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
 int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size_t err_len) {
   *out = NULL;
   int rc = check_file(path, flags, err, err_len);
@@ -306,14 +310,17 @@ int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size
                  path, version, DS_SCHEMA_VERSION);
     goto fail;
   }
+  /* A reader can meet a file that a starting run has created but not yet given its schema:
+   * wait for it (as SQLite's busy timeout waits for a lock) before calling the file empty. */
+  for (int waited_ms = 0; version == 0 && s->readonly && waited_ms < 2000; waited_ms += 20) {
+    if (count_tables(s->db) > 0) break;
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    version = user_version(s->db);
+  }
   if (version == 0) {
     /* Either a new file or somebody else's SQLite database: refuse the latter. */
-    st = NULL;
-    int tables = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-      tables = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
+    int tables = count_tables(s->db);
     if (tables > 0) {
       rc = set_err(s, DS_ESTORE, "%s: a SQLite database that is not a divsweep store", path);
       goto fail;
