@@ -33,6 +33,14 @@ expect() {
   else
     echo "ok   $1"
   fi
+  # `run` refuses the same spec with the same line, before it creates the database.
+  out=$("$BIN" run "$1.json" --db "$1.db" --quiet 2>&1)
+  rc=$?
+  if [ $rc -ne 1 ] || [ "$out" != "$want" ] || [ -e "$1.db" ]; then
+    echo "FAIL $1 (run): exit $rc, database $( [ -e "$1.db" ] && echo created || echo absent)"; echo "  got:  $out"; echo "  want: $want"; fail=1
+  else
+    echo "ok   $1 (run)"
+  fi
 }
 RL='"answers": 3, "types": [{"weight": 1, "base_logits": [0, 0, 0], "reward": [1, 0, 0]}]'
 expect typo "{\"name\": \"a\", \"task\": \"rlvr\", \"fixed\": {$RL}, \"sweep\": {\"divergance\": [\"fkl\", \"rkl\"]}}" \
