@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages divsweep needs, when they are missing.  As root it runs apt-get;
 # otherwise it prints the exact command and stops.
-#   .ci/deps.sh          what building and running divsweep needs (make demo)
+#   .ci/deps.sh          what building and running divsweep needs (make demo; libjs-chart.js is
+#                        inlined into `divsweep report`)
 #   .ci/deps.sh test     plus what the test suite uses (make test): headless Chromium for the
 #                        report test, clang for the fuzz targets, bc and the sqlite3 shell
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libsqlite3-dev libuv1-dev
-      libcjson-dev python3)
+      libcjson-dev libxxhash-dev python3 libjs-chart.js)
 if [ "${1:-}" = test ]; then
   pkgs+=(sqlite3 bc python3-numpy chromium clang libclang-rt-14-dev procps)
 fi

@@ -62,8 +62,17 @@ static char *cell_text(sqlite3_stmt *st, int i, int full) {
   case SQLITE_INTEGER: snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, i)); return strdup(buf);
   case SQLITE_FLOAT: {
     double x = sqlite3_column_double(st, i);
+    const char *col = sqlite3_column_name(st, i);
+    size_t cl = col ? strlen(col) : 0;
     if (isfinite(x) && full) ds_fmt_double(buf, x);
-    else if (isfinite(x)) snprintf(buf, sizeof buf, "%.6g", x);
+    else if (isfinite(x) && cl > 3 && !strcmp(col + cl - 3, "_at") && x >= 1e9 && x < 1e10) {
+      /* The store's times are Unix seconds (created_at, started_at, ...): a table shows them as
+       * ISO 8601 UTC; csv and json keep the number. */
+      time_t t = (time_t)x;
+      struct tm tm;
+      gmtime_r(&t, &tm);
+      strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    } else if (isfinite(x)) snprintf(buf, sizeof buf, "%.6g", x);
     else fmt_num(buf, x);
     return strdup(buf);
   }
@@ -171,9 +180,71 @@ ds_store_t *ds_cli_open_reader(const char *db_path) {
   return s;
 }
 
+/* ---- campaign choice ------------------------------------------------------------------ */
+
+const char *ds_cli_pick_campaign(const char *db_path, const char *campaign, char *buf, size_t len, int *code) {
+  *code = 0;
+  ds_store_t *s = ds_cli_open_reader(db_path);
+  if (!s) {
+    *code = DS_EXIT_STORE;
+    return NULL;
+  }
+  sqlite3 *db = ds_store_db(s);
+  sqlite3_stmt *st;
+  char names[2048] = "";
+  size_t o = 0;
+  int n = 0, found = 0;
+  if (sqlite3_prepare_v2(db, "SELECT name FROM campaigns ORDER BY campaign_id", -1, &st, NULL) != SQLITE_OK) {
+    fprintf(stderr, "divsweep: %s: table campaigns: %s\n", db_path, sqlite3_errmsg(db));
+    ds_store_close(s);
+    *code = DS_EXIT_STORE;
+    return NULL;
+  }
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *nm = (const char *)sqlite3_column_text(st, 0);
+    if (campaign && !strcmp(nm, campaign)) found = 1;
+    if (n == 0) snprintf(buf, len, "%s", nm);
+    if (o + 8 < sizeof names) o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", n ? ", " : "", nm);
+    if (o >= sizeof names) o = sizeof names - 1;
+    n++;
+  }
+  sqlite3_finalize(st);
+  ds_store_close(s);
+  if (campaign && found) return campaign;
+  if (!campaign && n == 1) return buf;
+  if (campaign)
+    fprintf(stderr, "divsweep: %s: unknown campaign %s in table campaigns (it holds: %s)\n", db_path, campaign,
+            n ? names : "none");
+  else if (n == 0)
+    fprintf(stderr, "divsweep: %s: table campaigns is empty\n", db_path);
+  else
+    fprintf(stderr, "divsweep: %s: %d campaigns, choose one with --campaign: %s\n", db_path, n, names);
+  *code = DS_EXIT_USAGE;
+  return NULL;
+}
+
 /* ---- validate ------------------------------------------------------------------------- */
 
-int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts) {
+cJSON *ds_cli_read_json(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  for (size_t r; buf && (r = fread(buf + n, 1, cap - n, f)) > 0;) {
+    n += r;
+    if (n == cap) {
+      char *nb = realloc(buf, cap *= 2);
+      if (!nb) { free(buf); buf = NULL; }
+      buf = nb;
+    }
+  }
+  fclose(f);
+  cJSON *root = buf ? cJSON_ParseWithLength(buf, n) : NULL;
+  free(buf);
+  return root;
+}
+
+int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts, const ds_cli_spec_checks_t *checks) {
   const char *path = NULL;
   int show = 5;
   for (int i = 1; i < argc; i++) {
@@ -189,20 +260,35 @@ int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts) {
   }
   ds_spec_t *s;
   char err[1024];
-  if (ds_spec_load(path, opts, &s, err, sizeof err)) {
-    fprintf(stderr, "divsweep: %s\n", err);
+  cJSON *root = checks ? ds_cli_read_json(path) : NULL;
+  if (root && checks->names && checks->names(root, err, sizeof err)) {
+    fprintf(stderr, "divsweep: %s: %s\n", path, err);
+    cJSON_Delete(root);
     return DS_EXIT_USAGE;
   }
+  if (ds_spec_load(path, opts, &s, err, sizeof err)) {
+    fprintf(stderr, "divsweep: %s\n", err);
+    cJSON_Delete(root);
+    return DS_EXIT_USAGE;
+  }
+  if (root && checks->whole && checks->whole(root, err, sizeof err)) {
+    fprintf(stderr, "divsweep: %s: %s\n", path, err);
+    cJSON_Delete(root);
+    ds_spec_free(s);
+    return DS_EXIT_USAGE;
+  }
+  cJSON_Delete(root);
   static const char *samplers[] = {"grid", "random", "lhs", "sobol"};
-  printf("%s: campaign %s, task %s: %lld trials (%lld configurations x %zu seeds, sampler %s)\n", path, s->name,
-         s->task, (long long)s->n_trials, (long long)s->n_configs, s->n_seeds, samplers[s->sampler]);
+  printf("%s: campaign %s, task %s: %lld trial%s (%lld configuration%s x %zu seed%s, sampler %s)\n", path, s->name,
+         s->task, (long long)s->n_trials, s->n_trials == 1 ? "" : "s", (long long)s->n_configs,
+         s->n_configs == 1 ? "" : "s", s->n_seeds, s->n_seeds == 1 ? "" : "s", samplers[s->sampler]);
   for (size_t a = 0; a < s->n_axes; a++) printf("  sweep %-14s %zu values\n", s->axes[a].name, s->axes[a].n);
   ds_trial_t t = {0};
   for (int64_t i = 0; i < s->n_trials && i < show; i++) {
     ds_spec_trial(s, i, &t);
     printf("  trial %lld  key %s  %s\n", (long long)i, t.key, t.params_json);
   }
-  if (s->n_trials > show) printf("  ... %lld more\n", (long long)(s->n_trials - show));
+  if (show > 0 && s->n_trials > show) printf("  ... %lld more\n", (long long)(s->n_trials - show));
   ds_trial_free(&t);
   ds_spec_free(s);
   return 0;
@@ -298,6 +384,19 @@ int ds_cli_status(int argc, char **argv) {
       }
       if (k > 1 && now - oldest > 0.05) rate = (double)k / (now - oldest);
       sqlite3_finalize(q);
+    }
+    /* Not running: the campaign's own rate (trials done over the time of the runs that did
+     * work), not the last run's, which is 0 after a rerun that found nothing to do. */
+    if (strcmp(state, "running")) {
+      sqlite3_stmt *rr;
+      rate = 0;
+      if (sqlite3_prepare_v2(db, "SELECT sum(trials_done), sum(ended_at - started_at) FROM runs"
+                             " WHERE campaign_id = ?1 AND trials_done > 0 AND ended_at > started_at", -1, &rr, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(rr, 1, cid);
+        if (sqlite3_step(rr) == SQLITE_ROW && sqlite3_column_double(rr, 1) > 0)
+          rate = sqlite3_column_double(rr, 0) / sqlite3_column_double(rr, 1);
+        sqlite3_finalize(rr);
+      }
     }
     if (json) {
       printf("%s\n {\"campaign\": ", n ? "," : "");

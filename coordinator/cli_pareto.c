@@ -14,6 +14,7 @@
  *
  * Both open the store read-only and never write to it; errors name the file and the table.
  */
+#define _GNU_SOURCE /* memmem */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -146,7 +147,7 @@ static void std_final(sqlite3_context *cx) {
 /* ---- pareto ---------------------------------------------------------------------------- */
 
 static const char *PARETO_USAGE =
-    "usage: divsweep pareto --db FILE --campaign NAME [--group KEY] [--all] [--format table|csv|json]\n";
+    "usage: divsweep pareto --db FILE [--campaign NAME] [--group KEY] [--all] [--format table|csv|json]\n";
 
 int ds_cli_pareto(int argc, char **argv) {
   const char *db_path = NULL, *campaign = NULL, *group = NULL;
@@ -166,10 +167,13 @@ int ds_cli_pareto(int argc, char **argv) {
       return DS_EXIT_USAGE;
     }
   }
-  if (!db_path || !campaign) {
+  if (!db_path) {
     fputs(PARETO_USAGE, stderr);
     return DS_EXIT_USAGE;
   }
+  char only[256];
+  int pick;
+  if (!(campaign = ds_cli_pick_campaign(db_path, campaign, only, sizeof only, &pick))) return pick;
   ctx_t X = {0}, *x = &X;
   sbuf_t q = {0};
   sqlite3_stmt *st = NULL;
@@ -261,7 +265,7 @@ out:
 
 /* ---- report ---------------------------------------------------------------------------- */
 
-static const char *REPORT_USAGE = "usage: divsweep report --db FILE --campaign NAME --out report.html\n";
+static const char *REPORT_USAGE = "usage: divsweep report --db FILE [--campaign NAME] --out report.html\n";
 
 typedef struct vec {
   void *v;
@@ -291,10 +295,13 @@ int ds_cli_report(int argc, char **argv) {
       return DS_EXIT_USAGE;
     }
   }
-  if (!db_path || !campaign || !out_path) {
+  if (!db_path || !out_path) {
     fputs(REPORT_USAGE, stderr);
     return DS_EXIT_USAGE;
   }
+  char only[256];
+  int pick;
+  if (!(campaign = ds_cli_pick_campaign(db_path, campaign, only, sizeof only, &pick))) return pick;
   ctx_t X = {0}, *x = &X;
   sbuf_t q = {0};
   sqlite3_stmt *st = NULL, *rk = NULL, *pv = NULL;
@@ -441,16 +448,20 @@ int ds_cli_report(int argc, char **argv) {
   KV("task", "%s", x->c.task);
   KV("status", "%s", x->c.status);
   KV("trials", "%lld done, %lld failed of %lld", (long long)tid.n, (long long)n_failed, (long long)x->c.n_trials);
-  {
-    char objs[160] = "";
-    for (size_t j = 0; j < m; j++)
-      snprintf(objs + strlen(objs), sizeof objs - strlen(objs), "%s%s (%s)", j ? ", " : "", sp->objectives[j].name,
-               sp->objectives[j].maximize ? "max" : "min");
-    KV("objectives", "%s", objs);
-  }
+  /* (The renderer lists the objectives itself.) */
   KV("fronts over", "%s", x->by_config ? "per-configuration means across seeds (ranks shown on every seed)"
                                        : "individual trials");
-  if (ref[0]) KV("reference point", "%s (%s)", ref, refsrc[0] ? refsrc : "?");
+  if (ref[0]) {
+    /* The stored point is JSON with round-trip digits; show 4 significant digits per objective. */
+    char nice[400] = "";
+    cJSON *rj = cJSON_Parse(ref);
+    for (const cJSON *c = rj ? rj->child : NULL; c; c = c->next)
+      if (cJSON_IsNumber(c) && c->string)
+        snprintf(nice + strlen(nice), sizeof nice - strlen(nice), "%s%s %.4g", nice[0] ? ", " : "", c->string,
+                 c->valuedouble);
+    cJSON_Delete(rj);
+    KV("reference point", "%s (%s)", nice[0] ? nice : ref, refsrc[0] ? refsrc : "?");
+  }
   (void)over;
   if (sqlite3_prepare_v2(x->db, "SELECT grp, value, front_size, n_points FROM hypervolume WHERE campaign_id = ?1"
                          " ORDER BY grp = ?2 DESC, grp", -1, &st, NULL) == SQLITE_OK) {
@@ -506,7 +517,29 @@ int ds_cli_report(int argc, char **argv) {
       .n_hv = hv.n,
       .hv_time_label = "seconds since the first commit (against the current reference point)",
   };
+  /* Chart.js from Debian's libjs-chart.js (DS_CHARTJS overrides the path), inlined; without it
+   * the report keeps its SVG charts only. */
+  const char *cj_path = getenv("DS_CHARTJS") ? getenv("DS_CHARTJS") : "/usr/share/javascript/chart.js/chart.min.js";
+  char *cj = NULL;
+  FILE *cf = fopen(cj_path, "rb");
+  if (cf) {
+    if (fseek(cf, 0, SEEK_END) == 0) {
+      long n = ftell(cf);
+      if (n > 0 && fseek(cf, 0, SEEK_SET) == 0 && (cj = malloc((size_t)n + 1))) {
+        if (fread(cj, 1, (size_t)n, cf) != (size_t)n || memmem(cj, (size_t)n, "</script", 8)) {
+          free(cj);
+          cj = NULL;
+        } else {
+          cj[n] = 0;
+        }
+      }
+    }
+    fclose(cf);
+  }
+  if (!cj) fprintf(stderr, "divsweep: report: %s not readable (Debian package libjs-chart.js): SVG charts only\n", cj_path);
+  r.chartjs = cj;
   int rc = ds_report_write(&r, out_path);
+  free(cj);
   free(onames);
   free(sense);
   if (rc == DS_EIO) {

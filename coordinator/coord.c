@@ -127,7 +127,9 @@ struct coord {
   int fronts_opened;       /* writer: ds_fronts_open() has run (lazily, see ensure_fronts) */
   int64_t campaign_id, run_id;
   int64_t base_done, base_failed;
-  int keyed;               /* the key index stays during the run (keys not unique by construction) */
+  int64_t *prior_idx;      /* --retry-failed: re-queued trials (sorted) and their earlier attempts */
+  uint32_t *prior_attempts;
+  size_t n_prior;
 
   /* dispatcher state */
   int n_workers;           /* worker ids 1..n_workers */
@@ -164,7 +166,8 @@ struct coord {
   batch_t work;
   size_t work_pos;         /* items of work already written */
   ds_trial_t trial;
-  int64_t done_run, failed_run;
+  int64_t done_run, failed_run; /* committed by this run */
+  int64_t txn_done, txn_failed; /* written in the open transaction */
   char **metric_names;
   size_t n_metric_names;
   int view_dirty;
@@ -404,6 +407,18 @@ static int trecv(coord_t *c, int *from, int *tag, uint8_t **buf, size_t *len, do
   }
 }
 
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Attempts a trial re-queued by --retry-failed had before this run (0 for any other trial). */
+static uint32_t prior_attempts(const coord_t *c, int64_t idx) {
+  if (!c->n_prior) return 0;
+  const int64_t *at = bsearch(&idx, c->prior_idx, c->n_prior, sizeof *c->prior_idx, cmp_i64);
+  return at ? c->prior_attempts[at - c->prior_idx] : 0;
+}
+
 /* ---- dispatcher ------------------------------------------------------------------------ */
 
 /* Reads the finished bits of the window holding idx (windows only move forward). */
@@ -429,7 +444,9 @@ static int next_trial(coord_t *c, retry_t *r) {
   }
   if (c->next_idx >= c->spec->n_trials) return 0;
   r->idx = c->next_idx++;
-  r->attempt = 1;
+  /* A trial re-queued by --retry-failed goes on counting its attempts (the worker sees them, so
+   * fault draws and DIVSWEEP_ATTEMPT differ from the failed ones). */
+  r->attempt = 1 + prior_attempts(c, r->idx);
   r->has_row = 0;
   return 1;
 }
@@ -583,7 +600,8 @@ static int on_results(coord_t *c, int w, uint8_t *buf, ds_rbuf_t *rd, batch_t *l
         fprintf(stderr, "\ndivsweep: worker rank %d was interrupted; stopping (resume with the same command)\n", w);
       continue;
     }
-    if (v.status != 0 && (int)s.attempt <= c->spec->trial.retries && !atomic_load(&c->stop)) {
+    if (v.status != 0 && (int)(s.attempt - prior_attempts(c, s.idx)) <= c->spec->trial.retries &&
+        !atomic_load(&c->stop)) {
       retry_push(c, s.idx, s.attempt + 1, has_row);
       continue;
     }
@@ -740,6 +758,13 @@ static void *dispatcher_main(void *arg) {
   return NULL;
 }
 
+static void store_failed(coord_t *c, const char *what) {
+  if (c->store_error) return;
+  c->store_error = DS_ESTORE;
+  fprintf(stderr, "\ndivsweep: %s%s\n", what, ds_store_errmsg(c->store));
+  atomic_store(&c->stop, 1);
+}
+
 /* ---- writer (libuv loop) --------------------------------------------------------------- */
 
 static void progress(coord_t *c, int final) {
@@ -823,17 +848,13 @@ static int write_items(coord_t *c) {
     if (!rc) rc = ds_wire_get_result_view(&rd, &v);
     if (!rc) rc = ds_store_put_result_view(c->store, c->campaign_id, &c->trial, &v, &info);
     if (!rc && v.status == 0 && v.n_metrics) rc = note_metrics(c, &v);
-    if (it->status == 0) c->done_run++;
-    else c->failed_run++;
+    if (it->status == 0) c->txn_done++;
+    else c->txn_failed++;
   }
   size_t to = rc ? c->work.n : end; /* after a store error nothing more is written */
   atomic_fetch_sub(&c->backlog, (long long)(to - c->work_pos));
   c->work_pos = to;
-  if (rc && !c->store_error) {
-    c->store_error = rc;
-    fprintf(stderr, "\ndivsweep: %s\n", ds_store_errmsg(c->store));
-    atomic_store(&c->stop, 1);
-  }
+  if (rc) store_failed(c, "");
   return c->work_pos < c->work.n;
 }
 
@@ -859,23 +880,31 @@ static void ensure_fronts(coord_t *c) {
   }
 }
 
+/* Commits the open batch, or after a store error rolls it back: results count as done only once
+ * their transaction has committed (txn_done → done_run). */
 static void commit(coord_t *c) {
-  ensure_fronts(c);
-  if (c->fronts && ds_store_in_txn(c->store) && !c->store_error && ds_fronts_sync(c->fronts, 0)) {
-    c->store_error = DS_ESTORE;
-    fprintf(stderr, "\ndivsweep: fronts: %s\n", ds_store_errmsg(c->store));
-    atomic_store(&c->stop, 1);
+  if (c->store_error) {
+    ds_store_rollback(c->store);
+    c->txn_done = c->txn_failed = 0;
+    return;
   }
+  ensure_fronts(c);
+  if (c->fronts && ds_store_in_txn(c->store) && !c->store_error && ds_fronts_sync(c->fronts, 0))
+    store_failed(c, "fronts: ");
   if (c->view_dirty && !c->store_error) {
     if (ds_store_begin(c->store) == 0 &&
         ds_store_update_view(c->store, c->campaign_id, c->spec->name, c->spec) == 0)
       c->view_dirty = 0;
   }
-  if (ds_store_commit(c->store) && !c->store_error) {
-    c->store_error = DS_ESTORE;
-    fprintf(stderr, "\ndivsweep: %s\n", ds_store_errmsg(c->store));
-    atomic_store(&c->stop, 1);
+  if (!c->store_error && ds_store_commit(c->store)) store_failed(c, "");
+  if (c->store_error) {
+    ds_store_rollback(c->store);
+    c->txn_done = c->txn_failed = 0;
+    return;
   }
+  c->done_run += c->txn_done;
+  c->failed_run += c->txn_failed;
+  c->txn_done = c->txn_failed = 0;
 }
 
 static void close_all(coord_t *c) {
@@ -918,96 +947,156 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 /* ---- set-up ---------------------------------------------------------------------------- */
 
-static int setup_campaign(coord_t *c, char *err, size_t err_len) {
-  const ds_run_opts_t *o = c->o;
-  ds_campaign_row_t row;
-  int rc = ds_store_campaign_get(c->store, c->spec->name, &row);
-  if (rc && rc != DS_ENOTFOUND) {
+/* Moves campaign row aside for --fresh (renamed with a time stamp; its results stay). */
+static int move_aside(coord_t *c, const ds_campaign_row_t *row) {
+  char aside[200], stamp[32];
+  time_t now = time(NULL);
+  strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", gmtime(&now));
+  snprintf(aside, sizeof aside, "%s@%s", row->name, stamp);
+  /* Two --fresh runs within one second would pick the same name: add a counter. */
+  for (int k = 2; k < 1000; k++) {
+    ds_campaign_row_t other;
+    if (ds_store_campaign_get(c->store, aside, &other) != 0) break;
+    free(other.spec_json);
+    snprintf(aside, sizeof aside, "%s@%s-%d", row->name, stamp, k);
+  }
+  char old_view[160];
+  ds_store_view_name(row->name, old_view, sizeof old_view);
+  char sql[256];
+  snprintf(sql, sizeof sql, "DROP VIEW IF EXISTS \"%s\"", old_view);
+  sqlite3_exec(ds_store_db(c->store), sql, NULL, NULL, NULL);
+  int rc = ds_store_campaign_rename(c->store, row->id, aside);
+  if (rc) return rc;
+  ds_spec_t *old = NULL;
+  char e2[256];
+  if (ds_spec_parse(row->spec_json, strlen(row->spec_json), "stored spec", NULL, &old, e2, sizeof e2) == 0) {
+    rc = ds_store_update_view(c->store, row->id, aside, old);
+    ds_spec_free(old);
+  }
+  if (!rc && !c->o->quiet) fprintf(stderr, "divsweep: moved the previous campaign aside as %s\n", aside);
+  return rc;
+}
+
+/* --extend: the stored campaign grows to c->spec.  DS_EXIT_USAGE with err set when the new spec
+ * is not a superset of the old one by trial key. */
+static int extend_campaign(coord_t *c, const ds_campaign_row_t *row, char *err, size_t err_len) {
+  ds_spec_t *old = NULL;
+  char diff[1024] = "", e2[256];
+  if (ds_spec_parse(row->spec_json, strlen(row->spec_json), "stored spec", NULL, &old, e2, sizeof e2)) {
+    snprintf(err, err_len, "%s: campaigns[%s].spec_json: %s", c->o->db_path, row->name, e2);
+    return DS_EXIT_STORE;
+  }
+  ds_spec_diff(old, c->spec, diff, sizeof diff);
+  if (strcmp(old->task, c->spec->task)) {
+    snprintf(err, err_len, "%s: --extend cannot change the task of campaign %s; use --fresh", c->spec->file, row->name);
+    ds_spec_free(old);
+    return DS_EXIT_USAGE;
+  }
+  old->key_scheme = row->key_scheme;
+  int64_t missing = -1;
+  int rc = ds_store_campaign_extend(c->store, c->campaign_id, old, c->spec, &missing);
+  if (rc == DS_ECHANGED) {
+    ds_trial_t t = {0};
+    ds_spec_trial(old, missing, &t);
+    snprintf(err, err_len,
+             "%s: --extend only adds trials, but trial %lld of campaign %s (%.200s) is not a trial of the new spec (%s);"
+             " use --fresh to start a new campaign (the old results are kept under another name)",
+             c->spec->file, (long long)missing, row->name, t.params_json ? t.params_json : "?",
+             diff[0] ? diff : "spec changed");
+    ds_trial_free(&t);
+    ds_spec_free(old);
+    return DS_EXIT_USAGE;
+  }
+  ds_spec_free(old);
+  if (rc) {
     snprintf(err, err_len, "%s", ds_store_errmsg(c->store));
     return DS_EXIT_STORE;
   }
+  if (!c->o->quiet)
+    fprintf(stderr, "divsweep: extending campaign %s to %lld trials (%s)\n", row->name, (long long)c->spec->n_trials,
+            diff[0] ? diff : "spec changed");
+  return 0;
+}
+
+/* Set-up is one transaction: on any failure nothing of it is committed (ds_store_rollback). */
+static int setup_campaign(coord_t *c, char *err, size_t err_len) {
+  const ds_run_opts_t *o = c->o;
+  ds_campaign_row_t row = {0};
+  int code = DS_EXIT_STORE;
+  int rc = ds_store_begin(c->store);
+  if (rc) goto store_fail;
+  int64_t killed = 0;
+  if ((rc = ds_store_mark_killed_runs(c->store, &killed))) goto store_fail;
+  rc = ds_store_campaign_get(c->store, c->spec->name, &row);
+  if (rc && rc != DS_ENOTFOUND) goto store_fail;
   int found = rc == 0;
-  if ((rc = ds_store_begin(c->store))) goto store_fail;
   if (found && o->fresh) {
-    char aside[200], stamp[32];
-    time_t now = time(NULL);
-    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", gmtime(&now));
-    snprintf(aside, sizeof aside, "%s@%s", row.name, stamp);
-    /* Two --fresh runs within one second would pick the same name: add a counter. */
-    for (int k = 2; k < 1000; k++) {
-      ds_campaign_row_t other;
-      if (ds_store_campaign_get(c->store, aside, &other) != 0) break;
-      free(other.spec_json);
-      snprintf(aside, sizeof aside, "%s@%s-%d", row.name, stamp, k);
-    }
-    char old_view[160];
-    ds_store_view_name(row.name, old_view, sizeof old_view);
-    char sql[256];
-    snprintf(sql, sizeof sql, "DROP VIEW IF EXISTS \"%s\"", old_view);
-    sqlite3_exec(ds_store_db(c->store), sql, NULL, NULL, NULL);
-    if ((rc = ds_store_campaign_rename(c->store, row.id, aside))) goto store_fail;
-    ds_spec_t *old = NULL;
-    char e2[256];
-    if (ds_spec_parse(row.spec_json, strlen(row.spec_json), "stored spec", NULL, &old, e2, sizeof e2) == 0) {
-      ds_store_update_view(c->store, row.id, aside, old);
-      ds_spec_free(old);
-    }
-    if (!o->quiet) fprintf(stderr, "divsweep: moved the previous campaign aside as %s\n", aside);
+    if ((rc = move_aside(c, &row))) goto store_fail;
     found = 0;
   }
   if (!found) {
+    c->spec->key_scheme = DS_KEYS_XXH3;
     if ((rc = ds_store_campaign_create(c->store, c->spec, &c->campaign_id))) goto store_fail;
   } else {
     c->campaign_id = row.id;
-    if (strcmp(row.spec_hash, c->spec->hash) != 0) {
-      ds_spec_t *old = NULL;
-      char diff[1024] = "", e2[256];
-      if (ds_spec_parse(row.spec_json, strlen(row.spec_json), "stored spec", NULL, &old, e2, sizeof e2) == 0)
-        ds_spec_diff(old, c->spec, diff, sizeof diff);
-      int task_same = old && !strcmp(old->task, c->spec->task);
-      ds_spec_free(old);
+    /* The campaign's keys stay what they were: seeds derive from them. */
+    c->spec->key_scheme = row.key_scheme == DS_KEYS_FNV ? DS_KEYS_FNV : DS_KEYS_XXH3;
+    if ((rc = ds_store_check_keys(c->store, c->campaign_id))) goto store_fail;
+    if (strcmp(row.spec_json, c->spec->canonical) != 0) {
       if (!o->extend) {
+        ds_spec_t *old = NULL;
+        char diff[1024] = "", e2[256];
+        if (ds_spec_parse(row.spec_json, strlen(row.spec_json), "stored spec", NULL, &old, e2, sizeof e2) == 0)
+          ds_spec_diff(old, c->spec, diff, sizeof diff);
+        ds_spec_free(old);
         snprintf(err, err_len,
                  "%s: campaign %s in %s was created from a different spec (%s); run with --extend to add the new"
                  " trials, or --fresh to start over (the old results are kept under another name)",
                  c->spec->file, row.name, o->db_path, diff[0] ? diff : "spec changed");
-        free(row.spec_json);
-        ds_store_commit(c->store);
-        return DS_EXIT_USAGE;
+        code = DS_EXIT_USAGE;
+        goto fail;
       }
-      if (!task_same) {
-        snprintf(err, err_len, "%s: --extend cannot change the task of campaign %s; use --fresh", c->spec->file, row.name);
-        free(row.spec_json);
-        ds_store_commit(c->store);
-        return DS_EXIT_USAGE;
-      }
-      if ((rc = ds_store_campaign_extend(c->store, c->campaign_id, c->spec))) goto store_fail;
-      if (!o->quiet) fprintf(stderr, "divsweep: extending campaign %s (%s)\n", row.name, diff);
+      if ((code = extend_campaign(c, &row, err, err_len))) goto fail;
+      code = DS_EXIT_STORE;
+    } else if (row.trial_order < 2) {
+      /* Trial indices from an older divsweep followed the spec file's axis order: renumber them by
+       * key once, so that this and every later run agree on what index i is. */
+      int64_t moved = 0;
+      if ((rc = ds_store_campaign_reindex(c->store, c->campaign_id, c->spec, &moved))) goto store_fail;
+      if (moved && !o->quiet)
+        fprintf(stderr, "divsweep: renumbered %lld trials of %s to the canonical trial order\n", (long long)moved,
+                row.name);
     }
-    free(row.spec_json);
-    row.spec_json = NULL;
   }
   int64_t requeued = 0;
   if ((rc = ds_store_requeue_running(c->store, c->campaign_id, &requeued))) goto store_fail;
+  size_t retried = 0;
+  if (o->retry_failed) {
+    if ((rc = ds_store_requeue_failed(c->store, c->campaign_id, &c->prior_idx, &c->prior_attempts, &c->n_prior)))
+      goto store_fail;
+    retried = c->n_prior;
+  }
   if ((rc = ds_store_campaign_status(c->store, c->campaign_id, "running"))) goto store_fail;
   if ((rc = ds_store_count_finished(c->store, c->campaign_id, c->spec->n_trials, &c->base_done, &c->base_failed)))
     goto store_fail;
-  /* Appends only from here on: the key index goes (it is rebuilt when the run ends), unless this
-   * spec can draw one key twice. */
-  c->keyed = !ds_spec_keys_unique(c->spec);
-  int todo = c->spec->n_trials > c->base_done + c->base_failed;
-  if ((rc = ds_store_key_index(c->store, c->keyed || !todo))) goto store_fail;
   if ((rc = ds_store_update_view(c->store, c->campaign_id, c->spec->name, c->spec))) goto store_fail;
   if ((rc = ds_store_commit(c->store))) goto store_fail;
-  if (!o->quiet && (c->base_done || c->base_failed || requeued))
-    fprintf(stderr, "divsweep: resuming %s: %lld done, %lld failed, %lld re-queued, %lld to run\n", c->spec->name,
-            (long long)c->base_done, (long long)c->base_failed, (long long)requeued,
+  if (!o->quiet && killed)
+    fprintf(stderr, "divsweep: %lld earlier run%s of this database ended without recording it (killed)\n",
+            (long long)killed, killed == 1 ? "" : "s");
+  if (!o->quiet && (c->base_done || c->base_failed || requeued || retried))
+    fprintf(stderr, "divsweep: resuming %s: %lld done, %lld failed, %lld re-queued, %zu failed re-queued, %lld to run\n",
+            c->spec->name, (long long)c->base_done, (long long)c->base_failed, (long long)requeued, retried,
             (long long)(c->spec->n_trials - c->base_done - c->base_failed));
+  free(row.spec_json);
   return 0;
 store_fail:
-  if (found && row.spec_json) free(row.spec_json);
   snprintf(err, err_len, "%s", ds_store_errmsg(c->store));
-  return DS_EXIT_STORE;
+  code = DS_EXIT_STORE;
+fail:
+  ds_store_rollback(c->store);
+  free(row.spec_json);
+  return code;
 }
 
 static int load_spec_for_resume(coord_t *c, char *err, size_t err_len) {
@@ -1059,7 +1148,9 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
   char err[1536] = "";
   int code = 0, rc;
   double t_begin = mono();
-  if (o->spec_path && (rc = ds_spec_load(o->spec_path, o->spec_opts, &c->spec, err, sizeof err))) {
+  if (o->spec_path && ((o->spec_check && o->spec_check(o->spec_path, 0, err, sizeof err)) ||
+                       ds_spec_load(o->spec_path, o->spec_opts, &c->spec, err, sizeof err) ||
+                       (o->spec_check && o->spec_check(o->spec_path, 1, err, sizeof err)))) {
     code = DS_EXIT_USAGE;
     goto out;
   }
@@ -1179,38 +1270,45 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
     how = "incomplete";
     code = DS_EXIT_STORE;
   }
+  /* After a store error the failed batch was rolled back: the bookkeeping below is its own
+   * transaction and records only what was committed. */
+  ds_store_rollback(c->store);
+  double t_index = mono();
   ds_store_begin(c->store);
   ensure_fronts(c);
   if (c->fronts && !c->store_error) ds_fronts_sync(c->fronts, 1);
-  /* A normal end rebuilds the unique key index (a sort: ~1 s per 10⁶ trials); an interrupted run
-   * must exit within a second and leaves that to the next run. */
-  double t_index = mono();
-  if (!interrupted && !c->store_error && !c->keyed && ds_store_key_index(c->store, 1)) {
-    snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
-    code = DS_EXIT_STORE;
-    how = "store-error";
-  }
-  ds_store_campaign_status(c->store, c->campaign_id, interrupted ? "interrupted" : code == 0 ? "done" : code == 4 ? "failed" : "incomplete");
+  ds_store_campaign_status(c->store, c->campaign_id, interrupted ? "interrupted" : code == 0 ? "done" : code == DS_EXIT_FAILED_TRIALS ? "failed" : "incomplete");
   ds_store_run_end(c->store, c->run_id, how, code, c->done_run, c->failed_run);
-  ds_store_update_view(c->store, c->campaign_id, c->spec->name, c->spec);
+  if (!c->store_error) ds_store_update_view(c->store, c->campaign_id, c->spec->name, c->spec);
   if (ds_store_commit(c->store)) {
     snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
+    ds_store_rollback(c->store);
     code = DS_EXIT_STORE;
+    how = "store-error";
+    /* Record at least how the run ended (a smaller write may still fit, e.g. on a full disk). */
+    if (ds_store_begin(c->store) == 0 &&
+        ds_store_run_end(c->store, c->run_id, how, code, c->done_run, c->failed_run) == 0)
+      ds_store_commit(c->store);
+    ds_store_rollback(c->store);
   }
   double index_s = mono() - t_index;
   *abandoned = c->abandoned;
   if (!o->quiet) {
     double dt = mono() - t_begin;
-    fprintf(stderr, "divsweep: %s %s: %lld done, %lld failed of %lld; this run %lld trials in %.2f s (%.0f/s)\n",
-            c->spec->name, how, (long long)done_total, (long long)failed_total, (long long)c->spec->n_trials,
-            (long long)(c->done_run + c->failed_run), dt, (double)(c->done_run + c->failed_run) / (dt > 0 ? dt : 1));
     int64_t n = c->done_run + c->failed_run;
+    char rate[48] = "";
+    if (n > 0) snprintf(rate, sizeof rate, " (%.0f/s)", (double)n / (dt > 0 ? dt : 1));
+    fprintf(stderr, "divsweep: %s %s: %lld done, %lld failed of %lld; this run %lld trial%s in %.2f s%s\n",
+            c->spec->name, how, (long long)done_total, (long long)failed_total, (long long)c->spec->n_trials,
+            (long long)n, n == 1 ? "" : "s", dt, rate);
     {
+      char first[48] = "nothing to send";
+      if (c->first_dispatch > 0) snprintf(first, sizeof first, "first trial sent after %.2f s", c->first_dispatch - t_begin);
       struct rusage ru;
       getrusage(RUSAGE_SELF, &ru);
-      fprintf(stderr, "divsweep: set-up %.2f s (first trial sent after %.2f s), trials %.2f s, key index and close-out"
+      fprintf(stderr, "divsweep: set-up %.2f s (%s), trials %.2f s, close-out"
               " %.2f s; coordinator CPU per trial: writer %.2f us (busy %.0f%%), dispatcher %.2f us; peak RSS %ld MiB\n",
-              setup_s, c->first_dispatch > 0 ? c->first_dispatch - t_begin : -1.0, loop_s, index_s,
+              setup_s, first, loop_s, index_s,
               n ? 1e6 * writer_cpu / (double)n : 0, 100 * writer_cpu / (loop_s > 0 ? loop_s : 1),
               n ? 1e6 * c->dispatcher_cpu_s / (double)n : 0, (long)(ru.ru_maxrss / 1024));
     }
@@ -1227,6 +1325,8 @@ out:
   batch_free(&c->work);
   batch_free(&c->shared);
   free(c->retry);
+  free(c->prior_idx);
+  free(c->prior_attempts);
   for (int w = 1; c->ws && w <= c->n_workers; w++) free(c->ws[w].ring);
   free(c->ws);
   free(c->win);

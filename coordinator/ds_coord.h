@@ -24,10 +24,15 @@ typedef struct ds_run_opts {
   const char *db_path;
   const char *campaign;      /* resume: campaign name (NULL: the only unfinished one) */
   int fresh, extend;
+  int retry_failed;          /* re-queue failed trials (their errors stay in trial_errors) */
   int threads;               /* local mode worker threads (0: number of cores) */
   int quiet;
   int depth;                 /* trials in flight per worker (0: adaptive) */
   const ds_spec_opts_t *spec_opts;
+  /* run: the checks `validate` makes on the spec file beyond ds_spec_load's (parameter names
+   * before it, whole-spec checks after; phase 0 and 1).  0 or an error with one line in err.
+   * NULL: none. */
+  int (*spec_check)(const char *path, int phase, char *err, size_t err_len);
   /* MPI: comm is &MPI_COMM_WORLD (as void*) when size > 1, else NULL for local mode. */
   void *mpi_comm;
   int mpi_size;

@@ -1,8 +1,10 @@
 /* ds_report.h — render one self-contained HTML report of a campaign (DESIGN.md §2 `divsweep
  * report`) from data already in memory.
  *
- * The report has no external references: inline CSS and inline SVG, no scripts, no fonts or
- * images fetched from anywhere, so it can be mailed or opened from a cluster's scratch space.
+ * The report has no external references: inline CSS and inline SVG, no fonts or images fetched
+ * from anywhere, so it can be mailed or opened from a cluster's scratch space.  Its only scripts
+ * are an inlined Chart.js (when the caller passes it, `chartjs`) and a fixed initialiser that
+ * reads the data from a JSON block; without `chartjs` it has no scripts at all.
  * Sections: title and summary; per group (pareto_by value) a scatter of two objectives with the
  * front (rank 0) highlighted and linked by its 2-D attainment staircase, dominated points grey;
  * hypervolume over time, one line per group; for each objective × each swept numeric parameter,
@@ -72,6 +74,10 @@ typedef struct ds_report {
   size_t n_hv;
   const char *hv_time_label;          /* e.g. "elapsed (s)"; NULL = "time" */
 
+  const char *chartjs;                /* optional: the text of Chart.js 3 (chart.min.js).  When
+                                         given, the report opens with one chart overlaying every
+                                         group's front (legend, tooltips), the library inlined so
+                                         the file stays self-contained; NULL: SVG only, no scripts. */
   size_t max_dominated_drawn;         /* per group scatter; 0 = 4000.  Beyond it dominated points
                                          are thinned deterministically (the front never is). */
 } ds_report_t;

@@ -11,10 +11,9 @@
  * so that `status` shows it; the caller remembers that it has a row (ds_run_info_t.has_row) and
  * its final write then updates it in place.  Start-up deletes unfinished rows (re-queueing them).
  *
- * Trial keys are unique per campaign.  The unique index trials_key that enforces it is dropped
- * while a run writes (ds_store_key_index(s, 0)) and rebuilt when the run ends normally
- * (ds_store_key_index(s, 1)): hash-ordered index inserts would otherwise rewrite most of the index
- * into the WAL at every commit.  See store.c.
+ * Trial keys are unique per campaign, checked by SQLite on every write (the unique index
+ * trials_key is permanent from schema 3): a write of a key that is already there fails, and the
+ * caller rolls its batch back.  See store.c.
  *
  * Not thread-safe: one thread owns a ds_store_t.
  */
@@ -28,7 +27,7 @@
 #include "ds_spec.h"
 #include "ds_wire.h"
 
-#define DS_SCHEMA_VERSION 2
+#define DS_SCHEMA_VERSION 3
 
 typedef struct ds_store ds_store_t;
 
@@ -57,6 +56,8 @@ typedef struct ds_campaign_row {
   char spec_hash[DS_KEY_LEN + 1];
   char *spec_json;   /* malloc'd; free it */
   int64_t n_trials;
+  int key_scheme;    /* DS_KEYS_* of its trial keys */
+  int trial_order;   /* 2: trials.idx follows the canonical order; 1: an older divsweep's (reindex) */
 } ds_campaign_row_t;
 
 /* DS_ENOTFOUND when no campaign has that name. */
@@ -64,9 +65,16 @@ int ds_store_campaign_get(ds_store_t *s, const char *name, ds_campaign_row_t *ou
 int ds_store_campaign_create(ds_store_t *s, const ds_spec_t *spec, int64_t *id);
 /* Moves a campaign aside under a new name (for --fresh): results are kept, never deleted. */
 int ds_store_campaign_rename(ds_store_t *s, int64_t id, const char *new_name);
-/* Replaces the spec of a campaign (for --extend) and renumbers its trials' idx by key under the
- * new spec; trials whose keys are not in the new sweep keep idx = −1. */
-int ds_store_campaign_extend(ds_store_t *s, int64_t id, const ds_spec_t *spec);
+/* Replaces the spec of a campaign (for --extend) after checking that every trial of old (its
+ * stored spec, keyed under the campaign's scheme like spec) is also a trial of spec, and renumbers
+ * the campaign's trials by key under spec.  Returns DS_ECHANGED with *missing_idx = the first old
+ * trial index the new spec lacks, and changes nothing the caller does not roll back. */
+int ds_store_campaign_extend(ds_store_t *s, int64_t id, const ds_spec_t *old, const ds_spec_t *spec,
+                             int64_t *missing_idx);
+/* Renumbers a campaign's trials (trials.idx) by key under spec, for campaigns whose indices an
+ * older divsweep assigned in the spec file's axis order; keys not in spec get idx −1.  Marks the
+ * campaign's trial_order 2.  *moved (may be NULL) gets how many rows changed idx. */
+int ds_store_campaign_reindex(ds_store_t *s, int64_t id, const ds_spec_t *spec, int64_t *moved);
 int ds_store_campaign_status(ds_store_t *s, int64_t id, const char *status);
 
 /* Re-queues trials left `running` (or `pending`) by a killed run: deletes those rows, which hold
@@ -79,9 +87,17 @@ int ds_store_count_finished(ds_store_t *s, int64_t campaign_id, int64_t n_trials
  * with lo <= idx < hi: the coordinator loads its resume bitmap a window at a time, so that its
  * memory does not grow with the campaign. */
 int ds_store_load_finished_range(ds_store_t *s, int64_t campaign_id, int64_t lo, int64_t hi, uint8_t *bits);
-/* Drops (build = 0) or builds (build = 1; a sort, ~1 s per 10⁶ trials) the unique index on
- * (campaign_id, trial_key).  Building fails, naming the table, if a key occurs twice. */
-int ds_store_key_index(ds_store_t *s, int build);
+/* Checks that the unique key index exists, building it when the keys allow (an older divsweep
+ * dropped it while running).  DS_EDAMAGED, with a message that names `divsweep repair`, when
+ * the table holds a key twice. */
+int ds_store_check_keys(ds_store_t *s, int64_t campaign_id);
+/* Re-queues the campaign's failed trials (--retry-failed): copies their rows' errors into
+ * trial_errors, deletes the rows, and returns their indices and attempt counts (malloc'd arrays
+ * of *n entries, sorted by idx; the caller frees both).  Inside the caller's transaction. */
+int ds_store_requeue_failed(ds_store_t *s, int64_t campaign_id, int64_t **idx, uint32_t **attempts, size_t *n);
+/* Marks runs rows still `running` as `killed` (call while holding the store: such rows belong to
+ * processes that died without recording their end); *n gets how many. */
+int ds_store_mark_killed_runs(ds_store_t *s, int64_t *n);
 /* Sets bit idx of `finished` (n_trials bits, zeroed by the caller) for every done or failed trial,
  * and counts them. */
 int ds_store_load_finished(ds_store_t *s, int64_t campaign_id, int64_t n_trials, uint8_t *finished,
@@ -101,6 +117,9 @@ int ds_store_checkpointer(ds_store_t *s, int on);
 
 int ds_store_begin(ds_store_t *s);
 int ds_store_commit(ds_store_t *s);
+/* Rolls back the open transaction (none open: 0).  ds_store_close rolls back too: nothing is
+ * committed that its writer did not commit. */
+int ds_store_rollback(ds_store_t *s);
 int ds_store_in_txn(ds_store_t *s);
 
 /* Where and when a trial ran. */

@@ -17,24 +17,40 @@
 #include "ds_wire.h"
 
 #include "ds_cli_kernel.h"
+#include "ds_params.h"
+#include "ds_spec_check.h"
 
 static const char *USAGE =
     "usage:\n"
-    "  divsweep run SPEC.json [--db FILE] [--fresh | --extend] [--threads N] [--depth N] [--quiet]\n"
-    "  divsweep resume --db FILE [--campaign NAME] [--threads N] [--quiet]\n"
+    "  divsweep run SPEC.json [--db FILE] [--fresh | --extend] [--retry-failed] [--threads N] [--depth N] [--quiet]\n"
+    "  divsweep resume --db FILE [--campaign NAME] [--retry-failed] [--threads N] [--quiet]\n"
     "  divsweep validate SPEC.json [--show N]\n"
     "  divsweep status --db FILE [--campaign NAME] [--json]\n"
-    "  divsweep pareto --db FILE --campaign NAME [--group KEY] [--all] [--format table|csv|json]\n"
+    "  divsweep pareto --db FILE [--campaign NAME] [--group KEY] [--all] [--format table|csv|json]\n"
     "  divsweep query --db FILE \"SQL\" [--format table|csv|json]\n"
-    "  divsweep report --db FILE --campaign NAME --out report.html\n"
+    "  divsweep report --db FILE [--campaign NAME] --out report.html\n"
     "  divsweep kernel --div NAME [--param k=v]... --teacher T.npy [--teacher T2.npy --weights a,b\n"
     "                  [--mix arithmetic|geometric|loss]] --student S.npy [--temperature T] [--t2]\n"
     "                  [--reduction batchmean|sum|mean|none] [--grad OUT.npy] [--backend NAME] [--json]\n"
     "  divsweep bench kernels [--div NAME] [--rows B] [--vocab V] [--threads N] [--backend NAME] [--json]\n"
+    "  divsweep help [TASK | divergences]\n"
     "Run under `mpirun -np N` to use rank 0 as coordinator and ranks 1..N-1 as workers.\n"
     "Exit codes: 0 done, 1 usage/spec error, 2 store error, 3 interrupted (resumable), 4 trials failed.\n";
 
 static const ds_spec_opts_t SPEC_OPTS = {ds_task_check_param, ds_task_known};
+static const ds_cli_spec_checks_t SPEC_CHECKS = {ds_spec_check_names, ds_spec_check_whole};
+
+/* `run` refuses what `validate` refuses, with the same message, before the store is touched. */
+static int run_spec_check(const char *path, int phase, char *err, size_t err_len) {
+  cJSON *root = ds_cli_read_json(path);
+  if (!root) return 0;
+  int (*check)(const cJSON *, char *, size_t) = phase == 0 ? SPEC_CHECKS.names : SPEC_CHECKS.whole;
+  char e[1024];
+  int rc = check(root, e, sizeof e);
+  if (rc) snprintf(err, err_len, "%s: %s", path, e);
+  cJSON_Delete(root);
+  return rc;
+}
 
 static int local_trial(const ds_wire_trial_t *t, int thread_index, ds_result_t *res, void *arg) {
   const ds_worker_env_t *env = arg;
@@ -53,12 +69,14 @@ static int under_mpirun(void) {
 static int cmd_run(int argc, char **argv, int is_resume) {
   ds_run_opts_t o = {0};
   o.spec_opts = &SPEC_OPTS;
+  o.spec_check = run_spec_check;
   o.db_path = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--db") && i + 1 < argc) o.db_path = argv[++i];
     else if (!strcmp(a, "--fresh")) o.fresh = 1;
     else if (!strcmp(a, "--extend")) o.extend = 1;
+    else if (!strcmp(a, "--retry-failed")) o.retry_failed = 1;
     else if (!strcmp(a, "--quiet")) o.quiet = 1;
     else if (!strcmp(a, "--threads") && i + 1 < argc) o.threads = atoi(argv[++i]);
     else if (!strcmp(a, "--depth") && i + 1 < argc) o.depth = atoi(argv[++i]);
@@ -165,11 +183,66 @@ static int cmd_run(int argc, char **argv, int is_resume) {
   return code;
 }
 
-int main(int argc, char **argv) {
-  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-    fputs(USAGE, argc < 2 ? stderr : stdout);
-    return argc < 2 ? DS_EXIT_USAGE : 0;
+/* ---- help: `divsweep help [TOPIC]`, `--help` anywhere ----------------------------------------
+ * Everything the binary says about itself is here.  Task parameter and metric tables come from
+ * worker/params.c, the same rows the validator checks against; docs/tasks.md and
+ * docs/divergences.md hold this output verbatim (tests/test_doc_help.sh). */
+
+static const char *HELP_TOPICS =
+    "Help topics:\n"
+    "  divsweep help TASK          parameters and metrics of a task (noop, distill, rlvr, fdpo, logits)\n"
+    "  divsweep help divergences   every divergence, its parameters and its exact formula\n"
+    "  divsweep COMMAND --help     that command's usage\n"
+    "The default database is ./divsweep.db (the working directory) when --db is not given.\n"
+    "Reference: docs/README.md in the source tree.\n";
+
+static int cmd_help(const char *topic) {
+  if (!topic) {
+    fputs(USAGE, stdout);
+    fputs(HELP_TOPICS, stdout);
+    return 0;
   }
+  if (!strcmp(topic, "divergences")) {
+    ds_params_print_divergences(stdout);
+    return 0;
+  }
+  if (ds_params_print_task(stdout, topic) == 0) return 0;
+  /* `divsweep help run` is `divsweep run --help`. */
+  static const char *cmds[] = {"run", "resume", "validate", "status", "pareto", "query", "report", "kernel", "bench", NULL};
+  for (int i = 0; cmds[i]; i++)
+    if (!strcmp(topic, cmds[i])) {
+      fputs(USAGE, stdout);
+      return 0;
+    }
+  const char *names[] = {"divergences", "noop", "distill", "rlvr", "fdpo", "logits", NULL};
+  const char *near = ds_params_suggest(topic, names, NULL);
+  fprintf(stderr, "divsweep help: unknown topic \"%s\"%s%s%s\n%s", topic, near ? "; did you mean \"" : "",
+          near ? near : "", near ? "\"?" : "", HELP_TOPICS);
+  return DS_EXIT_USAGE;
+}
+
+/* Returns an exit code when argv asks for help (no command, `help`, or -h/--help after any
+ * command), else −1.  A "--help" that is an option's value (`query --db F "--help"`) is rare
+ * enough to be taken as a request for help. */
+static int help_requested(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(USAGE, stderr);
+    fputs(HELP_TOPICS, stderr);
+    return DS_EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "help")) return cmd_help(argc > 2 ? argv[2] : NULL);
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      fputs(USAGE, stdout);
+      fputs(HELP_TOPICS, stdout);
+      return 0;
+    }
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  int help = help_requested(argc, argv);
+  if (help >= 0) return help;
   if (!strcmp(argv[1], "--version")) {
     printf("divsweep %s\n", DS_VERSION);
     return 0;
@@ -179,7 +252,7 @@ int main(int argc, char **argv) {
   argv++;
   if (!strcmp(cmd, "run")) return cmd_run(argc, argv, 0);
   if (!strcmp(cmd, "resume")) return cmd_run(argc, argv, 1);
-  if (!strcmp(cmd, "validate")) return ds_cli_validate(argc, argv, &SPEC_OPTS);
+  if (!strcmp(cmd, "validate")) return ds_cli_validate(argc, argv, &SPEC_OPTS, &SPEC_CHECKS);
   if (!strcmp(cmd, "status")) return ds_cli_status(argc, argv);
   if (!strcmp(cmd, "query")) return ds_cli_query(argc, argv);
   if (!strcmp(cmd, "kernel")) return ds_cli_kernel(argc, argv);

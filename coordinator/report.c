@@ -853,6 +853,102 @@ fail:
   return rc;
 }
 
+/* A JSON string for a <script type="application/json"> block: besides JSON's own escapes, < > &
+ * become \u003c \u003e \u0026, so no caller string can close the script element or open a
+ * comment — the block's text never contains "</". */
+static void sb_json(sb_t *b, const char *s)
+{
+  sb_puts(b, "\"");
+  for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {
+    if (*c == '"' || *c == '\\') sb_printf(b, "\\%c", *c);
+    else if (*c < 0x20 || *c == '<' || *c == '>' || *c == '&') sb_printf(b, "\\u%04x", *c);
+    else sb_put(b, (const char *)c, 1);
+  }
+  sb_puts(b, "\"");
+}
+
+/* One chart with every group's front in the first two objectives (a colour per group, a legend
+ * that hides a group when clicked, a tooltip per point naming its trial), drawn by Chart.js when
+ * the caller supplies it (r->chartjs, inlined so the file stays self-contained).  A study compares
+ * groups (divergences), so this comes first.  The data is a JSON block; the only code is the
+ * library and the fixed initialiser below, which interpolates nothing. */
+static int section_overlay(rs_t *s)
+{
+  const ds_report_t *r = s->r;
+  if (!r->chartjs || r->n_objectives < 2) return 0;
+  sb_t *b = &s->out;
+  size_t ox = r->scatter_x, oy = r->scatter_y;
+  sb_puts(b, "<section><h2>Fronts of every group</h2>\n<p class=\"note\">The first Pareto front of each ");
+  sb_esc(b, r->group_label ? r->group_label : "group");
+  sb_puts(b, " in ");
+  sb_esc(b, r->objective[ox]);
+  sb_puts(b, arrow(s, ox));
+  sb_puts(b, " and ");
+  sb_esc(b, r->objective[oy]);
+  sb_puts(b, arrow(s, oy));
+  sb_puts(b, r->n_objectives == 2 ? ", one colour per group, each linked by its attainment staircase."
+                                  : " (the front over all objectives, shown in these two), one colour per group.");
+  sb_puts(b, " Click a legend entry to hide its group; hover a point for its trial.</p>\n"
+             "<div class=\"chart\"><canvas id=\"ds-overlay\" width=\"900\" height=\"520\"></canvas></div>\n"
+             "<script type=\"application/json\" id=\"ds-overlay-data\">{\"x\":");
+  sb_json(b, r->objective[ox]);
+  sb_puts(b, ",\"y\":");
+  sb_json(b, r->objective[oy]);
+  /* With more than two objectives a front projected on two is not a staircase: points only. */
+  sb_printf(b, ",\"line\":%s,\"groups\":[", r->n_objectives == 2 ? "true" : "false");
+  for (size_t g = 0; g < s->ng; g++) {
+    if (g) sb_puts(b, ",");
+    sb_puts(b, "{\"name\":");
+    sb_json(b, s->gname[g]);
+    sb_printf(b, ",\"color\":\"%s\",\"points\":[", color_of(g));
+    int first = 1;
+    for (size_t k = s->gstart[g]; k < s->gstart[g + 1]; k++) {
+      size_t i = s->gidx[k];
+      double x = metric(s, i, ox), y = metric(s, i, oy);
+      if (s->rank[i] != 0 || !isfinite(x) || !isfinite(y)) continue;
+      char tip[1024];
+      size_t o = (size_t)snprintf(tip, sizeof tip, "trial %lld", (long long)r->trial_id[i]);
+      if (r->seed && o < sizeof tip) o += (size_t)snprintf(tip + o, sizeof tip - o, ", seed %lld", (long long)r->seed[i]);
+      for (size_t j = 0; j < r->n_params && o < sizeof tip; j++) {
+        if (!s->varies[j]) continue;
+        char buf[48];
+        const char *t;
+        param_str(s, i, j, buf, sizeof buf, &t);
+        o += (size_t)snprintf(tip + o, sizeof tip - o, ", %s = %s", r->param[j], t);
+      }
+      for (size_t q = 0; q < r->n_objectives && o < sizeof tip; q++) {
+        char buf[48];
+        fmt_num(buf, sizeof buf, metric(s, i, q));
+        o += (size_t)snprintf(tip + o, sizeof tip - o, ", %s = %s", r->objective[q], buf);
+      }
+      sb_printf(b, "%s{\"x\":%.17g,\"y\":%.17g,\"tip\":", first ? "" : ",", x, y);
+      sb_json(b, tip);
+      sb_puts(b, "}");
+      first = 0;
+    }
+    sb_puts(b, "]}");
+  }
+  sb_puts(b, "]}</script>\n<script>");
+  sb_puts(b, r->chartjs);
+  sb_puts(b, "</script>\n<script>(function () {\n"
+             "  var d = JSON.parse(document.getElementById('ds-overlay-data').textContent);\n"
+             "  var c = document.getElementById('ds-overlay');\n"
+             "  var sets = d.groups.map(function (g) {\n"
+             "    var pts = g.points.slice().sort(function (a, b) { return a.x - b.x; });\n"
+             "    return {label: g.name, data: pts, showLine: d.line, stepped: d.line, borderColor: g.color,\n"
+             "            backgroundColor: g.color, pointRadius: 4, pointHoverRadius: 7};\n"
+             "  });\n"
+             "  var chart = new Chart(c, {type: 'scatter', data: {datasets: sets}, options: {\n"
+             "    animation: false, responsive: false, parsing: false,\n"
+             "    plugins: {legend: {position: 'right'}, tooltip: {callbacks: {\n"
+             "      label: function (ctx) { return ctx.dataset.label + ': ' + ctx.raw.tip; }}}},\n"
+             "    scales: {x: {title: {display: true, text: d.x}}, y: {title: {display: true, text: d.y}}}}});\n"
+             "  c.setAttribute('data-series', String(chart.data.datasets.length));\n"
+             "  c.setAttribute('data-points', String(sets.reduce(function (n, s) { return n + s.data.length; }, 0)));\n"
+             "})();</script>\n</section>\n");
+  return 0;
+}
+
 int ds_report_render(const ds_report_t *r, char **html, size_t *len)
 {
   rs_t s;
@@ -907,11 +1003,14 @@ int ds_report_render(const ds_report_t *r, char **html, size_t *len)
     sb_esc(b, s.gname[g]);
   }
   sb_puts(b, "</td></tr>\n</tbody></table>\n</header>\n");
-  if ((rc = section_scatter(&s)) || (rc = section_hv(&s)) || (rc = section_lines(&s)) ||
+  if ((rc = section_overlay(&s)) || (rc = section_scatter(&s)) || (rc = section_hv(&s)) || (rc = section_lines(&s)) ||
       (rc = section_table(&s)))
     goto fail;
-  sb_puts(b, "<footer><p class=\"note\">Generated by divsweep " DS_VERSION
-             ". Self-contained: no scripts, no network.</p></footer>\n</body>\n</html>\n");
+  sb_puts(b, r->chartjs ? "<footer><p class=\"note\">Generated by divsweep " DS_VERSION
+                          ". Self-contained: Chart.js (Debian's libjs-chart.js) is inlined; no network.</p></footer>\n"
+                          "</body>\n</html>\n"
+                        : "<footer><p class=\"note\">Generated by divsweep " DS_VERSION
+                          ". Self-contained: no scripts, no network.</p></footer>\n</body>\n</html>\n");
   if (b->err) { rc = b->err; goto fail; }
   *html = b->buf;
   if (len) *len = b->len;

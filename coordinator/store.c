@@ -2,15 +2,18 @@
  *
  * Invariants:
  *   - Only this module issues SQL that writes; every statement on the hot path is prepared once.
- *   - A trial row is unique per (campaign_id, trial_key).  The unique index trials_key enforces it
- *     whenever no run is writing; while a run writes, the index is dropped (ds_store_key_index) and
- *     the coordinator keeps keys unique by construction: it writes each trial index once, and it
- *     knows which trials already have a row (written `running`), which are updated in place by
- *     idx and keep their trial_id.  Why: trial keys are hashes, so inserting them into a B-tree
- *     dirties a random index page per trial, and every commit rewrites nearly the whole index
- *     into the WAL — at 10⁶ trials and a commit per 200 ms that capped the writer at ~45,000
- *     trials/s; without it the writer appends only (~140,000/s).  Specs whose keys are not unique
- *     by construction keep the index during the run (ds_spec_keys_unique()).
+ *   - A trial key appears at most once per campaign, and SQLite checks it on every write: the
+ *     unique index trials_key(campaign_id, trial_key) is never dropped (schema 3).  A coordinator
+ *     bug that writes a key twice fails its statement, and the caller rolls the batch back
+ *     (ds_store_rollback) instead of committing a wrong state.  Schema 2 dropped the index while
+ *     a run appended (hash-ordered inserts rewrote most of the index into the WAL at each commit)
+ *     and trusted the coordinator to keep keys unique; a resume that expanded the sweep in another
+ *     order then wrote duplicates that only the end-of-run rebuild noticed.  What schema 3 does
+ *     instead to keep the writer fast: keys are 16-byte BLOBs (XXH3-128, key scheme 2) instead
+ *     of 32 hex characters, which halves the index (measured in tests/bench/SCHED_RESULTS.md).
+ *   - Trial indices (trials.idx) follow the canonical spec's order (ds_spec.h): the stored spec
+ *     and any spelling of the spec file expand alike.  Campaigns from schema 2 are renumbered by
+ *     key once (ds_store_campaign_reindex) before they are resumed.
  *   - A first write is a plain INSERT (no upsert, no RETURNING: those cost 3x on this path).
  *   - Opening never changes a database it then refuses (checks precede the first write).
  */
@@ -41,6 +44,7 @@ struct ds_store {
   char errmsg[512];
   sqlite3_stmt *ins_trial, *ins_param, *ins_metric, *ins_curve, *ins_running, *note_metric;
   sqlite3_stmt *upd_trial, *upd_running, *sel_trial_id;
+  int version;             /* user_version after opening (and migrating) */
   /* Background checkpointer (ds_store_checkpointer): its own connection and thread. */
   pthread_t ckpt_thread;
   int ckpt_running;
@@ -117,6 +121,18 @@ static const char *DDL_V2 =
     "CREATE INDEX trials_unfinished ON trials(campaign_id) WHERE status IN ('pending','running');\n"
     "CREATE UNIQUE INDEX trials_key ON trials(campaign_id, trial_key);\n";
 
+/* Version 3: the key index is permanent (see the invariants); campaigns record their key scheme
+ * and whether their trial indices follow the canonical order; failed attempts re-queued by
+ * --retry-failed keep their errors in trial_errors.  The index is created by migrate() only when
+ * the keys are unique: a database damaged by schema 2's resume bug migrates without it, and
+ * set-up then refuses it and points at `divsweep repair`. */
+static const char *DDL_V3 =
+    "ALTER TABLE campaigns ADD COLUMN key_scheme INTEGER NOT NULL DEFAULT 1;\n"
+    "ALTER TABLE campaigns ADD COLUMN trial_order INTEGER NOT NULL DEFAULT 1;\n"
+    "CREATE TABLE trial_errors(campaign_id INTEGER NOT NULL, trial_key BLOB NOT NULL, attempts INTEGER,\n"
+    "  error TEXT, rank INTEGER, host TEXT, started_at REAL, finished_at REAL, requeued_at REAL);\n"
+    "CREATE INDEX trial_errors_by_key ON trial_errors(campaign_id, trial_key);\n";
+
 static double wall_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -157,29 +173,31 @@ static int prepare(ds_store_t *s, sqlite3_stmt **st, const char *sql) {
 }
 
 static int migrate(ds_store_t *s, int from) {
-  /* Forward-only: each step moves user_version by one inside a transaction. */
-  if (from < 1) {
-    int rc = exec(s, "BEGIN IMMEDIATE", "begin migration");
-    if (!rc) rc = exec(s, DDL_V1, "create tables");
-    if (!rc) rc = exec(s, "PRAGMA user_version = 1", "set user_version");
-    if (!rc) rc = exec(s, "COMMIT", "commit migration");
-    if (rc) {
-      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-      return rc;
-    }
+  /* Forward-only, and one transaction from whatever version the file has to the current one, so
+   * that a reader sees either the old schema or the new, never a step between (nor, for a new
+   * file, tables without their version). legacy_alter_table: the campaign views name `trials`;
+   * schema 2's rename must not re-check them. */
+  if (from >= DS_SCHEMA_VERSION) return 0;
+  int rc = exec(s, "PRAGMA legacy_alter_table = ON; BEGIN IMMEDIATE", "begin migration");
+  if (!rc && from < 1) rc = exec(s, DDL_V1, "create tables");
+  if (!rc && from < 2) rc = exec(s, DDL_V2, "migrating table trials to schema 2");
+  if (!rc && from < 3) {
+    rc = exec(s, DDL_V3, "migrating to schema 3");
+    /* A failed build (duplicate keys) is not a failed migration: the savepoint keeps the rest. */
+    if (!rc) rc = exec(s, "SAVEPOINT key_index", "savepoint");
+    if (!rc && sqlite3_exec(s->db, "CREATE UNIQUE INDEX IF NOT EXISTS trials_key ON trials(campaign_id, trial_key)",
+                            NULL, NULL, NULL) != SQLITE_OK)
+      rc = exec(s, "ROLLBACK TO key_index", "rollback to savepoint");
+    if (!rc) rc = exec(s, "RELEASE key_index", "release savepoint");
   }
-  if (from < 2) {
-    /* legacy_alter_table: the campaign views name `trials`; renaming must not re-check them. */
-    int rc = exec(s, "PRAGMA legacy_alter_table = ON; BEGIN IMMEDIATE", "begin migration");
-    if (!rc) rc = exec(s, DDL_V2, "migrating table trials to schema 2");
-    if (!rc) rc = exec(s, "PRAGMA user_version = 2", "set user_version");
-    if (!rc) rc = exec(s, "COMMIT", "commit migration");
-    sqlite3_exec(s->db, "PRAGMA legacy_alter_table = OFF", NULL, NULL, NULL);
-    if (rc) {
-      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-      return rc;
-    }
+  if (!rc) rc = exec(s, "PRAGMA user_version = 3", "set user_version");
+  if (!rc) rc = exec(s, "COMMIT", "commit migration");
+  sqlite3_exec(s->db, "PRAGMA legacy_alter_table = OFF", NULL, NULL, NULL);
+  if (rc) {
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
   }
+  s->version = DS_SCHEMA_VERSION;
   return 0;
 }
 
@@ -236,6 +254,25 @@ static int check_file(const char *path, int flags, char *err, size_t err_len) {
   return 0;
 }
 
+static int count_tables(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  int n = 0;
+  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return n;
+}
+
+static int user_version(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  int v = 0;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
 int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size_t err_len) {
   *out = NULL;
   int rc = check_file(path, flags, err, err_len);
@@ -267,19 +304,23 @@ int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size
   }
   version = sqlite3_column_int(st, 0);
   sqlite3_finalize(st);
+  s->version = version;
   if (version > DS_SCHEMA_VERSION) {
     rc = set_err(s, DS_ESCHEMA, "%s: schema version %d is newer than this divsweep (%d); upgrade divsweep",
                  path, version, DS_SCHEMA_VERSION);
     goto fail;
   }
+  /* A reader can meet a file that a starting run has created but not yet given its schema:
+   * wait for it (as SQLite's busy timeout waits for a lock) before calling the file empty. */
+  for (int waited_ms = 0; version == 0 && s->readonly && waited_ms < 2000; waited_ms += 20) {
+    if (count_tables(s->db) > 0) break;
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    version = user_version(s->db);
+  }
   if (version == 0) {
     /* Either a new file or somebody else's SQLite database: refuse the latter. */
-    st = NULL;
-    int tables = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-      tables = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
+    int tables = count_tables(s->db);
     if (tables > 0) {
       rc = set_err(s, DS_ESTORE, "%s: a SQLite database that is not a divsweep store", path);
       goto fail;
@@ -408,7 +449,10 @@ int ds_store_open_reader(ds_store_t *w, ds_store_t **out) {
 void ds_store_close(ds_store_t *s) {
   if (!s) return;
   if (s->ckpt_running) ds_store_checkpointer(s, 0);
-  if (s->in_txn) ds_store_commit(s);
+  /* An open transaction is rolled back, never committed: whoever left it open did not finish it
+   * (a failed set-up, a store error mid-batch), and committing half of it would store a state the
+   * code never meant to write. */
+  if (s->in_txn) ds_store_rollback(s);
   sqlite3_stmt *all[] = {s->ins_trial,   s->ins_param,   s->ins_metric,   s->ins_curve, s->ins_running,
                          s->note_metric, s->upd_trial, s->upd_running, s->sel_trial_id};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sqlite3_finalize(all[i]);
@@ -423,6 +467,15 @@ int ds_store_begin(ds_store_t *s) {
   int rc = exec(s, "BEGIN IMMEDIATE", "begin");
   if (!rc) s->in_txn = 1;
   return rc;
+}
+
+int ds_store_rollback(ds_store_t *s) {
+  if (!s->in_txn) return 0;
+  s->in_txn = 0;
+  /* SQLite may have rolled back on its own (SQLITE_FULL, SQLITE_IOERR): then there is nothing to
+   * roll back and that is not an error. */
+  if (sqlite3_get_autocommit(s->db)) return 0;
+  return exec(s, "ROLLBACK", "rollback");
 }
 
 int ds_store_commit(ds_store_t *s) {
@@ -440,6 +493,12 @@ int ds_store_commit(ds_store_t *s) {
   return rc;
 }
 
+/* A key as its campaign stores it: a 16-byte BLOB (scheme 2) or 32 hex characters (scheme 1). */
+static void bind_key(sqlite3_stmt *st, int col, const ds_trial_t *t) {
+  if (t->key_scheme == DS_KEYS_FNV) sqlite3_bind_text(st, col, t->key, DS_KEY_LEN, SQLITE_STATIC);
+  else sqlite3_bind_blob(st, col, t->key_bin, DS_KEY_BYTES, SQLITE_STATIC);
+}
+
 /* ---- campaigns ------------------------------------------------------------------------ */
 
 static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col) {
@@ -451,8 +510,11 @@ int ds_store_campaign_get(ds_store_t *s, const char *name, ds_campaign_row_t *ou
   sqlite3_stmt *st;
   memset(out, 0, sizeof *out);
   if (sqlite3_prepare_v2(s->db,
-                         "SELECT campaign_id, name, task, status, spec_hash, spec_json, n_trials FROM campaigns"
-                         " WHERE name = ?1",
+                         s->version >= 3
+                             ? "SELECT campaign_id, name, task, status, spec_hash, spec_json, n_trials, key_scheme,"
+                               " trial_order FROM campaigns WHERE name = ?1"
+                             : "SELECT campaign_id, name, task, status, spec_hash, spec_json, n_trials, 1, 1"
+                               " FROM campaigns WHERE name = ?1",
                          -1, &st, NULL) != SQLITE_OK)
     return sql_err(s, "table campaigns");
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -466,7 +528,9 @@ int ds_store_campaign_get(ds_store_t *s, const char *name, ds_campaign_row_t *ou
     const unsigned char *j = sqlite3_column_text(st, 5);
     out->spec_json = strdup(j ? (const char *)j : "{}");
     out->n_trials = sqlite3_column_int64(st, 6);
-    rc = 0;
+    out->key_scheme = sqlite3_column_int(st, 7);
+    out->trial_order = sqlite3_column_int(st, 8);
+    rc = out->spec_json ? 0 : set_err(s, DS_ENOMEM, "%s: out of memory", s->path);
   } else if (rc == SQLITE_DONE) {
     rc = set_err(s, DS_ENOTFOUND, "%s: no campaign named %s (table campaigns)", s->path, name);
   } else {
@@ -480,7 +544,7 @@ int ds_store_campaign_create(ds_store_t *s, const ds_spec_t *spec, int64_t *id) 
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(s->db,
                          "INSERT INTO campaigns(name, task, spec_json, spec_hash, status, n_trials, created_at,"
-                         " updated_at) VALUES(?1,?2,?3,?4,'pending',?5,?6,?6)",
+                         " updated_at, key_scheme, trial_order) VALUES(?1,?2,?3,?4,'pending',?5,?6,?6,?7,2)",
                          -1, &st, NULL) != SQLITE_OK)
     return sql_err(s, "table campaigns");
   sqlite3_bind_text(st, 1, spec->name, -1, SQLITE_STATIC);
@@ -489,6 +553,7 @@ int ds_store_campaign_create(ds_store_t *s, const ds_spec_t *spec, int64_t *id) 
   sqlite3_bind_text(st, 4, spec->hash, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 5, spec->n_trials);
   sqlite3_bind_double(st, 6, wall_now());
+  sqlite3_bind_int(st, 7, spec->key_scheme);
   int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(s, "inserting into table campaigns");
   sqlite3_finalize(st);
   *id = sqlite3_last_insert_rowid(s->db);
@@ -516,35 +581,87 @@ int ds_store_campaign_status(ds_store_t *s, int64_t id, const char *status) {
                            status, "updating table campaigns");
 }
 
-int ds_store_campaign_extend(ds_store_t *s, int64_t id, const ds_spec_t *spec) {
-  /* Renumber existing trials by key under the new spec: a temporary key → idx table filled by
-   * streaming the new sweep, then one UPDATE join. */
-  int rc = exec(s, "CREATE TEMP TABLE IF NOT EXISTS ds_newidx(trial_key TEXT PRIMARY KEY, idx INTEGER) WITHOUT ROWID;"
+/* Fills the temporary table ds_newidx with (key, idx) of every trial of spec, streaming the sweep
+ * (10⁶ trials: ~1 s).  Keys are bound as the campaign stores them (spec->key_scheme). */
+static int fill_newidx(ds_store_t *s, const ds_spec_t *spec) {
+  int rc = exec(s, "CREATE TEMP TABLE IF NOT EXISTS ds_newidx(trial_key PRIMARY KEY, idx INTEGER) WITHOUT ROWID;"
                    "DELETE FROM ds_newidx;",
-                "temp table");
+                "temp table ds_newidx");
   if (rc) return rc;
-  sqlite3_stmt *st = NULL, *up = NULL;
+  sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO ds_newidx VALUES(?1, ?2)", -1, &st, NULL) != SQLITE_OK)
-    return sql_err(s, "temp table");
+    return sql_err(s, "temp table ds_newidx");
   ds_trial_t t = {0};
   for (int64_t i = 0; i < spec->n_trials && !rc; i++) {
-    if ((rc = ds_spec_trial(spec, i, &t))) break;
-    sqlite3_bind_text(st, 1, t.key, -1, SQLITE_STATIC);
+    if ((rc = ds_spec_trial(spec, i, &t))) {
+      set_err(s, rc, "%s: cannot expand trial %lld of the spec", s->path, (long long)i);
+      break;
+    }
+    bind_key(st, 1, &t);
     sqlite3_bind_int64(st, 2, i);
-    if (sqlite3_step(st) != SQLITE_DONE) rc = sql_err(s, "temp table");
+    if (sqlite3_step(st) != SQLITE_DONE) rc = sql_err(s, "temp table ds_newidx");
     sqlite3_reset(st);
   }
   ds_trial_free(&t);
   sqlite3_finalize(st);
-  if (!rc)
-    rc = exec_bind_id_text(s,
-                           "UPDATE trials SET idx = coalesce((SELECT n.idx FROM ds_newidx n WHERE n.trial_key ="
-                           " trials.trial_key), -1) WHERE campaign_id = ?1",
-                           id, NULL, "renumbering table trials");
+  return rc;
+}
+
+/* Renumbers the campaign's trials by key from ds_newidx; *moved gets how many changed idx. */
+static int renumber_from_newidx(ds_store_t *s, int64_t id, int64_t *moved) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "UPDATE trials SET idx = coalesce((SELECT n.idx FROM ds_newidx n WHERE n.trial_key ="
+                         " trials.trial_key), -1) WHERE campaign_id = ?1 AND idx IS NOT coalesce((SELECT n.idx FROM"
+                         " ds_newidx n WHERE n.trial_key = trials.trial_key), -1)",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "renumbering table trials");
+  sqlite3_bind_int64(st, 1, id);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(s, "renumbering table trials");
+  sqlite3_finalize(st);
+  if (moved) *moved = rc ? 0 : sqlite3_changes(s->db);
+  return rc;
+}
+
+int ds_store_campaign_reindex(ds_store_t *s, int64_t id, const ds_spec_t *spec, int64_t *moved) {
+  int rc = fill_newidx(s, spec);
+  if (!rc) rc = renumber_from_newidx(s, id, moved);
+  if (!rc) rc = exec_bind_id_text(s, "UPDATE campaigns SET trial_order = 2, updated_at = ?3 WHERE campaign_id = ?1", id,
+                                  NULL, "updating table campaigns");
+  exec(s, "DELETE FROM ds_newidx", "temp table ds_newidx");
+  return rc;
+}
+
+int ds_store_campaign_extend(ds_store_t *s, int64_t id, const ds_spec_t *old, const ds_spec_t *spec,
+                             int64_t *missing_idx) {
+  *missing_idx = -1;
+  int rc = fill_newidx(s, spec);
+  /* Growth only: every trial of the old spec must be a trial of the new one (by key), or the
+   * campaign would mix results of two different studies (a changed fixed.lr, a shrunk axis). */
+  sqlite3_stmt *st = NULL;
+  if (!rc && sqlite3_prepare_v2(s->db, "SELECT 1 FROM ds_newidx WHERE trial_key = ?1", -1, &st, NULL) != SQLITE_OK)
+    rc = sql_err(s, "temp table ds_newidx");
+  ds_trial_t t = {0};
+  for (int64_t i = 0; !rc && i < old->n_trials; i++) {
+    if ((rc = ds_spec_trial(old, i, &t))) break;
+    bind_key(st, 1, &t);
+    int step = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (step == SQLITE_DONE) {
+      *missing_idx = i;
+      rc = DS_ECHANGED;
+    } else if (step != SQLITE_ROW) {
+      rc = sql_err(s, "temp table ds_newidx");
+    }
+  }
+  ds_trial_free(&t);
+  sqlite3_finalize(st);
+  if (!rc) rc = renumber_from_newidx(s, id, NULL);
   if (!rc) {
+    sqlite3_stmt *up;
     if (sqlite3_prepare_v2(s->db,
-                           "UPDATE campaigns SET spec_json = ?2, spec_hash = ?3, n_trials = ?4, updated_at = ?5"
-                           " WHERE campaign_id = ?1",
+                           "UPDATE campaigns SET spec_json = ?2, spec_hash = ?3, n_trials = ?4, updated_at = ?5,"
+                           " trial_order = 2 WHERE campaign_id = ?1",
                            -1, &up, NULL) != SQLITE_OK)
       return sql_err(s, "table campaigns");
     sqlite3_bind_int64(up, 1, id);
@@ -555,7 +672,62 @@ int ds_store_campaign_extend(ds_store_t *s, int64_t id, const ds_spec_t *spec) {
     if (sqlite3_step(up) != SQLITE_DONE) rc = sql_err(s, "updating table campaigns");
     sqlite3_finalize(up);
   }
-  exec(s, "DELETE FROM ds_newidx", "temp table");
+  exec(s, "DELETE FROM ds_newidx", "temp table ds_newidx");
+  return rc;
+}
+
+int ds_store_requeue_failed(ds_store_t *s, int64_t campaign_id, int64_t **idx, uint32_t **attempts, size_t *n) {
+  *idx = NULL;
+  *attempts = NULL;
+  *n = 0;
+  /* History first: every failed row's error joins trial_errors, so the re-run replaces nothing a
+   * user may want to read. */
+  int rc = exec_bind_id_text(s,
+                             "INSERT INTO trial_errors(campaign_id, trial_key, attempts, error, rank, host, started_at,"
+                             " finished_at, requeued_at) SELECT campaign_id, trial_key, attempts, error, rank, host,"
+                             " started_at, finished_at, ?3 FROM trials WHERE campaign_id = ?1 AND status = 'failed'",
+                             campaign_id, NULL, "writing table trial_errors");
+  sqlite3_stmt *st = NULL;
+  if (!rc && sqlite3_prepare_v2(s->db,
+                                "SELECT idx, attempts FROM trials WHERE campaign_id = ?1 AND status = 'failed' AND idx >= 0"
+                                " ORDER BY idx",
+                                -1, &st, NULL) != SQLITE_OK)
+    rc = sql_err(s, "table trials");
+  size_t cap = 0;
+  int step = SQLITE_DONE;
+  if (!rc) sqlite3_bind_int64(st, 1, campaign_id);
+  while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 256;
+      int64_t *i2 = realloc(*idx, cap * sizeof **idx);
+      if (i2) *idx = i2;
+      uint32_t *a2 = realloc(*attempts, cap * sizeof **attempts);
+      if (a2) *attempts = a2;
+      if (!i2 || !a2) {
+        rc = set_err(s, DS_ENOMEM, "%s: out of memory", s->path);
+        break;
+      }
+    }
+    (*idx)[*n] = sqlite3_column_int64(st, 0);
+    (*attempts)[(*n)++] = (uint32_t)sqlite3_column_int(st, 1);
+  }
+  if (!rc && step != SQLITE_DONE) rc = sql_err(s, "reading table trials");
+  sqlite3_finalize(st);
+  if (!rc)
+    rc = exec_bind_id_text(s,
+                           "DELETE FROM params WHERE trial_id IN (SELECT trial_id FROM trials WHERE campaign_id = ?1"
+                           " AND status = 'failed')",
+                           campaign_id, NULL, "re-queueing in table params");
+  if (!rc)
+    rc = exec_bind_id_text(s, "DELETE FROM trials WHERE campaign_id = ?1 AND status = 'failed'", campaign_id, NULL,
+                           "re-queueing in table trials");
+  if (rc) {
+    free(*idx);
+    free(*attempts);
+    *idx = NULL;
+    *attempts = NULL;
+    *n = 0;
+  }
   return rc;
 }
 
@@ -631,19 +803,51 @@ int ds_store_load_finished(ds_store_t *s, int64_t campaign_id, int64_t n_trials,
   return rc ? rc : ds_store_load_finished_range(s, campaign_id, 0, n_trials, finished);
 }
 
-int ds_store_key_index(ds_store_t *s, int build) {
-  if (!build) return exec(s, "DROP INDEX IF EXISTS trials_key", "dropping index trials_key");
-  /* The build sorts every key.  The sorter keeps up to cache_size of them in memory and spills
-   * the rest to temporary files, which temp_store = MEMORY would keep in RAM too: both are
-   * bounded here so that the coordinator's memory does not grow with the campaign (measured:
-   * +65 MiB at 10^6 trials otherwise). */
-  exec(s, "PRAGMA temp_store = FILE; PRAGMA cache_size = -16384", "setting temp_store");
-  int rc = exec(s, "CREATE UNIQUE INDEX IF NOT EXISTS trials_key ON trials(campaign_id, trial_key)",
-                "building index trials_key");
-  exec(s, "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536", "setting temp_store");
-  if (rc && strstr(s->errmsg, "UNIQUE"))
-    set_err(s, DS_ESTORE, "%s: table trials holds a trial key twice in one campaign (index trials_key): %s", s->path,
-            sqlite3_errmsg(s->db));
+/* One integer from a query with ?1 = id (or none).  -1 when it returns no row. */
+static int query_int64(ds_store_t *s, const char *sql, int64_t id, int64_t *out, const char *what) {
+  sqlite3_stmt *st;
+  *out = -1;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return sql_err(s, what);
+  if (sqlite3_bind_parameter_count(st) > 0) sqlite3_bind_int64(st, 1, id);
+  int step = sqlite3_step(st);
+  if (step == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
+  int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : sql_err(s, what);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int ds_store_check_keys(ds_store_t *s, int64_t campaign_id) {
+  int64_t has_index, dups;
+  int rc = query_int64(s, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'trials_key'", 0,
+                       &has_index, "reading sqlite_master");
+  if (rc) return rc;
+  if (has_index > 0) return 0;
+  /* No index: an older divsweep dropped it and never rebuilt it.  Build it now if the keys allow;
+   * otherwise the campaign holds duplicates that only `repair` may resolve. */
+  rc = query_int64(s,
+                   "SELECT count(*) FROM (SELECT 1 FROM trials WHERE campaign_id = ?1 GROUP BY trial_key HAVING"
+                   " count(*) > 1)",
+                   campaign_id, &dups, "reading table trials");
+  if (rc) return rc;
+  if (dups == 0) {
+    if (sqlite3_exec(s->db, "CREATE UNIQUE INDEX IF NOT EXISTS trials_key ON trials(campaign_id, trial_key)", NULL,
+                     NULL, NULL) == SQLITE_OK)
+      return 0;
+    if ((sqlite3_extended_errcode(s->db) & 0xff) != SQLITE_CONSTRAINT) return sql_err(s, "building index trials_key");
+    dups = 1; /* another campaign of the file holds duplicates */
+  }
+  return set_err(s, DS_EDAMAGED,
+                 "%s: table trials holds trial keys more than once (left by an older divsweep's resume); run `divsweep"
+                 " repair --db %s` to see what it would change, then `divsweep repair --db %s --apply`",
+                 s->path, s->path, s->path);
+}
+
+int ds_store_mark_killed_runs(ds_store_t *s, int64_t *n) {
+  /* Called by the process holding the store's lock: a `running` row then belongs to a process
+   * that died without recording its end (kill -9, a node lost). */
+  *n = 0;
+  int rc = exec(s, "UPDATE runs SET how_ended = 'killed' WHERE how_ended = 'running'", "updating table runs");
+  if (!rc) *n = sqlite3_changes(s->db);
   return rc;
 }
 
@@ -710,7 +914,7 @@ static int step_reset(ds_store_t *s, sqlite3_stmt *st, const char *what) {
 
 static void bind_trial_common(sqlite3_stmt *st, int64_t campaign_id, const ds_trial_t *t) {
   sqlite3_bind_int64(st, 1, campaign_id);
-  sqlite3_bind_text(st, 2, t->key, DS_KEY_LEN, SQLITE_STATIC);
+  bind_key(st, 2, t);
   sqlite3_bind_int64(st, 3, t->idx);
   sqlite3_bind_int64(st, 4, t->seed);
   sqlite3_bind_text(st, 5, t->params_json, (int)t->params_len, SQLITE_STATIC);
@@ -744,10 +948,11 @@ static int update_trial_row(ds_store_t *s, int64_t campaign_id, const ds_trial_t
   st = s->sel_trial_id;
   sqlite3_bind_int64(st, 1, campaign_id);
   sqlite3_bind_int64(st, 2, t->idx);
-  sqlite3_bind_text(st, 3, t->key, DS_KEY_LEN, SQLITE_STATIC);
+  bind_key(st, 3, t);
   rc = sqlite3_step(st);
   *trial_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
   sqlite3_reset(st);
+  if (rc == SQLITE_DONE) return set_err(s, DS_ESTORE, "%s: table trials: the row of trial %lld vanished", s->path, (long long)t->idx);
   return rc == SQLITE_ROW ? 0 : sql_err(s, "reading table trials");
 }
 
@@ -767,18 +972,12 @@ static int put_trial_row(ds_store_t *s, int64_t campaign_id, const ds_trial_t *t
     return 0;
   }
   if ((sqlite3_extended_errcode(s->db) & 0xff) != SQLITE_CONSTRAINT) return sql_err(s, "writing table trials");
-  /* The key is already there under another idx (duplicate draws of a discrete random sampler,
-   * which keep the key index): same key, same trial, so the existing row stands for it. */
-  sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(s->db, "SELECT trial_id FROM trials WHERE campaign_id = ?1 AND trial_key = ?2", -1, &q,
-                         NULL) != SQLITE_OK)
-    return sql_err(s, "reading table trials");
-  sqlite3_bind_int64(q, 1, campaign_id);
-  sqlite3_bind_text(q, 2, t->key, DS_KEY_LEN, SQLITE_STATIC);
-  rc = sqlite3_step(q);
-  *trial_id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
-  sqlite3_finalize(q);
-  return rc == SQLITE_ROW ? 0 : sql_err(s, "writing table trials");
+  /* The database refused a second row for this key (index trials_key).  That is a divsweep bug,
+   * caught before it could be committed: the caller rolls the batch back and stops. */
+  return set_err(s, DS_ESTORE,
+                 "%s: table trials already holds trial key %s (trial %lld of campaign %lld); the database refused"
+                 " to store it twice (index trials_key) and nothing of this batch was committed",
+                 s->path, t->key, (long long)t->idx, (long long)campaign_id);
 }
 
 static int put_params(ds_store_t *s, int64_t trial_id, const ds_trial_t *t) {
@@ -900,22 +1099,46 @@ static void names_free(namelist_t *l) {
   free(l->v);
 }
 
-static void append(char **buf, size_t *len, size_t *cap, const char *s) {
-  size_t n = strlen(s);
-  if (*len + n + 1 > *cap) {
-    size_t c = *cap ? *cap : 1024;
-    while (c < *len + n + 1) c *= 2;
-    char *b = realloc(*buf, c);
-    if (!b) return;
-    *buf = b;
-    *cap = c;
+/* A growing SQL text.  Out of memory is remembered (oom) and reported once at the end, so that
+ * truncated SQL is never run. */
+typedef struct sqlbuf {
+  char *data;
+  size_t len, cap;
+  int oom;
+} sqlbuf_t;
+
+static void sb_put(sqlbuf_t *b, const char *s, size_t n) {
+  if (b->oom) return;
+  if (b->len + n + 1 > b->cap) {
+    size_t c = b->cap ? b->cap : 1024;
+    while (c < b->len + n + 1) c *= 2;
+    char *d = realloc(b->data, c);
+    if (!d) {
+      b->oom = 1;
+      return;
+    }
+    b->data = d;
+    b->cap = c;
   }
-  memcpy(*buf + *len, s, n + 1);
-  *len += n;
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = 0;
+}
+
+static void sb_puts(sqlbuf_t *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+/* s quoted as q (" for an identifier, ' for a string literal), the quote doubled inside. */
+static void sb_quoted(sqlbuf_t *b, const char *s, char q) {
+  sb_put(b, &q, 1);
+  for (const char *p = s; *p; p++) {
+    sb_put(b, p, 1);
+    if (*p == q) sb_put(b, p, 1);
+  }
+  sb_put(b, &q, 1);
 }
 
 int ds_store_update_view(ds_store_t *s, int64_t campaign_id, const char *campaign_name, const ds_spec_t *spec) {
-  namelist_t params = {0}, metrics = {0};
+  namelist_t params = {0}, metrics = {0}, used = {0};
   for (size_t i = 0; i < spec->n_slots; i++)
     for (size_t f = 0; f < spec->slot_fixed[i].n_flat; f++) names_add(&params, spec->slot_fixed[i].flat[f].name);
   for (size_t a = 0; a < spec->n_axes; a++)
@@ -923,44 +1146,64 @@ int ds_store_update_view(ds_store_t *s, int64_t campaign_id, const char *campaig
       for (size_t f = 0; f < spec->axes[a].vals[v].n_flat; f++) names_add(&params, spec->axes[a].vals[v].flat[f].name);
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(s->db, "SELECT name FROM metric_names WHERE campaign_id = ?1 ORDER BY name", -1, &st,
-                         NULL) != SQLITE_OK)
+                         NULL) != SQLITE_OK) {
+    names_free(&params);
     return sql_err(s, "table metric_names");
+  }
   sqlite3_bind_int64(st, 1, campaign_id);
-  while (sqlite3_step(st) == SQLITE_ROW) names_add(&metrics, (const char *)sqlite3_column_text(st, 0));
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) names_add(&metrics, (const char *)sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
+  if (step != SQLITE_DONE) {
+    names_free(&params);
+    names_free(&metrics);
+    return sql_err(s, "reading table metric_names");
+  }
 
-  char view[160], line[600];
+  char view[160];
   ds_store_view_name(campaign_name, view, sizeof view);
-  char *sql = NULL;
-  size_t len = 0, cap = 0;
-  snprintf(line, sizeof line, "DROP VIEW IF EXISTS \"%s\"; CREATE VIEW \"%s\" AS SELECT t.trial_id AS trial_id,"
-           " t.trial_key AS trial_key, t.idx AS idx, t.seed AS seed, t.status AS status, t.attempts AS attempts,"
-           " t.wall_s AS wall_s, t.rank AS rank", view, view);
-  append(&sql, &len, &cap, line);
+  sqlbuf_t q = {0};
+  sb_puts(&q, "DROP VIEW IF EXISTS ");
+  sb_quoted(&q, view, '"');
+  sb_puts(&q, "; CREATE VIEW ");
+  sb_quoted(&q, view, '"');
+  /* Keys read as lower-case hex whatever the campaign's key scheme stores (BLOB or TEXT). */
+  sb_puts(&q, " AS SELECT t.trial_id AS trial_id, CASE WHEN typeof(t.trial_key) = 'blob' THEN lower(hex(t.trial_key))"
+              " ELSE t.trial_key END AS trial_key, t.idx AS idx, t.seed AS seed, t.status AS status,"
+              " t.attempts AS attempts, t.wall_s AS wall_s, t.rank AS rank");
   static const char *reserved[] = {"trial_id", "trial_key", "idx", "seed", "status", "attempts", "wall_s", "rank", NULL};
-  namelist_t used = {0};
   for (int i = 0; reserved[i]; i++) names_add(&used, reserved[i]);
   for (size_t i = 0; i < params.n; i++) {
     if (names_has(&used, params.v[i])) continue;
     names_add(&used, params.v[i]);
-    snprintf(line, sizeof line, ", (SELECT coalesce(p.text, p.value) FROM params p WHERE p.trial_id = t.trial_id"
-             " AND p.name = '%s') AS \"%s\"", params.v[i], params.v[i]);
-    append(&sql, &len, &cap, line);
+    sb_puts(&q, ", (SELECT coalesce(p.text, p.value) FROM params p WHERE p.trial_id = t.trial_id AND p.name = ");
+    sb_quoted(&q, params.v[i], '\'');
+    sb_puts(&q, ") AS ");
+    sb_quoted(&q, params.v[i], '"');
   }
   for (size_t i = 0; i < metrics.n; i++) {
-    char col[100];
-    snprintf(col, sizeof col, "%s%s", names_has(&used, metrics.v[i]) ? "m_" : "", metrics.v[i]);
+    size_t n = strlen(metrics.v[i]);
+    char *col = malloc(n + 3);
+    if (!col) {
+      q.oom = 1;
+      break;
+    }
+    snprintf(col, n + 3, "%s%s", names_has(&used, metrics.v[i]) ? "m_" : "", metrics.v[i]);
     for (char *c = col; *c; c++)
       if (!isalnum((unsigned char)*c) && *c != '_') *c = '_';
     names_add(&used, col);
-    snprintf(line, sizeof line, ", (SELECT m.value FROM metrics m WHERE m.trial_id = t.trial_id AND m.name = '%s')"
-             " AS \"%s\"", metrics.v[i], col);
-    append(&sql, &len, &cap, line);
+    sb_puts(&q, ", (SELECT m.value FROM metrics m WHERE m.trial_id = t.trial_id AND m.name = ");
+    sb_quoted(&q, metrics.v[i], '\'');
+    sb_puts(&q, ") AS ");
+    sb_quoted(&q, col, '"');
+    free(col);
   }
-  snprintf(line, sizeof line, " FROM trials t WHERE t.campaign_id = %lld;", (long long)campaign_id);
-  append(&sql, &len, &cap, line);
-  int rc = sql ? exec(s, sql, "creating the campaign view") : DS_ENOMEM;
-  free(sql);
+  char tail[64];
+  snprintf(tail, sizeof tail, " FROM trials t WHERE t.campaign_id = %lld;", (long long)campaign_id);
+  sb_puts(&q, tail);
+  int rc = q.oom ? set_err(s, DS_ENOMEM, "%s: out of memory building the view", s->path)
+                 : exec(s, q.data, "creating the campaign view");
+  free(q.data);
   names_free(&params);
   names_free(&metrics);
   names_free(&used);

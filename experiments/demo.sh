@@ -14,11 +14,21 @@ echo
 echo "== $BIN status --db $DB"
 "$BIN" status --db "$DB" --campaign quickstart
 echo
-echo "== what each divergence does with a two-mode teacher (means over seeds; entropy of the teacher: 2.78 nats)"
+echo "== what each divergence does with a two-mode teacher (entropy of the teacher: 2.78 nats)"
 "$BIN" query --db "$DB" "SELECT divergence, divergence_alpha AS alpha, temperature, count(*) AS n,
   printf('%.2f', avg(modes_covered)) AS modes_covered, printf('%.3f', avg(entropy)) AS entropy,
   printf('%.2f', avg(mu)) AS mu, printf('%.2f', avg(sigma)) AS sigma, printf('%.4f', avg(fkl)) AS fkl,
   printf('%.4f', avg(rkl)) AS rkl FROM v_quickstart GROUP BY 1, 2, 3 ORDER BY 3, 1, 2"
 echo
-echo "== $BIN pareto --db $DB --campaign quickstart   (objectives: fkl min, rkl min; means over seeds)"
+echo "== $BIN pareto --db $DB   (objectives: fkl min, rkl min)"
 "$BIN" pareto --db "$DB" --campaign quickstart
+echo
+# The answer, read from the store: which divergences keep both modes of the teacher.
+echo "== the answer (by SQL on $DB)"
+"$BIN" query --db "$DB" --format csv "WITH d AS (SELECT divergence || coalesce('(' || divergence_alpha || ')', '') AS div,
+  temperature AS t, avg(modes_covered) AS mc FROM v_quickstart GROUP BY 1, 2)
+  SELECT 'At T = ' || printf('%g', t) || ', ' || CASE WHEN max(mc) < 2 THEN 'no divergence covers both teacher modes.'
+    WHEN min(mc) >= 2 THEN 'every divergence covers both teacher modes.'
+    ELSE group_concat(CASE WHEN mc >= 2 THEN div END, ' ') || ' cover both teacher modes; '
+      || group_concat(CASE WHEN mc < 2 THEN div END, ' ') || ' lock onto one.' END AS answer
+  FROM d GROUP BY t ORDER BY t" | tail -n +2 | sed 's/^"//; s/"$//'

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "ds_spec.h"
 #include "ds__schema.h"
 
@@ -156,6 +158,52 @@ void ds_hash128_hex(const void *a, size_t alen, const void *b, size_t blen, char
   }
   out[DS_KEY_LEN] = 0;
 }
+
+static void to_hex(const uint8_t bin[DS_KEY_BYTES], char out[DS_KEY_LEN + 1]) {
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 0; i < DS_KEY_BYTES; i++) {
+    out[2 * i] = hex[bin[i] >> 4];
+    out[2 * i + 1] = hex[bin[i] & 15];
+  }
+  out[DS_KEY_LEN] = 0;
+}
+
+static int from_hex(const char *hex, uint8_t bin[DS_KEY_BYTES]) {
+  for (int i = 0; i < DS_KEY_LEN; i++) {
+    char c = hex[i];
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) return -1;
+    if (i & 1) bin[i / 2] = (uint8_t)(bin[i / 2] | v);
+    else bin[i / 2] = (uint8_t)(v << 4);
+  }
+  return 0;
+}
+
+void ds_key_compute(int scheme, const char *task, const char *params, size_t params_len, ds_key_t *key) {
+  if (scheme == DS_KEYS_FNV) {
+    /* Schema-2 campaigns: the hex text is the key, as those databases hold it. */
+    ds_hash128_hex(task, strlen(task), params, params_len, key->hex);
+    from_hex(key->hex, key->bin);
+    key->rng_seed = ds_key_seed(key->hex);
+    return;
+  }
+  /* XXH3-128 of the canonical parameters, seeded by the task name's XXH3-64, so that two tasks
+   * never share a key for the same parameters.  Canonical (big-endian) byte order, so that the
+   * BLOB's order, its hex text and the hash's own canonical form all agree. */
+  XXH128_hash_t h = XXH3_128bits_withSeed(params, params_len, XXH3_64bits(task, strlen(task)));
+  XXH128_canonical_t canon;
+  XXH128_canonicalFromHash(&canon, h);
+  memcpy(key->bin, canon.digest, DS_KEY_BYTES);
+  to_hex(key->bin, key->hex);
+  key->rng_seed = h.low64;
+}
+
+void ds_key_hash_hex(const char *task, const char *text, size_t len, char out[DS_KEY_LEN + 1]) {
+  ds_key_t k;
+  ds_key_compute(DS_KEYS_XXH3, task, text, len, &k);
+  memcpy(out, k.hex, DS_KEY_LEN + 1);
+}
+
 
 uint64_t ds_key_seed(const char *key) { return fmix64(fnv1a(0xcbf29ce484222325ULL, key, strlen(key))); }
 

@@ -25,7 +25,8 @@
   X(INTR,     -14, "interrupted")                                         \
   X(NPY,      -15, "bad .npy file")                                       \
   X(UNSUP,    -16, "not supported")                                       \
-  X(CRASH,    -17, "trial process crashed")
+  X(CRASH,    -17, "trial process crashed")                               \
+  X(DAMAGED,  -18, "the database holds a state divsweep never writes")
 
 typedef enum {
   DS_OK = 0,

@@ -5,10 +5,14 @@
  * sorted key order — no per-trial JSON tree — and a 10⁶-trial sweep never exists in memory at once.
  *
  * Invariants:
- *   - The same spec text always yields the same trials in the same order (grid: mixed radix over
- *     the sweep axes in spec order, first axis slowest, seed fastest; other samplers: seeded).
+ *   - The same spec always yields the same trials in the same order, whatever order its file lists
+ *     keys in (grid: mixed radix over the sweep axes in name order, bytewise, first axis slowest,
+ *     seed fastest; a divergence entry's swept parameters also expand in name order; other
+ *     samplers: seeded, axes drawn in name order).  The trial order is a function of the
+ *     canonical spec, which is what the store keeps.
  *   - A trial's params_json is canonical JSON (keys sorted bytewise, numbers in shortest round-trip
- *     form) of fixed ∪ swept ∪ {"seed": s}; its key is a 128-bit hash of task and params_json.
+ *     form) of fixed ∪ swept ∪ {"seed": s}; its key is a 128-bit hash of task and params_json
+ *     (ds_key_compute, under the campaign's key scheme).
  *   - Errors name the file and the JSON path, e.g. "spec.json: sweep.beta.points: expected a
  *     positive integer".
  */
@@ -19,7 +23,24 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
-#define DS_KEY_LEN 32 /* hex characters of a trial key */
+#define DS_KEY_LEN 32  /* hex characters of a trial key */
+#define DS_KEY_BYTES 16 /* bytes of a trial key */
+
+/* Key schemes (campaigns.key_scheme): how a trial key is computed from its task and canonical
+ * parameters.  A campaign keeps the scheme it was created with, so that its keys and key-derived
+ * seeds never change under it.
+ *   DS_KEYS_FNV  (1): two FNV-1a streams, avalanche-mixed (divsweep 0.1 databases, schema <= 2);
+ *                     stored as 32 hex characters (TEXT).
+ *   DS_KEYS_XXH3 (2): XXH3-128 (libxxhash) of the parameters, seeded by XXH3-64 of the task name;
+ *                     stored as a 16-byte BLOB.  Every new campaign. */
+enum { DS_KEYS_FNV = 1, DS_KEYS_XXH3 = 2 };
+
+/* A trial key in both forms, and the generator seed derived from it. */
+typedef struct ds_key {
+  uint8_t bin[DS_KEY_BYTES];  /* big-endian digest (scheme 2), or the hex decoded (scheme 1) */
+  char hex[DS_KEY_LEN + 1];   /* lower-case hex of bin */
+  uint64_t rng_seed;          /* what tasks seed their generators with */
+} ds_key_t;
 
 typedef enum { DS_SAMPLER_GRID = 0, DS_SAMPLER_RANDOM, DS_SAMPLER_LHS, DS_SAMPLER_SOBOL } ds_sampler_t;
 
@@ -83,7 +104,8 @@ typedef struct ds_spec {
   char *task;
   cJSON *root;               /* the parsed document (owned) */
   char *canonical;           /* canonical JSON of the whole spec */
-  char hash[DS_KEY_LEN + 1]; /* hash of canonical */
+  char hash[DS_KEY_LEN + 1]; /* XXH3-128 of canonical, in hex (informational: specs compare by text) */
+  int key_scheme;            /* DS_KEYS_XXH3 unless the coordinator resumes an older campaign */
 
   /* Sorted parameter slots: fixed keys, axis names and "seed". */
   size_t n_slots;
@@ -98,6 +120,8 @@ typedef struct ds_spec {
 
   ds_sampler_t sampler;
   int64_t sampler_n;
+  int64_t draw_space;        /* random/LHS over discrete axes only: the grid's size (configurations are
+                                drawn from it without replacement, at most that many); else 0 */
   uint64_t sampler_seed;
 
   ds_objective_t *objectives;
@@ -122,7 +146,9 @@ typedef struct ds_trial {
   int64_t idx;
   int64_t seed;              /* the spec-level seed value */
   uint64_t rng_seed;         /* derived from the key: what tasks seed their generators with */
-  char key[DS_KEY_LEN + 1];
+  int key_scheme;            /* DS_KEYS_* the key was computed with */
+  char key[DS_KEY_LEN + 1];  /* hex */
+  uint8_t key_bin[DS_KEY_BYTES];
   char *params_json;         /* canonical; owned */
   size_t params_len, params_cap;
   /* Flattened scalars: pointers into the spec (valid while it lives) plus continuous values. */
@@ -145,10 +171,6 @@ void ds_spec_free(ds_spec_t *s);
 int ds_spec_trial(const ds_spec_t *s, int64_t idx, ds_trial_t *t);
 void ds_trial_free(ds_trial_t *t);
 
-/* 1 when distinct trial indices always have distinct keys: a grid (whose axes hold distinct values,
- * checked by the parser), or a random/LHS sampler with a continuous axis (collisions ~2⁻⁵²).  0 for
- * samplers that draw from discrete axes only, which can draw a configuration twice. */
-int ds_spec_keys_unique(const ds_spec_t *s);
 
 /* Describes how spec b differs from spec a, as "sweep.beta changed; seeds changed" (at most
  * err_len bytes).  Returns the number of differing top-level/second-level keys. */
@@ -158,8 +180,13 @@ int ds_spec_diff(const ds_spec_t *a, const ds_spec_t *b, char *out, size_t out_l
 char *ds_json_canonical(const cJSON *v);
 /* Appends x in shortest round-trip form into buf (at least 32 bytes); returns length. */
 int ds_fmt_double(char *buf, double x);
-/* 128-bit non-cryptographic hash of two byte strings, as 32 hex characters plus NUL. */
+/* The scheme-1 key function (two FNV-1a streams over two byte strings), as 32 hex characters plus
+ * NUL.  Kept only for campaigns created with it (DS_KEYS_FNV). */
 void ds_hash128_hex(const void *a, size_t alen, const void *b, size_t blen, char out[DS_KEY_LEN + 1]);
+/* Computes the key of parameters params (canonical JSON) for task under a DS_KEYS_* scheme. */
+void ds_key_compute(int scheme, const char *task, const char *params, size_t params_len, ds_key_t *key);
+/* XXH3-128 of text (seeded by task) in hex: spec hashes. */
+void ds_key_hash_hex(const char *task, const char *text, size_t len, char out[DS_KEY_LEN + 1]);
 /* 64-bit mix of a key's hex text: the seed tasks use for their generators. */
 uint64_t ds_key_seed(const char *key);
 

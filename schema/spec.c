@@ -241,6 +241,13 @@ static int simplex_axis(parser_t *p, ds_axis_t *ax, const cJSON *obj, const char
   if (!cJSON_IsNumber(st) || st->valuedouble < 1 || st->valuedouble > 1000 || st->valuedouble != floor(st->valuedouble))
     return fail(p, sub, "expected a positive integer (at most 1000)");
   int M = (int)m->valuedouble, S = (int)st->valuedouble;
+  /* Count before expanding: the lattice has C(S + M − 1, M − 1) points, which for 23 teachers at
+   * 94 steps would take hours to list (found by fuzz_spec). */
+  double points = 1;
+  for (int i = 1; i < M && points <= 100000; i++) points = points * (S + i) / i;
+  if (points > 100000)
+    return fail(p, path, "the simplex lattice has more than 100000 points (C(steps + simplex - 1, simplex - 1));"
+                " use fewer steps, or Dirichlet draws {\"dirichlet\": M, \"points\": n}");
   ax->kind = DS_AXIS_SIMPLEX;
   ax->simplex_m = M;
   int k[32] = {0};
@@ -373,6 +380,16 @@ static int expand_named(parser_t *p, ds_axis_t *ax, const cJSON *item, const cha
     nk++;
   }
   if (nk == 0) { rc = axis_push(p, ax, item, path); goto done; }
+  /* Expand in the parameters' name order, not the order the file lists them in: the trial order
+   * (and so every trial index the store keeps) must not depend on how the spec was written. */
+  for (size_t i = 1; i < nk; i++)
+    for (size_t j = i; j > 0 && strcmp(keys[j - 1]->string, keys[j]->string) > 0; j--) {
+      const cJSON *tk = keys[j];
+      double *tv = vals[j];
+      int tn = nv[j];
+      keys[j] = keys[j - 1], vals[j] = vals[j - 1], nv[j] = nv[j - 1];
+      keys[j - 1] = tk, vals[j - 1] = tv, nv[j - 1] = tn;
+    }
   int idx[16] = {0};
   for (;;) {
     cJSON *copy = cJSON_Duplicate(item, 1);
@@ -461,13 +478,6 @@ static int axis_duplicates(parser_t *p, const ds_axis_t *ax) {
     }
   free(ord);
   return rc;
-}
-
-int ds_spec_keys_unique(const ds_spec_t *s) {
-  if (s->sampler == DS_SAMPLER_GRID) return 1; /* distinct values per axis, checked at parse time */
-  for (size_t a = 0; a < s->n_axes; a++)
-    if (s->axes[a].kind == DS_AXIS_LINEAR || s->axes[a].kind == DS_AXIS_LOG) return 1;
-  return 0;
 }
 
 /* ---- top level ------------------------------------------------------------------------ */
@@ -619,6 +629,10 @@ static int build_slots(parser_t *p, const cJSON *fixed) {
   return rc;
 }
 
+static int cmp_axis(const void *a, const void *b) {
+  return strcmp(((const ds_axis_t *)a)->name, ((const ds_axis_t *)b)->name);
+}
+
 static int valid_name(const char *n) {
   if (!*n || strlen(n) > 100) return 0;
   for (const char *c = n; *c; c++)
@@ -736,6 +750,10 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
     s->axes[a].name = strdup(c->string);
     if ((rc = parse_axis(p, &s->axes[a], c))) goto fail;
   }
+  /* Axes in name order (bytewise), whatever order the file lists them in: `run SPEC` with the keys
+   * in any order and `resume`, which reads the stored canonical spec, must expand the same trials
+   * in the same order, since the store and the resume bitmap refer to trials by index. */
+  qsort(s->axes, s->n_axes, sizeof *s->axes, cmp_axis);
   if ((rc = parse_seeds(p, cJSON_GetObjectItemCaseSensitive(r, "seeds")))) goto fail;
   if ((rc = parse_sampler(p, cJSON_GetObjectItemCaseSensitive(r, "sampler")))) goto fail;
   if ((rc = parse_trial_opts(p, cJSON_GetObjectItemCaseSensitive(r, "trial")))) goto fail;
@@ -782,14 +800,24 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
       s->n_configs *= (int64_t)s->axes[i].n;
     }
   } else {
-    s->n_configs = s->sampler_n;
+    /* Discrete axes only: a finite space, drawn without replacement and capped at its size. */
+    int64_t space = 1;
+    for (size_t i = 0; i < s->n_axes && space > 0; i++) {
+      const ds_axis_t *ax = &s->axes[i];
+      if (ax->kind == DS_AXIS_LINEAR || ax->kind == DS_AXIS_LOG) space = 0;
+      else if ((rc = axis_duplicates(p, ax))) goto fail;
+      else space = space > MAX_TRIALS / (int64_t)ax->n ? MAX_TRIALS : space * (int64_t)ax->n;
+    }
+    s->draw_space = space;
+    s->n_configs = space > 0 && space < s->sampler_n ? space : s->sampler_n;
   }
   if (s->n_configs > MAX_TRIALS / (int64_t)s->n_seeds) { rc = fail(p, "seeds", "more than 2^40 trials"); goto fail; }
   s->n_trials = s->n_configs * (int64_t)s->n_seeds;
   if ((rc = build_slots(p, fixed))) goto fail;
   s->canonical = ds_json_canonical(s->root);
   if (!s->canonical) { rc = DS_ENOMEM; goto fail; }
-  ds_hash128_hex(s->task, strlen(s->task), s->canonical, strlen(s->canonical), s->hash);
+  ds_key_hash_hex(s->task, s->canonical, strlen(s->canonical), s->hash);
+  s->key_scheme = DS_KEYS_XXH3;
   *out = s;
   return 0;
 fail:
@@ -893,23 +921,28 @@ static const ds_flat_t *own_flat(ds_trial_t *t, const char *name, double value) 
   return f;
 }
 
+/* Element c of a seeded permutation of 0..n-1, by a bijective affine map modulo n (no table:
+ * n ≤ 2^40). */
+static int64_t affine_perm(uint64_t seed, int64_t n, int64_t c) {
+  uint64_t st = seed;
+  int64_t mul = (int64_t)(ds_splitmix64(&st) % (uint64_t)n) | 1, add = (int64_t)(ds_splitmix64(&st) % (uint64_t)n);
+  while (n > 1) { /* make mul coprime with n */
+    int64_t x = mul, y = n;
+    while (y) { int64_t tmp = x % y; x = y; y = tmp; }
+    if (x == 1) break;
+    mul += 2;
+  }
+  return (int64_t)(((__int128)mul * c + add) % n);
+}
+
 /* Continuous value of axis a for configuration c under the random or LHS sampler. */
 static double sample_continuous(const ds_spec_t *s, size_t a, int64_t c, uint64_t *rng) {
   const ds_axis_t *ax = &s->axes[a];
   double u;
   if (s->sampler == DS_SAMPLER_LHS) {
-    /* Stratum of configuration c on axis a: a seeded permutation of 0..n-1, computed by a
-     * bijective affine map modulo n so that no table is needed (n ≤ 2^40). */
+    /* Stratum of configuration c on axis a: a seeded permutation of 0..n-1. */
     int64_t n = s->sampler_n;
-    uint64_t st = s->sampler_seed * 0x9e3779b97f4a7c15ULL + a + 1;
-    int64_t mul = (int64_t)(ds_splitmix64(&st) % (uint64_t)n) | 1, add = (int64_t)(ds_splitmix64(&st) % (uint64_t)n);
-    while (n > 1) { /* make mul coprime with n */
-      int64_t x = mul, y = n;
-      while (y) { int64_t tmp = x % y; x = y; y = tmp; }
-      if (x == 1) break;
-      mul += 2;
-    }
-    int64_t stratum = (int64_t)(((__int128)mul * c + add) % n);
+    int64_t stratum = affine_perm(s->sampler_seed * 0x9e3779b97f4a7c15ULL + a + 1, n, c);
     u = (stratum + ds_rand_unit(rng)) / (double)n;
   } else {
     u = ds_rand_unit(rng);
@@ -940,8 +973,11 @@ int ds_spec_trial(const ds_spec_t *s, int64_t idx, ds_trial_t *t) {
   double cont[64];
   int is_cont[64];
   if (s->n_axes > 64) return DS_EINVAL;
-  if (s->sampler == DS_SAMPLER_GRID) {
-    int64_t r = c;
+  if (s->sampler == DS_SAMPLER_GRID || s->draw_space > 0) {
+    /* A grid point; for a random or LHS sampler over discrete axes only, the configurations are
+     * drawn without replacement: configuration c is element c of a seeded permutation of the
+     * grid, so that no two trials can share a key. */
+    int64_t r = s->sampler == DS_SAMPLER_GRID ? c : affine_perm(s->sampler_seed ^ 0x6772696464726177ULL, s->draw_space, c);
     for (size_t a = s->n_axes; a-- > 0;) {
       pick[a] = (size_t)(r % (int64_t)s->axes[a].n);
       r /= (int64_t)s->axes[a].n;
@@ -984,8 +1020,12 @@ int ds_spec_trial(const ds_spec_t *s, int64_t idx, ds_trial_t *t) {
   }
   if (!rc) rc = tbuf_put(t, "}", 1);
   if (rc) return rc;
-  ds_hash128_hex(s->task, strlen(s->task), t->params_json, t->params_len, t->key);
-  t->rng_seed = ds_key_seed(t->key);
+  ds_key_t k;
+  ds_key_compute(s->key_scheme, s->task, t->params_json, t->params_len, &k);
+  t->key_scheme = s->key_scheme;
+  memcpy(t->key, k.hex, sizeof t->key);
+  memcpy(t->key_bin, k.bin, sizeof t->key_bin);
+  t->rng_seed = k.rng_seed;
   return 0;
 }
 

@@ -39,4 +39,32 @@ circles=$(grep -o "<circle " "$work/dom.html" | wc -l)
 grep -q "<script" "$work/dom.html" && fail "a <script> element made it into the DOM"
 grep -q "&lt;script&gt;alert" "$work/dom.html" || fail "escaped group name not found in the DOM"
 echo "report_chromium: ok ($svgs svg, $circles circles)"
+
+# With Chart.js (Debian's libjs-chart.js) inlined: the overlay of every group's front must be
+# drawn (the initialiser marks the canvas with its series and point counts once Chart.js built
+# the chart), one series per group, the legend and axes labelled by the objectives, no console
+# errors, and still no script element beyond the library, the data block and the initialiser.
+cjs=${DS_CHARTJS:-/usr/share/javascript/chart.js/chart.min.js}
+if [ ! -r "$cjs" ]; then
+  echo "report_chromium: $cjs not installed (libjs-chart.js); overlay not checked"
+  exit 0
+fi
+"$demo" "$work/cj.html" --evil --chartjs "$cjs" || fail "report_demo --chartjs failed"
+timeout 90 "$chrome" "${flags[@]}" --window-size=1200,2600 --screenshot="${DS_REPORT_SHOT_CJ:-$work/cj.png}" \
+  "file://$work/cj.html" >"$work/cj_shot.log" 2>&1 || fail "chromium --screenshot (Chart.js) failed"
+timeout 90 "$chrome" "${flags[@]}" --virtual-time-budget=2000 --dump-dom "file://$work/cj.html" >"$work/cj_dom.html" 2>"$work/cj_dom.log" \
+  || fail "chromium --dump-dom (Chart.js) failed"
+if grep -E "Uncaught|:CONSOLE\(|ERROR:CONSOLE" "$work/cj_shot.log" "$work/cj_dom.log"; then
+  fail "console errors while loading the Chart.js report"
+fi
+groups=$(grep -o '"name":' "$work/cj.html" | wc -l)
+series=$(grep -o 'id="ds-overlay"[^>]*' "$work/cj_dom.html" | grep -o 'data-series="[0-9]*"' | grep -o '[0-9]*')
+points=$(grep -o 'id="ds-overlay"[^>]*' "$work/cj_dom.html" | grep -o 'data-points="[0-9]*"' | grep -o '[0-9]*')
+[ -n "$series" ] || fail "the overlay chart was not built (no data-series on the canvas)"
+[ "$series" = "$groups" ] || fail "overlay: $series series for $groups groups"
+[ "${points:-0}" -gt 0 ] || fail "overlay: no front points"
+scripts=$(grep -o "<script" "$work/cj_dom.html" | wc -l)
+[ "$scripts" -eq 3 ] || fail "expected 3 script elements (library, data, initialiser), found $scripts"
+grep -q '"x":"pass_at_1","y":"pass_at_64",' "$work/cj.html" || fail "overlay axes are not labelled by the objectives"
+echo "report_chromium: Chart.js overlay ok ($series series, $points front points)"
 exit 0

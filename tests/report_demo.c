@@ -1,6 +1,6 @@
 /* report_demo.c — writes an HTML report of a synthetic RLVR divergence-choice campaign.
  *
- *   report_demo OUT.html [--evil] [--betas N]
+ *   report_demo OUT.html [--evil] [--betas N] [--chartjs chart.min.js]
  *
  * The data imitate `divsweep run` on the DESIGN.md §3 spec: divergences × log-spaced β ×
  * temperature × 3 seeds, objectives pass_at_1 (max), pass_at_64 (max), rkl_ref (min), a few
@@ -175,21 +175,36 @@ static int demo_build(demo_t *d, int evil, size_t nbeta)
 #ifndef DS_REPORT_DEMO_NO_MAIN
 int main(int argc, char **argv)
 {
-  const char *out = NULL;
+  const char *out = NULL, *chartjs = NULL;
   int evil = 0;
   size_t nbeta = 9;
   for (int a = 1; a < argc; a++) {
     if (strcmp(argv[a], "--evil") == 0) evil = 1;
     else if (strcmp(argv[a], "--betas") == 0 && a + 1 < argc) nbeta = (size_t)atoi(argv[++a]);
+    else if (strcmp(argv[a], "--chartjs") == 0 && a + 1 < argc) chartjs = argv[++a];
     else out = argv[a];
   }
   if (!out || nbeta < 1) {
-    fprintf(stderr, "usage: report_demo OUT.html [--evil] [--betas N]\n");
+    fprintf(stderr, "usage: report_demo OUT.html [--evil] [--betas N] [--chartjs chart.min.js]\n");
     return 1;
   }
   demo_t d;
   int rc = demo_build(&d, evil, nbeta);
+  char *lib = NULL;
+  if (!rc && chartjs) {
+    FILE *f = fopen(chartjs, "rb");
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 && (lib = malloc((size_t)n + 1)) &&
+        fread(lib, 1, (size_t)n, f) == (size_t)n) {
+      lib[n] = 0;
+      d.r.chartjs = lib;
+    } else {
+      rc = DS_EIO;
+    }
+    if (f) fclose(f);
+  }
   if (!rc) rc = ds_report_write(&d.r, out);
+  free(lib);
   demo_free(&d);
   if (rc) {
     fprintf(stderr, "report_demo: %s: %s\n", out, ds_strerror(rc));

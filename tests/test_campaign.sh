@@ -71,7 +71,7 @@ mpi 3 "$DS_BIN" run "$TMP/b.json" --db "$K" --quiet
 check "after kill -9 and rerun: complete, no duplicate keys" "$(q "$K" "SELECT count(*), count(DISTINCT trial_key), sum(status='done') FROM trials")" "800,800,800"
 check "after kill -9: results equal an uninterrupted run" "$(dumpb "$K" | md5sum)" "$(dumpb "$REF" | md5sum)"
 check "after kill -9: no running rows" "$(q "$K" "SELECT count(*) FROM trials WHERE status IN ('running','pending')")" 0
-check "the killed run is still marked running, the rerun done" "$(q "$K" "SELECT group_concat(how_ended, '/') FROM runs")" "running/done"
+check "the killed run is marked killed on the next start, the rerun done" "$(q "$K" "SELECT group_concat(how_ended, '/') FROM runs")" "killed/done"
 
 # --- SIGTERM (what SLURM sends every task before killing): exit 3 within about a second ---
 T=$TMP/term.db
@@ -88,5 +88,45 @@ check "SIGTERM: run recorded as interrupted" "$(q "$T" "SELECT how_ended, exit_c
 check "SIGTERM: campaign marked interrupted" "$(q "$T" "SELECT status FROM campaigns")" interrupted
 "$DS_BIN" resume --db "$T" --quiet
 check "resume after SIGTERM completes with the same results" "$(dumpb "$T" | md5sum)" "$(dumpb "$REF" | md5sum)"
+
+# Issue 11's reproduction: axes not in name order, interrupted, resumed by `resume --db`, then `run`.
+cat > "$TMP/n_ba.json" <<'J'
+{"name":"n_ba","task":"noop","fixed":{"sleep_ms":20},"sweep":{"b":[10,20,30,40,50],"a":[1,2,3,4,5]},"seeds":2}
+J
+N="$TMP/n.db"
+"$DS_BIN" run "$TMP/n_ba.json" --db "$N" --threads 2 --quiet &
+pid=$!
+wait_done "$N" 5
+kill -INT $pid; wait $pid || true
+rc=0; "$DS_BIN" resume --db "$N" --quiet || rc=$?
+check "n_ba: resume --db after SIGINT exits 0" "$rc" 0
+check "n_ba: 50 rows, 50 keys, 50 done" "$(q "$N" "SELECT count(*), count(DISTINCT trial_key), sum(status = 'done') FROM trials")" "50,50,50"
+rc=0; "$DS_BIN" run "$TMP/n_ba.json" --db "$N" --quiet || rc=$?
+check "n_ba: a later run SPEC exits 0" "$rc" 0
+check "n_ba: the unique key index is there" "$(q "$N" "SELECT count(*) FROM sqlite_master WHERE name = 'trials_key'")" 1
+
+# --extend is growth only: a changed fixed value is refused and changes nothing.
+sed 's/"sleep_ms":20/"sleep_ms":21/' "$TMP/n_ba.json" > "$TMP/n_lr.json"
+rc=0; out=$("$DS_BIN" run "$TMP/n_lr.json" --db "$N" --extend --quiet 2>&1) || rc=$?
+check "--extend with a changed fixed value is refused" "$rc" 1
+check_true "--extend refusal names the parameter and --fresh" grep -q "fixed.sleep_ms changed.*--fresh" <<<"$out"
+check "--extend refusal changed nothing" "$(q "$N" "SELECT n_trials FROM campaigns")" 50
+
+# A random sampler over discrete axes draws without replacement, capped at the space's size.
+echo '{"name":"rnd","task":"noop","sweep":{"x":[1,2,3]},"sampler":{"random":20,"seed":1}}' > "$TMP/rnd.json"
+rc=0; "$DS_BIN" run "$TMP/rnd.json" --db "$TMP/rnd.db" --quiet || rc=$?
+check "random over 3 values: exit 0" "$rc" 0
+check "random over 3 values: 3 trials, all done, campaign done" "$(q "$TMP/rnd.db" "SELECT count(*), sum(status = 'done'), (SELECT n_trials || status FROM campaigns) FROM trials")" "3,3,3done"
+
+# --retry-failed re-queues failed trials, keeps their errors and counts their attempts on.
+echo '{"name":"ff","task":"noop","fixed":{"fail_rate":0.5},"sweep":{"x":{"linear":[0,1],"points":40}},"trial":{"retries":0}}' > "$TMP/ff.json"
+F="$TMP/ff.db"
+"$DS_BIN" run "$TMP/ff.json" --db "$F" --quiet || true
+before=$(q "$F" "SELECT count(*) FROM trials WHERE status = 'failed'")
+"$DS_BIN" run "$TMP/ff.json" --db "$F" --retry-failed --quiet || true
+check "--retry-failed: the failed trials' errors are kept" "$(q "$F" "SELECT count(*) FROM trial_errors")" "$before"
+check "--retry-failed: re-run trials count 2 attempts, the rest 1" "$(q "$F" "SELECT sum(attempts) FROM trials")" "$((40 + before))"
+check_true "--retry-failed: some failed trials now succeed" test "$(q "$F" "SELECT count(*) FROM trials WHERE status = 'failed'")" -lt "$before"
+check "--retry-failed: still one row per key" "$(q "$F" "SELECT count(*), count(DISTINCT trial_key) FROM trials")" "40,40"
 
 finish

@@ -38,6 +38,12 @@ for i in $(seq 1 "$KILLS"); do
       [ "$(q "$D" "SELECT count(*) FROM runs" 2>/dev/null || echo 0)" -gt "$runs" ] && break
       sleep 0.05
     done
+    # On a loaded machine the ranks may take seconds to start dispatching: wait (generously) for
+    # this run's first commit, so that the kill lands mid-campaign rather than always in start-up.
+    for _ in $(seq 300); do
+      [ "$(q "$D" "SELECT count(*) FROM trials WHERE status = 'done'" 2>/dev/null || echo 0)" -gt "$done_before" ] && break
+      sleep 0.05
+    done
   fi
   sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.6 * r / 32768 }')"
   kill_job 9 "$pid"

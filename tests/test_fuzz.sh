@@ -13,7 +13,7 @@ TMP=$(mktemp -d /tmp/ds_fuzz.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' > "$TMP/probe.c"
 "$CLANG" -fsanitize=fuzzer "$TMP/probe.c" -o "$TMP/probe" 2>/dev/null || { echo "skip: clang cannot link libFuzzer"; exit 77; }
-CJSON_FLAGS=$(pkg-config --cflags --libs libcjson 2>/dev/null || echo -lcjson)
+CJSON_FLAGS="$(pkg-config --cflags --libs libcjson 2>/dev/null || echo -lcjson) $(pkg-config --cflags --libs libxxhash 2>/dev/null || echo -lxxhash)"
 FLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_DEFAULT_SOURCE
        -I"$SRC/schema" -I"$SRC/worker")
 declare -A SOURCES=(

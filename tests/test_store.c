@@ -112,11 +112,21 @@ static void results_written_in_batches_give_the_resume_bitmap(void) {
   uint8_t win[1] = {0};
   ASSERT_EQ_INT(ds_store_load_finished_range(s, cid, 4, 12, win), 0);
   ASSERT_EQ_INT(win[0], 0x57); /* 4,5,6,8,10 */
-  /* The key index is dropped for appends and rebuilt: a duplicate key would be refused there. */
-  ASSERT_EQ_INT(ds_store_key_index(s, 0), 0);
-  ASSERT_EQ_INT(scalar(s, "SELECT count(*) FROM sqlite_master WHERE name = 'trials_key'"), 0);
-  ASSERT_EQ_INT(ds_store_key_index(s, 1), 0);
+  /* The key index is always there, and a second row for a key is refused at write time; the
+   * batch rolls back and leaves what was committed. */
   ASSERT_EQ_INT(scalar(s, "SELECT count(*) FROM sqlite_master WHERE name = 'trials_key'"), 1);
+  ASSERT_EQ_INT(ds_store_check_keys(s, cid), 0);
+  ds_store_begin(s);
+  ds_spec_trial(sp, 7, &t);
+  ASSERT_EQ_INT(ds_store_put_result(s, cid, &t, &r, &info), 0); /* trial 7 (re-queued): a first write */
+  ds_spec_trial(sp, 5, &t);
+  ASSERT_TRUE(ds_store_put_result(s, cid, &t, &r, &info) == DS_ESTORE); /* trial 5 again */
+  ASSERT_TRUE(strstr(ds_store_errmsg(s), "refused") != NULL);
+  ASSERT_EQ_INT(ds_store_rollback(s), 0);
+  ASSERT_EQ_INT(scalar(s, "SELECT count(*) FROM trials WHERE idx = 7"), 0); /* rolled back with its batch */
+  ASSERT_EQ_INT(scalar(s, "SELECT count(*) FROM trials"), 12);
+  ASSERT_EQ_INT(scalar(s, "SELECT count(DISTINCT trial_key) FROM trials"), 12);
+  ASSERT_EQ_INT(scalar(s, "SELECT count(*) FROM trials WHERE typeof(trial_key) = 'blob' AND length(trial_key) = 16"), 12);
   /* The wide view has a column per parameter and per metric. */
   int added;
   ds_store_note_metric(s, cid, "value", &added);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ds_error.h"
+#include "ds_params.h"
 #include "ds_task.h"
 
 volatile sig_atomic_t ds_worker_cancel = 0;
@@ -35,8 +36,23 @@ const ds_task_t *ds_task_find(const char *name) {
 
 int ds_task_known(const char *name) { return ds_task_find(name) != NULL; }
 
+/* The parameter table (params.c) comes first: it knows every name a task takes, so an unknown
+ * one is answered with the nearest valid name, and it checks every scalar's type and range (the
+ * same rows `divsweep help TASK` prints).  The task's own check() then sees structured values and
+ * checks scalars a second time; tests/test_params.c keeps the two in agreement. */
 int ds_task_check_param(const char *task, const char *key, const cJSON *value, char *err, size_t err_len) {
   const ds_task_t *t = ds_task_find(task);
+  const ds_task_info_t *ti = ds_params_task(task);
+  if (ti) {
+    const ds_param_info_t *pi = ds_params_find(ti, key);
+    if (!pi && !ti->open) {
+      const char *near = ds_params_suggest(key, NULL, ti);
+      if (near) snprintf(err, err_len, ": unknown parameter for task %s; did you mean \"%s\"?", task, near);
+      else snprintf(err, err_len, ": unknown parameter for task %s (`divsweep help %s` lists them)", task, task);
+      return DS_ESPEC;
+    }
+    if (pi && ds_params_check(pi, value, err, err_len)) return DS_ESPEC;
+  }
   if (!t || !t->check) return 0;
   return t->check(key, value, err, err_len);
 }
