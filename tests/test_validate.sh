@@ -54,7 +54,7 @@ expect objective "{\"name\": \"a\", \"task\": \"rlvr\", \"fixed\": {$RL, \"k\": 
 expect missing_npy '{"name": "a", "task": "logits", "fixed": {"teachers": [{"npy": "t.npy"}, {"npy": "tt.npy"}]}}' \
   'fixed.teachers[1].npy: tt.npy: cannot open: No such file or directory'
 expect dtype '{"name": "a", "task": "logits", "fixed": {"teachers": [{"npy": "i.npy"}]}}' \
-  "fixed.teachers[0].npy: i.npy: unsupported .npy dtype '<i4' (want float32 <f4 or float64 <f8)"
+  "fixed.teachers[0].npy: i.npy: unsupported .npy dtype '<i4' (want float16 <f2, float32 <f4 or float64 <f8)"
 expect vocab_files '{"name": "a", "task": "logits", "fixed": {"teachers": [{"npy": "t.npy"}], "student_npy": "t2.npy"}}' \
   'fixed.student_npy: t2.npy has vocab 12 but fixed.teachers[0].npy (t.npy) has 10'
 expect vocab_param '{"name": "a", "task": "distill", "fixed": {"teachers": [{"npy": "t.npy"}], "vocab": 12}}' \
