@@ -1297,7 +1297,7 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
     double dt = mono() - t_begin;
     int64_t n = c->done_run + c->failed_run;
     char rate[48] = "";
-    if (n > 0) snprintf(rate, sizeof rate, " (%.0f/s)", (double)n / (dt > 0 ? dt : 1));
+    if (n > 0) snprintf(rate, sizeof rate, " (%.*f/s)", (double)n / (dt > 0 ? dt : 1) < 10 ? 2 : 0, (double)n / (dt > 0 ? dt : 1));
     fprintf(stderr, "divsweep: %s %s: %lld done, %lld failed of %lld; this run %lld trial%s in %.2f s%s\n",
             c->spec->name, how, (long long)done_total, (long long)failed_total, (long long)c->spec->n_trials,
             (long long)n, n == 1 ? "" : "s", dt, rate);

@@ -591,18 +591,42 @@ static void write_f16_npy(const char *path, const uint16_t *h, size_t rows, size
  * prob) and the kernels' fp32 arithmetic bound the loss difference by ~1e-5 relative at these
  * sizes; 1e-4 leaves room and would still catch any wrong formula or row. */
 static void logits_agrees_on_ref_and_cpu_and_records_the_backend(void) {
-  enum { R = 64, V = 4096 }; /* R·V = 2^18: auto takes the fast path */
-  float *t = malloc(R * V * sizeof *t), *z = malloc(R * V * sizeof *z);
+  enum { R = 64, V = 4096, V2 = 65536 }; /* R·V = 2^18: auto takes the fast path; R·V2 is chunked */
+  float *t = malloc((size_t)R * V2 * sizeof *t), *z = malloc((size_t)R * V2 * sizeof *z);
   uint64_t st = 7;
-  for (size_t i = 0; i < (size_t)R * V; i++) { t[i] = (float)(2 * ds__test_gauss(&st)); z[i] = (float)(2 * ds__test_gauss(&st)); }
-  char tp[] = "/tmp/ds_tb_tXXXXXX", sp[] = "/tmp/ds_tb_sXXXXXX", err[256], js[600];
+  for (size_t i = 0; i < (size_t)R * V2; i++) { t[i] = (float)(2 * ds__test_gauss(&st)); z[i] = (float)(2 * ds__test_gauss(&st)); }
+  char tp[] = "/tmp/ds_tb_tXXXXXX", sp[] = "/tmp/ds_tb_sXXXXXX", t2p[] = "/tmp/ds_tb_uXXXXXX", s1p[] = "/tmp/ds_tb_oXXXXXX";
+  char bp[] = "/tmp/ds_tb_bXXXXXX", bsp[] = "/tmp/ds_tb_cXXXXXX", err[256], js[900];
   close(mkstemp(tp));
   close(mkstemp(sp));
+  close(mkstemp(t2p));
+  close(mkstemp(s1p));
+  close(mkstemp(bp));
+  close(mkstemp(bsp));
   ASSERT_TRUE(ds_npy_write_f32(tp, t, R, V, 2, err, sizeof err) == 0);
   ASSERT_TRUE(ds_npy_write_f32(sp, z, R, V, 2, err, sizeof err) == 0);
+  ASSERT_TRUE(ds_npy_write_f32(t2p, z + R * V, R, V, 2, err, sizeof err) == 0); /* a second teacher */
+  ASSERT_TRUE(ds_npy_write_f32(s1p, t + R * V, 1, V, 1, err, sizeof err) == 0);  /* a 1-D student */
+  ASSERT_TRUE(ds_npy_write_f32(bp, t, R, V2, 2, err, sizeof err) == 0);
+  ASSERT_TRUE(ds_npy_write_f32(bsp, z, R, V2, 2, err, sizeof err) == 0);
+  /* The fast path computes every metric with the fp32 kernels; the reference in double.  Inputs
+   * are fp32 either way, so the difference is fp32 arithmetic: per element ~6e-8 relative, summed
+   * over V terms with float accumulators in blocks -> ~1e-6 relative at V = 65536; 1e-4 relative
+   * leaves room and still catches a wrong formula, row, temperature or mixture. */
+  static const char *names[] = {"loss", "grad_norm", "fkl", "rkl", "jsd", "tvd", "top1_agree", "entropy_t",
+                                "teacher_entropy_t", "teacher_max_t", "rank_preserved"};
+  char cases[9][900];
+  int nc = 0;
   const char *divs[] = {"\"fkl\"", "\"rkl\"", "\"jsd\"", "\"tvd\""};
-  for (int di = 0; di < 4; di++) {
-    snprintf(js, sizeof js, "{\"teachers\":[{\"npy\":\"%s\"}],\"student_npy\":\"%s\",\"divergence\":%s,\"temperature\":2}", tp, sp, divs[di]);
+  for (int di = 0; di < 4; di++)
+    snprintf(cases[nc++], sizeof cases[0], "{\"teachers\":[{\"npy\":\"%s\"}],\"student_npy\":\"%s\",\"divergence\":%s,\"temperature\":2}", tp, sp, divs[di]);
+  snprintf(cases[nc++], sizeof cases[0], "{\"teachers\":[{\"npy\":\"%s\"},{\"npy\":\"%s\"}],\"mixture\":[0.3,0.7],\"mix\":\"geometric\",\"student_npy\":\"%s\",\"divergence\":{\"name\":\"amari\",\"alpha\":0.3},\"temperature\":1.5,\"t2\":1}", tp, t2p, sp);
+  snprintf(cases[nc++], sizeof cases[0], "{\"teachers\":[{\"npy\":\"%s\"}],\"student_npy\":\"%s\",\"divergence\":\"jsd\",\"temperature\":0.7}", tp, s1p);
+  snprintf(cases[nc++], sizeof cases[0], "{\"teachers\":[{\"npy\":\"%s\"}],\"student_npy\":\"%s\",\"row\":5,\"temperature\":3}", bp, bsp);
+  snprintf(cases[nc++], sizeof cases[0], "{\"teachers\":[{\"npy\":\"%s\"}],\"student_npy\":\"%s\",\"divergence\":\"fkl\",\"temperature\":2}", bp, bsp);
+  snprintf(cases[nc++], sizeof cases[0], "{\"teachers\":[{\"npy\":\"%s\"}],\"divergence\":\"rkl\"}", tp); /* uniform student */
+  for (int ci = 0; ci < nc; ci++) {
+    memcpy(js, cases[ci], sizeof js);
     ds_result_t a = {0}, b = {0}, c = {0}, e = {0};
     task_backend = "ref";
     ASSERT_TRUE(run_task("logits", js, &a) == 0);
@@ -616,15 +640,26 @@ static void logits_agrees_on_ref_and_cpu_and_records_the_backend(void) {
     ASSERT_TRUE(run_task("logits", js, &c) == 0);
     ASSERT_CLOSE(metric(&a, "backend_id"), 0, 0);
     ASSERT_CLOSE(metric(&b, "backend_id"), 1, 0);
-    ASSERT_CLOSE(metric(&c, "backend_id"), 1, 0);
+    ASSERT_CLOSE(metric(&c, "backend_id"), ci == 6 ? 0 : 1, 0); /* one row of 65536: below the auto threshold */
     ASSERT_TRUE(metric(&b, "cpu_isa_id") >= 1);
-    double la = metric(&a, "loss"), lb = metric(&b, "loss");
-    ASSERT_CLOSE(lb, la, 1e-4 * fabs(la) + 1e-7);
-    ASSERT_CLOSE(metric(&b, "grad_norm"), metric(&a, "grad_norm"), 1e-4 * metric(&a, "grad_norm"));
-    /* thread count: 2 and 5 threads really split 64 rows; bit-identical */
-    ASSERT_TRUE(metric(&b, "loss") == metric(&e, "loss") && metric(&b, "grad_norm") == metric(&e, "grad_norm"));
+    for (size_t m = 0; m < sizeof names / sizeof *names; m++) {
+      double va = metric(&a, names[m]), vb = metric(&b, names[m]);
+      if (!(fabs(vb - va) <= 1e-4 * fabs(va) + 1e-7)) {
+        fprintf(stderr, "case %d (%s): %s ref %.12g cpu %.12g\n", ci, js, names[m], va, vb);
+        failures++;
+      }
+      /* thread count: 2 and 5 threads really split 64 rows; bit-identical */
+      if (metric(&b, names[m]) != metric(&e, names[m])) {
+        fprintf(stderr, "case %d: %s differs between 2 and 5 threads\n", ci, names[m]);
+        failures++;
+      }
+    }
     ds_result_free(&a); ds_result_free(&b); ds_result_free(&c); ds_result_free(&e);
   }
+  unlink(t2p);
+  unlink(s1p);
+  unlink(bp);
+  unlink(bsp);
   /* cuda without a GPU: one clear line */
   ds_result_t r = {0};
   task_backend = "cuda";
