@@ -733,8 +733,56 @@ static void npy_loader_refuses_directories_fifos_devices_and_oversized_files(voi
   rmdir(dir);
 }
 
+/* distill on the cpu backend trains to the same student as on ref: the kernels' fp32 gradient
+ * differs from the double one by ~1e-7 relative per element, Adam divides it by its own running
+ * scale, so over 20 steps the parameters agree to ~1e-6 and every metric to well under 1e-4
+ * relative (absolute 1e-7 for metrics near zero); a wrong gradient direction, row, temperature or
+ * mixture moves them by far more (a wrong overall scale would not: Adam is invariant to it). */
+static void distill_agrees_on_ref_and_cpu(void) {
+  static const char *cases[] = {
+      "{\"vocab\":32768,\"rows\":8,\"teachers\":[{\"random\":{\"scale\":3}}],\"student\":{\"kind\":\"free\"},"
+      "\"steps\":20,\"divergence\":\"fkl\",\"temperature\":2,\"t2\":1}",
+      "{\"vocab\":32768,\"rows\":8,\"teachers\":[{\"random\":{\"scale\":3}}],\"student\":{\"kind\":\"free\"},"
+      "\"steps\":20,\"divergence\":\"jsd\"}",
+      "{\"vocab\":16384,\"rows\":16,\"teachers\":[{\"random\":{\"scale\":2}},{\"random\":{\"scale\":4}}],"
+      "\"mixture\":[0.25,0.75],\"mix\":\"geometric\",\"student\":{\"kind\":\"free\"},\"steps\":20,\"divergence\":\"rkl\"}",
+      "{\"vocab\":16384,\"rows\":16,\"teachers\":[{\"bumps\":[[4000,300,1],[12000,500,2]],\"floor\":0.001}],"
+      "\"student\":{\"kind\":\"gaussian\"},\"steps\":20,\"divergence\":\"fkl\"}",
+      "{\"vocab\":16384,\"rows\":16,\"teachers\":[{\"random\":{\"scale\":3}}],\"student\":{\"kind\":\"linear\",\"dim\":4},"
+      "\"steps\":20,\"divergence\":\"tvd\"}",
+  };
+  static const char *names[] = {"loss", "fkl", "rkl", "jsd", "tvd", "entropy", "low_mass", "top1_agree"};
+  for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+    ds_result_t a = {0}, b = {0}, e = {0};
+    task_backend = "ref";
+    ASSERT_TRUE(run_task("distill", cases[ci], &a) == 0);
+    task_backend = "cpu";
+    task_threads = 2;
+    ASSERT_TRUE(run_task("distill", cases[ci], &b) == 0);
+    task_threads = 5;
+    ASSERT_TRUE(run_task("distill", cases[ci], &e) == 0);
+    task_backend = NULL;
+    task_threads = 1;
+    ASSERT_CLOSE(metric(&a, "backend_id"), 0, 0);
+    ASSERT_CLOSE(metric(&b, "backend_id"), 1, 0);
+    for (size_t m = 0; m < sizeof names / sizeof *names; m++) {
+      double va = metric(&a, names[m]), vb = metric(&b, names[m]);
+      if (!(fabs(vb - va) <= 1e-4 * fabs(va) + 1e-7)) {
+        fprintf(stderr, "distill case %zu: %s ref %.12g cpu %.12g\n", ci, names[m], va, vb);
+        failures++;
+      }
+      if (metric(&b, names[m]) != metric(&e, names[m])) {
+        fprintf(stderr, "distill case %zu: %s differs between 2 and 5 threads\n", ci, names[m]);
+        failures++;
+      }
+    }
+    ds_result_free(&a); ds_result_free(&b); ds_result_free(&e);
+  }
+}
+
 int main(void) {
   logits_agrees_on_ref_and_cpu_and_records_the_backend();
+  distill_agrees_on_ref_and_cpu();
   logits_reads_float16_npy_exactly();
   npy_loader_refuses_directories_fifos_devices_and_oversized_files();
   rlvr_reaches_the_kl_regularised_optimum_of_x3();

@@ -150,19 +150,42 @@ void ds__opt_reset(ds__opt_t *o) {
   o->t = 0;
 }
 
+/* One loop per case, without branches inside, so that the compiler vectorises it (sqrt and
+ * division are correctly rounded in every vector width, so every clone computes the same bits as
+ * the scalar loop).  For a free student at V = 32000 × 64 rows this loop was half of a trial on
+ * the cpu backend. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void adam_loop(size_t n, double *restrict x, const double *restrict g, double *restrict m, double *restrict v,
+                      double lr, double c1, double c2, double clip) {
+  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  if (clip > 0) {
+    for (size_t i = 0; i < n; i++) {
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      double step = lr * (m[i] / c1) / (sqrt(v[i] / c2) + eps);
+      x[i] -= fmax(-clip, fmin(clip, step));
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      x[i] -= lr * (m[i] / c1) / (sqrt(v[i] / c2) + eps);
+    }
+  }
+}
+
 void ds__opt_step(ds__opt_t *o, double *x, const double *g) {
   o->t++;
-  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  const double b1 = 0.9, b2 = 0.999;
   double c1 = 1 - pow(b1, (double)o->t), c2 = 1 - pow(b2, (double)o->t);
+  if (o->kind == DS__OPT_ADAM) {
+    adam_loop(o->n, x, g, o->m, o->v, o->lr, c1, c2, o->clip);
+    return;
+  }
   for (size_t i = 0; i < o->n; i++) {
-    double step;
-    if (o->kind == DS__OPT_ADAM) {
-      o->m[i] = b1 * o->m[i] + (1 - b1) * g[i];
-      o->v[i] = b2 * o->v[i] + (1 - b2) * g[i] * g[i];
-      step = o->lr * (o->m[i] / c1) / (sqrt(o->v[i] / c2) + eps);
-    } else {
-      step = o->lr * g[i];
-    }
+    double step = o->lr * g[i];
     if (o->clip > 0) step = fmax(-o->clip, fmin(o->clip, step));
     x[i] -= step;
   }
