@@ -404,9 +404,12 @@ int ds_cli_report(int argc, char **argv) {
   sqlite3_finalize(st);
   st = NULL;
   if (sqlite3_prepare_v2(x->db,
-                         "SELECT grp, at - (SELECT min(at) FROM hypervolume_history WHERE campaign_id = ?1), value"
-                         " FROM hypervolume_history WHERE campaign_id = ?1 AND ref_point = ?2"
-                         " AND (?3 = 0 OR grp <> ?4) ORDER BY at",
+                         /* The history by the group's trial count, and the current value at the
+                          * current count (the history only has rows where the value moved). */
+                         "SELECT grp, n_trials, value FROM (SELECT grp, n_trials, value, at FROM hypervolume_history"
+                         " WHERE campaign_id = ?1 AND ref_point = ?2 UNION ALL SELECT grp, n_trials, value, 1e300"
+                         " FROM hypervolume WHERE campaign_id = ?1 AND ref_point = ?2) WHERE (?3 = 0 OR grp <> ?4)"
+                         " ORDER BY grp, at, n_trials",
                          -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, x->c.id);
     sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
@@ -515,7 +518,7 @@ int ds_cli_report(int argc, char **argv) {
       .group_label = group_label[0] ? group_label : NULL,
       .hv = hv.v,
       .n_hv = hv.n,
-      .hv_time_label = "seconds since the first commit (against the current reference point)",
+      .hv_time_label = "trials of the group committed",
   };
   /* Chart.js from Debian's libjs-chart.js (DS_CHARTJS overrides the path), inlined; without it
    * the report keeps its SVG charts only. */

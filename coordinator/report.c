@@ -151,6 +151,13 @@ static double py(const plot_t *p, double y)
   return p->h - p->mb - (axis_u(&p->y, y) - p->y.lo) / (p->y.hi - p->y.lo) * (p->h - p->mt - p->mb);
 }
 
+/* Spacing of a linear axis's ticks: 1, 2 or 5 × 10^k, about five per axis. */
+static double axis_step(const axis_t *a)
+{
+  double raw = (a->hi - a->lo) / 5.0, mag = pow(10.0, floor(log10(raw))), r = raw / mag;
+  return (r < 1.5 ? 1 : r < 3 ? 2 : r < 7 ? 5 : 10) * mag;
+}
+
 /* Tick values (in data units) of an axis; returns the count (≤ cap). */
 static size_t axis_ticks(const axis_t *a, double *t, size_t cap)
 {
@@ -162,8 +169,7 @@ static size_t axis_ticks(const axis_t *a, double *t, size_t cap)
     for (double d = d0; d <= d1 && n < cap; d += step) t[n++] = pow(10.0, d);
     return n;
   }
-  double raw = (a->hi - a->lo) / 5.0, mag = pow(10.0, floor(log10(raw))), r = raw / mag;
-  double step = (r < 1.5 ? 1 : r < 3 ? 2 : r < 7 ? 5 : 10) * mag;
+  double step = axis_step(a);
   double start = ceil(a->lo / step);
   for (double i = start; i * step <= a->hi && n < cap; i += 1) {
     double v = i * step;
@@ -181,7 +187,14 @@ static void tick_label(char *out, size_t cap, const axis_t *a, double v)
     else snprintf(out, cap, "1e%d", d);
     return;
   }
-  fmt_num(out, cap, v);
+  /* As many digits as the tick spacing needs, so that neighbouring ticks never read alike (a
+   * narrow range such as 1.41203..1.41217 needs six significant digits, not four). */
+  double step = axis_step(a), big = fmax(fabs(a->lo), fabs(a->hi));
+  if (v == 0 || !(step > 0) || !(big > 0)) { fmt_num(out, cap, v); return; }
+  int sig = (int)floor(log10(big)) - (int)floor(log10(step)) + 1;
+  if (sig < 4) sig = 4;
+  if (sig > 15) sig = 15;
+  snprintf(out, cap, "%.*g", sig, v);
 }
 
 static void plot_open(sb_t *b, const plot_t *p, const char *xlabel, const char *ylabel,
@@ -502,16 +515,26 @@ static int section_hv(rs_t *s)
   plot_init(&p, 620, 320);
   axis_fit(&p.x, tmn, tmx, 0);
   axis_fit(&p.y, vmn, vmx, 1);
-  sb_puts(b, "<section><h2>Hypervolume over time</h2>\n<p class=\"note\">Hypervolume of each "
-             "group's front against its recorded reference point.</p>\n");
+  sb_puts(b, "<section><h2>Hypervolume by trials</h2>\n<p class=\"note\">Hypervolume of each "
+             "group's front against the current reference point, after each number of the group's "
+             "trials (a step: the value holds until the front moves).</p>\n");
   legend(s);
   plot_open(b, &p, r->hv_time_label ? r->hv_time_label : "time", "hypervolume", NULL, NULL);
   for (size_t k = 0; k < n;) {
     size_t e = k;
     while (e < n && v[e].g == v[k].g) e++;
+    /* A step function: the history has a row only where the value moved, so the value holds
+     * until the next row (a straight line between rows would invent values in between). */
     sb_printf(b, "<polyline class=\"line\" stroke=\"%s\" points=\"", color_of(v[k].g));
-    for (size_t q = k; q < e; q++)
-      if (drawable(&p.y, v[q].v)) sb_printf(b, "%.1f,%.1f ", px(&p, v[q].t), py(&p, v[q].v));
+    int have = 0;
+    double last = 0;
+    for (size_t q = k; q < e; q++) {
+      if (!drawable(&p.y, v[q].v)) continue;
+      if (have) sb_printf(b, "%.1f,%.1f ", px(&p, v[q].t), py(&p, last));
+      sb_printf(b, "%.1f,%.1f ", px(&p, v[q].t), py(&p, v[q].v));
+      last = v[q].v;
+      have = 1;
+    }
     sb_puts(b, "\"/>\n");
     k = e;
   }
