@@ -1202,6 +1202,15 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
     code = DS_EXIT_STORE;
     goto out;
   }
+  /* How this run was started and, in a SLURM job, which job and which start of it (a requeued
+   * job keeps its id and counts its restarts): one row per start tells them apart. */
+  ds_launch_t launch;
+  ds_launch_detect(&launch, o->mpi_comm != 0);
+  if ((rc = ds_store_run_set_launch(c->store, c->run_id, &launch))) {
+    snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
+    code = DS_EXIT_STORE;
+    goto out;
+  }
   /* Which GPU each worker rank bound ("rank:device", comma-separated; trials.rank joins it). */
   char gpus[4096] = "";
   for (int r = 0; o->gpus && r < (o->mpi_comm ? o->mpi_size : 1); r++)

@@ -1,0 +1,4 @@
+# A real single-node SLURM (tests/slurm/cluster.sh starts slurmctld, slurmd and munged in a
+# temporary directory on free ports): launch under srun and mpirun, requeue, time limits.  Skipped
+# (77) unless root with slurm-wlm, munge and libpmix-dev installed (.ci/deps.sh test).
+ds_add_script_test(test_slurm_launch slurm/test_slurm_launch.sh LABELS "mpi;integration;slurm" TIMEOUT 150)

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# divsweep under a real SLURM (tests/slurm/cluster.sh: slurmctld + slurmd + munged on this
+# machine): sbatch scripts that launch the campaign with `srun --mpi=pmix -n 3` and with
+# `mpirun -np 3` inside the allocation.  Each must complete the campaign (every trial done once,
+# results bit-identical to a one-process run), record how it was launched in its runs row
+# (launcher, SLURM_JOB_ID, restart count, node list), and hand divsweep's exit code to SLURM
+# (srun's exit code is the job's: 0 done, 4 trials failed).
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/cluster.sh"
+slurm_up
+
+cat > "$TMP/s.json" <<'J'
+{"name": "sl", "task": "noop", "fixed": {"sleep_ms": 5},
+ "sweep": {"x": {"linear": [0, 1], "points": 60}}, "seeds": 1}
+J
+REF=$TMP/ref.db
+"$DS_BIN" run "$TMP/s.json" --db "$REF" --quiet --threads 2
+dump() { q "$1" "SELECT trial_key, status, attempts, printf('%.17g', value) FROM v_sl ORDER BY trial_key"; }
+
+# job LAUNCH SPEC DB: submits a batch script of 3 tasks that runs the campaign with LAUNCH, waits
+# for it and prints the job id.
+job() {
+  cat > "$TMP/job_$3.sh" <<J
+#!/bin/bash
+$1 "$DS_BIN" run "$2" --db "$TMP/$3" --quiet
+J
+  local jid
+  jid=$(sbatch --parsable -n 3 -o "$TMP/$3.out" "$TMP/job_$3.sh")
+  slurm_wait_job "$jid" 90 >/dev/null
+  echo "$jid"
+}
+
+# --- srun --mpi=pmix -n 3 ---------------------------------------------------------------------
+jid=$(job "srun --mpi=pmix -n 3" "$TMP/s.json" a.db)
+A=$TMP/a.db
+check "srun: the job completed with exit code 0" "$(slurm_job_field "$jid" JobState) $(slurm_job_field "$jid" ExitCode)" "COMPLETED 0:0"
+check "srun: every trial done exactly once" "$(q "$A" "SELECT count(*), count(DISTINCT trial_key), sum(status = 'done') FROM trials")" "60,60,60"
+check "srun: trials ran on both worker ranks" "$(q "$A" "SELECT count(DISTINCT rank) FROM trials")" 2
+check "srun: results equal a one-process run's bit for bit" "$(dump "$A" | md5sum)" "$(dump "$REF" | md5sum)"
+check "srun: the runs row records launcher, job id, restart count, node list" \
+  "$(q "$A" "SELECT how_ended, exit_code, ranks, launcher, slurm_job_id, slurm_restart_count, slurm_nodelist FROM runs")" \
+  "done,0,3,srun,$jid,0,$SLURM_NODE"
+
+# --- srun's exit code is divsweep's: 4 when trials fail permanently ----------------------------
+cat > "$TMP/f.json" <<'J'
+{"name": "fl", "task": "noop", "fixed": {"fail_rate": 1},
+ "sweep": {"x": {"linear": [0, 1], "points": 6}}, "seeds": 1, "trial": {"retries": 0}}
+J
+jid=$(job "srun --mpi=pmix -n 3" "$TMP/f.json" f.db)
+check "srun: failed trials make the job fail with divsweep's exit code 4" "$(slurm_job_field "$jid" JobState) $(slurm_job_field "$jid" ExitCode)" "FAILED 4:0"
+check "srun: the failed campaign's runs row" "$(q "$TMP/f.db" "SELECT exit_code, trials_failed, launcher FROM runs")" "4,6,srun"
+
+# --- mpirun -np 3 inside the allocation ----------------------------------------------------------
+jid=$(job "$DS_MPIEXEC -np 3" "$TMP/s.json" m.db)
+M=$TMP/m.db
+check "mpirun in a job: the job completed with exit code 0" "$(slurm_job_field "$jid" JobState) $(slurm_job_field "$jid" ExitCode)" "COMPLETED 0:0"
+check "mpirun in a job: every trial done exactly once" "$(q "$M" "SELECT count(*), count(DISTINCT trial_key), sum(status = 'done') FROM trials")" "60,60,60"
+check "mpirun in a job: results equal a one-process run's bit for bit" "$(dump "$M" | md5sum)" "$(dump "$REF" | md5sum)"
+check "mpirun in a job: the runs row records launcher, job id, restart count, node list" \
+  "$(q "$M" "SELECT how_ended, exit_code, ranks, launcher, slurm_job_id, slurm_restart_count, slurm_nodelist FROM runs")" \
+  "done,0,3,mpirun,$jid,0,$SLURM_NODE"
+
+# --- outside SLURM: launcher recorded, SLURM columns NULL ---------------------------------------
+(unset SLURM_CONF; "$DS_BIN" run "$TMP/s.json" --db "$TMP/l.db" --quiet --threads 2)
+check "a local run records launcher local and no job" "$(q "$TMP/l.db" "SELECT launcher, slurm_job_id IS NULL, slurm_restart_count IS NULL FROM runs")" "local,1,1"
+mpi 3 "$DS_BIN" run "$TMP/s.json" --db "$TMP/p.db" --quiet
+check "mpirun outside SLURM records launcher mpirun and no job" "$(q "$TMP/p.db" "SELECT launcher, slurm_job_id IS NULL FROM runs")" "mpirun,1"
+finish
