@@ -2,3 +2,6 @@
 # temporary directory on free ports): launch under srun and mpirun, requeue, time limits.  Skipped
 # (77) unless root with slurm-wlm, munge and libpmix-dev installed (.ci/deps.sh test).
 ds_add_script_test(test_slurm_launch slurm/test_slurm_launch.sh LABELS "mpi;integration;slurm" TIMEOUT 150)
+ds_add_script_test(test_slurm_requeue slurm/test_slurm_requeue.sh LABELS "mpi;integration;slurm" TIMEOUT 200)
+# Skips (77) until branch sig is merged: see the comment at the top of the script.
+ds_add_script_test(test_slurm_requeue_mpirun slurm/test_slurm_requeue_mpirun.sh LABELS "mpi;integration;slurm" TIMEOUT 200)
