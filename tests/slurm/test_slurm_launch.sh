@@ -26,7 +26,7 @@ $1 "$DS_BIN" run "$2" --db "$TMP/$3" --quiet
 J
   local jid
   jid=$(sbatch --parsable -n 3 -o "$TMP/$3.out" "$TMP/job_$3.sh")
-  slurm_wait_job "$jid" 90 >/dev/null
+  slurm_wait_job "$jid" 90 >/dev/null || true
   echo "$jid"
 }
 
@@ -59,6 +59,15 @@ check "mpirun in a job: results equal a one-process run's bit for bit" "$(dump "
 check "mpirun in a job: the runs row records launcher, job id, restart count, node list" \
   "$(q "$M" "SELECT how_ended, exit_code, ranks, launcher, slurm_job_id, slurm_restart_count, slurm_nodelist FROM runs")" \
   "done,0,3,mpirun,$jid,0,$SLURM_NODE"
+
+# --- the shipped template, experiments/slurm/cpu_campaign.sbatch (-n 3 overrides its --ntasks) --
+sed -e "s|^SPEC=.*|SPEC=$TMP/s.json|" -e "s|^DB=.*|DB=$TMP/t.db|" -e "s|^DIVSWEEP=.*|DIVSWEEP=$DS_BIN|" \
+  "$DS_SRC/experiments/slurm/cpu_campaign.sbatch" > "$TMP/cpu.sbatch"
+jid=$(sbatch --parsable -n 3 -o "$TMP/t.out" "$TMP/cpu.sbatch")
+slurm_wait_job "$jid" 90 >/dev/null || true
+check "cpu_campaign.sbatch: completed, every trial done once, bit-identical" \
+  "$(slurm_job_field "$jid" ExitCode) $(q "$TMP/t.db" "SELECT count(DISTINCT trial_key), sum(status = 'done') FROM trials") $(dump "$TMP/t.db" | md5sum)" \
+  "0:0 60,60 $(dump "$REF" | md5sum)"
 
 # --- outside SLURM: launcher recorded, SLURM columns NULL ---------------------------------------
 (unset SLURM_CONF; "$DS_BIN" run "$TMP/s.json" --db "$TMP/l.db" --quiet --threads 2)
