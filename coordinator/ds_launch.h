@@ -7,6 +7,8 @@
 #ifndef DS_LAUNCH_H
 #define DS_LAUNCH_H
 
+#include <stddef.h>
+
 typedef struct ds_launch {
   char launcher[16];        /* "srun", "mpirun", "mpi" (another MPI launcher) or "local" */
   char slurm_job_id[32];    /* SLURM_JOB_ID; "" outside a SLURM job */
@@ -20,5 +22,12 @@ typedef struct ds_launch {
  * mpirun variables: mpirun inside a job starts its daemons with srun, so its ranks also carry
  * SLURM step variables, and the mpirun test comes first.  Never fails; any thread. */
 void ds_launch_detect(ds_launch_t *out, int under_mpi);
+
+/* Refuses (returns 1, one line in err) a run that is one of several copies srun started without
+ * MPI wiring: not under MPI (under_mpi 0) inside an srun step of more than one task
+ * (SLURM_STEP_NUM_TASKS > 1 with SLURM_STEP_ID set).  Each copy would otherwise run the whole
+ * campaign on its own, all but one refused by the database lock (exit 2), the one left doing
+ * every trial alone.  Returns 0 otherwise, err untouched.  Any thread. */
+int ds_launch_refuse_unwired(int under_mpi, char *err, size_t err_len);
 
 #endif

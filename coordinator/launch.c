@@ -29,3 +29,14 @@ void ds_launch_detect(ds_launch_t *out, int under_mpi) {
     copy_env(out->slurm_nodelist, sizeof out->slurm_nodelist, "SLURM_JOB_NODELIST");
   }
 }
+
+int ds_launch_refuse_unwired(int under_mpi, char *err, size_t err_len) {
+  const char *n = getenv("SLURM_STEP_NUM_TASKS");
+  if (under_mpi || !getenv("SLURM_STEP_ID") || !n || atoi(n) <= 1) return 0;
+  snprintf(err, err_len,
+           "srun started %d copies of divsweep without MPI between them (SLURM_STEP_NUM_TASKS=%d, no PMIx/PMI"
+           " rank): run `srun --mpi=pmix ...` (or set MpiDefault=pmix), or run one task (`srun -n 1`, or"
+           " divsweep alone in the batch script) for one process with worker threads",
+           atoi(n), atoi(n));
+  return 1;
+}

@@ -76,7 +76,26 @@ static void a_batch_script_run_without_srun_is_local_inside_its_job(void) {
   ASSERT_STREQ(l.slurm_nodelist, "n1");
 }
 
+static void several_srun_copies_without_mpi_are_refused_and_one_task_is_not(void) {
+  clear_env();
+  char err[512] = "";
+  ASSERT_EQ_INT(ds_launch_refuse_unwired(0, err, sizeof err), 0); /* no SLURM at all */
+  setenv("SLURM_STEP_ID", "0", 1);
+  setenv("SLURM_STEP_NUM_TASKS", "1", 1);
+  ASSERT_EQ_INT(ds_launch_refuse_unwired(0, err, sizeof err), 0); /* srun -n 1: a local run */
+  setenv("SLURM_STEP_NUM_TASKS", "3", 1);
+  ASSERT_EQ_INT(ds_launch_refuse_unwired(1, err, sizeof err), 0); /* srun --mpi=pmix -n 3 */
+  ASSERT_STREQ(err, "");
+  ASSERT_EQ_INT(ds_launch_refuse_unwired(0, err, sizeof err), 1); /* srun -n 3, no MPI */
+  ASSERT_CONTAINS(err, "srun --mpi=pmix");
+  ASSERT_CONTAINS(err, "SLURM_STEP_NUM_TASKS=3");
+  unsetenv("SLURM_STEP_ID"); /* the batch step: SLURM_NTASKS may be 3, but no step variables */
+  ASSERT_EQ_INT(ds_launch_refuse_unwired(0, err, sizeof err), 0);
+  unsetenv("SLURM_STEP_NUM_TASKS");
+}
+
 int main(void) {
+  RUN_TEST(several_srun_copies_without_mpi_are_refused_and_one_task_is_not);
   RUN_TEST(a_process_outside_slurm_and_mpi_is_local_with_no_job);
   RUN_TEST(srun_ranks_are_srun_with_job_restart_count_and_nodelist);
   RUN_TEST(mpirun_inside_a_job_is_mpirun_although_srun_started_its_daemons);

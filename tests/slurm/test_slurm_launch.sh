@@ -69,6 +69,18 @@ check "cpu_campaign.sbatch: completed, every trial done once, bit-identical" \
   "$(slurm_job_field "$jid" ExitCode) $(q "$TMP/t.db" "SELECT count(DISTINCT trial_key), sum(status = 'done') FROM trials") $(dump "$TMP/t.db" | md5sum)" \
   "0:0 60,60 $(dump "$REF" | md5sum)"
 
+# --- srun without MPI wiring starts 3 separate copies: refused, nothing created ------------------
+jid=$(job "srun -n 3" "$TMP/s.json" u.db)
+check "srun without --mpi: every copy refuses with exit 1, before creating the database" \
+  "$(slurm_job_field "$jid" ExitCode) $(grep -c 'without MPI between them' "$TMP/u.db.out") $(test -e "$TMP/u.db" && echo created || echo absent)" \
+  "1:0 3 absent"
+
+# --- divsweep alone in the batch script: one process with threads, inside the job --------------
+jid=$(job "" "$TMP/s.json" b.db)
+check "batch script alone: local run, done, job recorded" \
+  "$(slurm_job_field "$jid" ExitCode) $(q "$TMP/b.db" "SELECT how_ended, launcher, ranks, slurm_job_id, slurm_nodelist FROM runs")" \
+  "0:0 done,local,1,$jid,$SLURM_NODE"
+
 # --- outside SLURM: launcher recorded, SLURM columns NULL ---------------------------------------
 (unset SLURM_CONF; "$DS_BIN" run "$TMP/s.json" --db "$TMP/l.db" --quiet --threads 2)
 check "a local run records launcher local and no job" "$(q "$TMP/l.db" "SELECT launcher, slurm_job_id IS NULL, slurm_restart_count IS NULL FROM runs")" "local,1,1"
