@@ -16,8 +16,8 @@
 # Everything lives in this instance's temporary directory: state, spool, logs, PID files, the
 # munge socket and key.  The three TCP ports (slurmctld, slurmd, srun) are picked free at start
 # up, so two tests, or two checkouts' make test, can each run their own cluster at once.  The
-# node is declared with CPUs=8 (SlurmdParameters=config_overrides): `slurmd -C` sees the 2 CPUs
-# of a CI machine, and the tests run 3 ranks.  Clients (sbatch, srun, squeue, scontrol) find this
+# node is declared with CPUs=16 (SlurmdParameters=config_overrides): `slurmd -C` sees the 2 CPUs
+# of a CI machine, and the tests run several 3-rank jobs side by side (their trials mostly sleep).  Clients (sbatch, srun, squeue, scontrol) find this
 # cluster through SLURM_CONF, which slurm_up exports; jobs inherit it.
 #
 # Measured on Debian 12 (slurm-wlm 22.05.8): slurm_up takes about 2 s; a requeued job is held
@@ -130,7 +130,7 @@ InactiveLimit=0
 KillWait=${SLURM_KILLWAIT:-10}
 MinJobAge=300
 OverTimeLimit=0
-NodeName=$host NodeAddr=127.0.0.1 CPUs=8 State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=16 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
   export SLURM_CONF=$d/slurm.conf

@@ -28,7 +28,8 @@ cat > "$TMP/s.json" <<'J'
 J
 N=320
 REF=$TMP/ref.db
-"$DS_BIN" run "$TMP/s.json" --db "$REF" --quiet --threads 4
+"$DS_BIN" run "$TMP/s.json" --db "$REF" --quiet --threads 4 &
+ref_pid=$!
 dump() { q "$1" "SELECT trial_key, status, attempts, printf('%.17g', value) FROM v_rq ORDER BY trial_key"; }
 
 script() { # script DB: a batch script that runs (or resumes) the campaign into DB
@@ -50,11 +51,17 @@ wait_runs() {
   return 1
 }
 
-# --- 1. scontrol requeue -------------------------------------------------------------------------
+# Both jobs run side by side (the node declares 16 CPUs): A is requeued, B cancelled with TERM.
 A=$TMP/a.db
+B=$TMP/b.db
 jid=$(sbatch --parsable --requeue -n 3 -o "$TMP/a.out" --open-mode=append "$(script a.db)")
+jb=$(sbatch --parsable -n 3 -o "$TMP/b.out" "$(script b.db)")
 wait_done "$A" 40
 scontrol requeue "$jid"
+wait_done "$B" 40
+scancel --signal=TERM "${SCANCEL[@]}" "$jb"
+
+# --- 1. scontrol requeue -------------------------------------------------------------------------
 wait_runs "$A" 1 interrupted || true
 slurm_wait_state "$jid" PENDING 30 || true
 before=$(q "$A" "SELECT count(*) FROM trials WHERE status = 'done'")
@@ -64,6 +71,17 @@ check "requeue: the first start recorded interrupted, exit 3, restart 0" \
   "interrupted,3,$LAUNCH,$jid,0"
 check "requeue: nothing left running or pending" "$(q "$A" "SELECT count(*) FROM trials WHERE status IN ('running','pending')")" 0
 scontrol update JobId="$jid" StartTime=now || true
+
+# --- 2. scancel --signal=TERM, then resubmission ---------------------------------------------------
+st=$(slurm_wait_job "$jb" 30 || true)
+before=$(q "$B" "SELECT count(*) FROM trials WHERE status = 'done'")
+check_true "scancel TERM: the campaign stopped mid-way ($before of $N done)" test "$before" -gt 0 -a "$before" -lt "$N"
+check "scancel TERM: the job ended with divsweep's exit code 3 (resumable)" "$st $(slurm_job_field "$jb" ExitCode)" "FAILED 3:0"
+check "scancel TERM: the run recorded interrupted" "$(q "$B" "SELECT how_ended, exit_code, slurm_job_id FROM runs")" "interrupted,3,$jb"
+jb2=$(sbatch --parsable -n 3 -o "$TMP/b.out" --open-mode=append "$TMP/job_b.db.sh")
+
+# --- the requeued job and the resubmitted one finish the campaigns ---------------------------------
+wait "$ref_pid"
 st=$(slurm_wait_job "$jid" 90 || true)
 check "requeue: the same job restarted once and completed" "$st $(slurm_job_field "$jid" Restarts) $(slurm_job_field "$jid" ExitCode)" "COMPLETED 1 0:0"
 check "requeue: one runs row per start, same job id, restart counts 0 and 1" \
@@ -73,20 +91,9 @@ check "requeue: every trial key exactly once, all done" "$(q "$A" "SELECT count(
 check "requeue: results equal an uninterrupted run's bit for bit" "$(dump "$A" | md5sum)" "$(dump "$REF" | md5sum)"
 check "requeue: the two starts together did every trial once" "$(q "$A" "SELECT sum(trials_done) FROM runs")" "$N"
 
-# --- 2. scancel --signal=TERM, then resubmission ---------------------------------------------------
-B=$TMP/b.db
-jid=$(sbatch --parsable -n 3 -o "$TMP/b.out" "$(script b.db)")
-wait_done "$B" 40
-scancel --signal=TERM "${SCANCEL[@]}" "$jid"
-st=$(slurm_wait_job "$jid" 30 || true)
-before=$(q "$B" "SELECT count(*) FROM trials WHERE status = 'done'")
-check_true "scancel TERM: the campaign stopped mid-way ($before of $N done)" test "$before" -gt 0 -a "$before" -lt "$N"
-check "scancel TERM: the job ended with divsweep's exit code 3 (resumable)" "$st $(slurm_job_field "$jid" ExitCode)" "FAILED 3:0"
-check "scancel TERM: the run recorded interrupted" "$(q "$B" "SELECT how_ended, exit_code, slurm_job_id FROM runs")" "interrupted,3,$jid"
-jid2=$(sbatch --parsable -n 3 -o "$TMP/b.out" --open-mode=append "$TMP/job_b.db.sh")
-st=$(slurm_wait_job "$jid2" 90 || true)
-check "resubmitted: the new job completed" "$st $(slurm_job_field "$jid2" ExitCode)" "COMPLETED 0:0"
-check "resubmitted: one runs row per job" "$(q "$B" "SELECT group_concat(how_ended || ':' || slurm_job_id, ' ') FROM (SELECT * FROM runs ORDER BY run_id)")" "interrupted:$jid done:$jid2"
+st=$(slurm_wait_job "$jb2" 90 || true)
+check "resubmitted: the new job completed" "$st $(slurm_job_field "$jb2" ExitCode)" "COMPLETED 0:0"
+check "resubmitted: one runs row per job" "$(q "$B" "SELECT group_concat(how_ended || ':' || slurm_job_id, ' ') FROM (SELECT * FROM runs ORDER BY run_id)")" "interrupted:$jb done:$jb2"
 check "resubmitted: every trial key exactly once, all done" "$(q "$B" "SELECT count(*), count(DISTINCT trial_key), sum(status = 'done') FROM trials")" "$N,$N,$N"
 check "resubmitted: results equal an uninterrupted run's bit for bit" "$(dump "$B" | md5sum)" "$(dump "$REF" | md5sum)"
 finish
