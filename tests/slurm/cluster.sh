@@ -6,8 +6,9 @@
 #                   shows the node idle.  Exits 77 with the reason when the test cannot run here
 #                   (not root, a package missing, a daemon that does not come up).
 #   slurm_down      stops the daemons by PID (TERM, then KILL after 5 s), and the jobs' step
-#                   daemons of this cluster with them.  slurm_up installs it in the EXIT trap, so
-#                   no daemon outlives the test, whichever way it ends.
+#                   daemons of this cluster with them.  slurm_up installs it in the EXIT trap, and
+#                   a detached watchdog runs it if the test is killed (SIGKILL, a ctest timeout),
+#                   so no daemon outlives the test, whichever way it ends.
 #   slurm_wait_job JOBID [SECONDS]   waits until the job has left the queue (COMPLETED, FAILED,
 #                   CANCELLED, TIMEOUT...) and prints its final state.
 #   slurm_job_field JOBID FIELD      one field of `scontrol show job` (JobState, ExitCode,
@@ -146,6 +147,15 @@ EOF
   SLURM_PIDS+=($!)
   slurmd -D -f "$d/slurm.conf" -N "$host" >"$d/slurmd.out" 2>&1 &
   SLURM_PIDS+=($!)
+  # A watchdog, detached (double fork: its parent is init, so that ctest's kill of a test that
+  # timed out, which walks the test's process tree, misses it): when this shell is gone without
+  # its EXIT trap having run (SIGKILL; the trap removes $TMP), it stops this cluster's daemons
+  # and step daemons and removes $TMP.
+  local me=$$
+  ( ( trap '' INT TERM HUP
+      while kill -0 "$me" 2>/dev/null; do sleep 1; done
+      if [ -e "$SLURM_DIR/slurm.conf" ]; then slurm_down >/dev/null 2>&1; rm -rf "$TMP"; fi
+    ) </dev/null >/dev/null 2>&1 & )
   local st=
   for i in $(seq 150); do
     st=$(sinfo -h -N -n "$host" -o %t 2>/dev/null || true)
@@ -165,6 +175,7 @@ slurm_job_field() { # JOBID FIELD
 slurm_wait_job() { # JOBID [SECONDS]
   local i st
   for i in $(seq $((${2:-60} * 5))); do
+    kill -0 $$ 2>/dev/null || return 1 # the test was killed: do not outlive it in a $(...)
     st=$(slurm_job_field "$1" JobState)
     case "$st" in
       COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|PREEMPTED|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE) echo "$st"; return 0 ;;
@@ -179,6 +190,7 @@ slurm_wait_job() { # JOBID [SECONDS]
 slurm_wait_state() {
   local i
   for i in $(seq $((${3:-60} * 5))); do
+    kill -0 $$ 2>/dev/null || return 1
     [ "$(slurm_job_field "$1" JobState)" = "$2" ] && return 0
     sleep 0.2
   done
