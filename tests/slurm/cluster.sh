@@ -16,10 +16,11 @@
 #
 # Everything lives in this instance's temporary directory: state, spool, logs, PID files, the
 # munge socket and key.  The three TCP ports (slurmctld, slurmd, srun) are picked free at start
-# up, so two tests, or two checkouts' make test, can each run their own cluster at once.  The
-# node is declared with CPUs=16 (SlurmdParameters=config_overrides): `slurmd -C` sees the 2 CPUs
-# of a CI machine, and the tests run several 3-rank jobs side by side (their trials mostly sleep).  Clients (sbatch, srun, squeue, scontrol) find this
-# cluster through SLURM_CONF, which slurm_up exports; jobs inherit it.
+# up, and job ids start at a random FirstJobId, so two tests, or two checkouts' make test, can
+# each run their own cluster at once.  The node is declared with CPUs=16
+# (SlurmdParameters=config_overrides): `slurmd -C` sees the 2 CPUs of a CI machine, and the tests
+# run several 3-rank jobs side by side (their trials mostly sleep).  Clients (sbatch, srun,
+# squeue, scontrol) find this cluster through SLURM_CONF, which slurm_up exports; jobs inherit it.
 #
 # Measured on Debian 12 (slurm-wlm 22.05.8): slurm_up takes about 2 s; a requeued job is held
 # about 120 s (Reason=BeginTime) unless lifted with `scontrol update JobId=... StartTime=now`.
