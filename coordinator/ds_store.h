@@ -26,8 +26,9 @@
 
 #include "ds_spec.h"
 #include "ds_wire.h"
+#include "ds_launch.h"
 
-#define DS_SCHEMA_VERSION 3
+#define DS_SCHEMA_VERSION 4
 
 typedef struct ds_store ds_store_t;
 
@@ -108,6 +109,10 @@ int ds_store_run_begin(ds_store_t *s, int64_t campaign_id, int ranks, const char
 /* Records which CUDA device each worker rank bound ("rank:device,..."; runs.gpus, NULL when none).
  * Same thread as ds_store_run_begin.  Returns 0 or DS_ESTORE (detail in ds_store_errmsg). */
 int ds_store_run_set_gpus(ds_store_t *s, int64_t run_id, const char *gpus);
+/* Records how the run was launched (runs.launcher, slurm_job_id, slurm_restart_count,
+ * slurm_nodelist; the SLURM columns stay NULL outside a job).  Same thread as
+ * ds_store_run_begin.  Returns 0 or DS_ESTORE (detail in ds_store_errmsg). */
+int ds_store_run_set_launch(ds_store_t *s, int64_t run_id, const ds_launch_t *launch);
 int ds_store_run_end(ds_store_t *s, int64_t run_id, const char *how, int exit_code, int64_t trials_done,
                      int64_t trials_failed);
 

@@ -133,6 +133,16 @@ static const char *DDL_V3 =
     "  error TEXT, rank INTEGER, host TEXT, started_at REAL, finished_at REAL, requeued_at REAL);\n"
     "CREATE INDEX trial_errors_by_key ON trial_errors(campaign_id, trial_key);\n";
 
+/* Version 4: how each run was started (runs.launcher: srun, mpirun, mpi or local) and, inside a
+ * SLURM job, the job's id, its restart count (0 on the first start, n after n requeues) and its
+ * node list as SLURM wrote it (SLURM_JOB_NODELIST, e.g. "node[01-04]"): a requeued campaign has
+ * one runs row per start, and these columns say which start it was. */
+static const char *DDL_V4 =
+    "ALTER TABLE runs ADD COLUMN launcher TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN slurm_job_id TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN slurm_restart_count INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN slurm_nodelist TEXT;\n";
+
 static double wall_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -190,7 +200,8 @@ static int migrate(ds_store_t *s, int from) {
       rc = exec(s, "ROLLBACK TO key_index", "rollback to savepoint");
     if (!rc) rc = exec(s, "RELEASE key_index", "release savepoint");
   }
-  if (!rc) rc = exec(s, "PRAGMA user_version = 3", "set user_version");
+  if (!rc && from < 4) rc = exec(s, DDL_V4, "migrating table runs to schema 4");
+  if (!rc) rc = exec(s, "PRAGMA user_version = 4", "set user_version");
   if (!rc) rc = exec(s, "COMMIT", "commit migration");
   sqlite3_exec(s->db, "PRAGMA legacy_alter_table = OFF", NULL, NULL, NULL);
   if (rc) {
@@ -859,6 +870,25 @@ int ds_store_run_set_gpus(ds_store_t *s, int64_t run_id, const char *gpus) {
     return sql_err(s, "table runs");
   sqlite3_bind_text(st, 1, gpus, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, run_id);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(s, "updating table runs");
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int ds_store_run_set_launch(ds_store_t *s, int64_t run_id, const ds_launch_t *l) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "UPDATE runs SET launcher = ?2, slurm_job_id = ?3, slurm_restart_count = ?4,"
+                         " slurm_nodelist = ?5 WHERE run_id = ?1",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "table runs");
+  sqlite3_bind_int64(st, 1, run_id);
+  sqlite3_bind_text(st, 2, l->launcher, -1, SQLITE_STATIC);
+  if (l->slurm_job_id[0]) {
+    sqlite3_bind_text(st, 3, l->slurm_job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, l->slurm_restart_count);
+  }
+  if (l->slurm_nodelist[0]) sqlite3_bind_text(st, 5, l->slurm_nodelist, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(s, "updating table runs");
   sqlite3_finalize(st);
   return rc;
