@@ -37,5 +37,6 @@ int ds_cli_status(int argc, char **argv);
 int ds_cli_query(int argc, char **argv);
 int ds_cli_pareto(int argc, char **argv); /* cli_pareto.c */
 int ds_cli_report(int argc, char **argv); /* cli_pareto.c */
+int ds_cli_repair(int argc, char **argv); /* cli_repair.c */
 
 #endif
