@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ds_cli.h"
 #include "ds_error.h"
@@ -98,8 +99,12 @@ int ds_cli_repair(int argc, char **argv) {
     return DS_EXIT_STORE;
   }
   sqlite3 *db = ds_store_db(s);
-  /* A dry run leaves the file's bytes as they were: no checkpoint of a WAL it found on close. */
-  if (!apply) sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+  /* A dry run leaves the file's bytes as they were: a WAL that a killed run left behind is not
+   * checkpointed into it on close (an empty or absent one is simply removed, as usual). */
+  char wal[4200];
+  struct stat wst;
+  snprintf(wal, sizeof wal, "%s-wal", db_path);
+  if (!apply && stat(wal, &wst) == 0 && wst.st_size > 0) sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
   char damage[1024];
   if (ds_store_quick_check(s, damage, sizeof damage)) {
     fprintf(stderr, "divsweep repair: %s: this database is damaged; SQLite's integrity check reports: %s\n", db_path,

@@ -1261,27 +1261,36 @@ int ds_store_quick_check(ds_store_t *s, char *out, size_t out_len) {
         ok = 1;
         continue;
       }
-      if (n++ < 4 && len + 8 < out_len) len += (size_t)snprintf(out + len, out_len - len, "%s%s", len ? "; " : "", r);
-      /* "Tree N page P ...": N is the root page of the damaged table or index. */
+      /* SQLite's report starts "*** in database main ***\n": keep it to one line. */
+      if (!strncmp(r, "*** in database main ***\n", 25)) r += 25;
+      if (n++ < 4 && len + 8 < out_len) {
+        size_t at = len;
+        len += (size_t)snprintf(out + len, out_len - len, "%s%s", len ? "; " : "", r);
+        if (len >= out_len) len = out_len - 1;
+        for (char *c = out + at; *c; c++)
+          if (*c == '\n') *c = ' ';
+      }
+      /* "Tree N page P ..." (N is the root page of the damaged table or index) or "Page N: ..."
+       * (a root page when N is one). */
       const char *t = strstr(r, "Tree ");
+      if (!t) t = strstr(r, "Page ");
       if (t && strlen(trees) + 16 < sizeof trees)
         snprintf(trees + strlen(trees), sizeof trees - strlen(trees), "%s%ld", trees[0] ? "," : "", strtol(t + 5, NULL, 10));
     }
   }
-  if (!st || step != SQLITE_DONE) {
-    snprintf(out + len, out_len - len, "%sPRAGMA quick_check failed: %s", len ? "; " : "", sqlite3_errmsg(s->db));
-    sqlite3_finalize(st);
-    return DS_EDAMAGED;
-  }
+  int failed = !st || step != SQLITE_DONE;
+  if (failed) snprintf(out + len, out_len - len, "%sPRAGMA quick_check failed: %s", len ? "; " : "", sqlite3_errmsg(s->db));
   sqlite3_finalize(st);
-  if (ok && n == 0) return 0;
+  st = NULL;
+  if (!failed && ok && n == 0) return 0;
   /* Name what the damaged b-trees are, when the schema itself is still readable. */
   if (trees[0]) {
     char sql[400];
-    snprintf(sql, sizeof sql, "SELECT group_concat(type || ' ' || name, ', ') FROM sqlite_master WHERE rootpage IN (%s)", trees);
+    snprintf(sql, sizeof sql, "SELECT group_concat(type || ' ' || name || ' (root page ' || rootpage || ')', ', ') FROM sqlite_master"
+                        " WHERE rootpage IN (%s)", trees);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
         sqlite3_column_text(st, 0))
-      snprintf(out + strlen(out), out_len - strlen(out), " (damaged: %s)", (const char *)sqlite3_column_text(st, 0));
+      snprintf(out + strlen(out), out_len - strlen(out), "; damaged: %s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
   }
   return DS_EDAMAGED;
