@@ -95,7 +95,8 @@ check_true "repaired file: says so" grep -q "nothing to repair" <<<"$out"
 set +e; "$DS_BIN" resume --db "$D" --quiet; rc=$?; set -e
 check "resume after repair: exit 4 (the kept failed row stays failed)" "$rc" 4
 check "resume after repair: every key once, all 50 there" "$(q "$D" "SELECT count(*), count(DISTINCT trial_key) FROM trials")" "50,50"
-"$DS_BIN" resume --db "$D" --quiet --retry-failed
+set +e; "$DS_BIN" resume --db "$D" --quiet --retry-failed; rc=$?; set -e
+check "resume --retry-failed: exit 0" "$rc" 0
 check "resume --retry-failed: every trial done, each key once" "$(q "$D" "SELECT count(*), count(DISTINCT trial_key), sum(status = 'done') FROM trials")" "50,50,50"
 check "resume --retry-failed: campaign done" "$(q "$D" "SELECT status FROM campaigns")" done
 check "every result equals the undamaged run's, bit for bit" "$(dump "$D" | md5sum)" "$(dump "$ORIG" | md5sum)"
@@ -117,8 +118,9 @@ check_true "legacy dry run: would migrate" grep -q "migrate from version 2 to 3"
 check "legacy dry run: six duplicate rows to delete" "$(grep -c 'delete trial_id' <<<"$out")" 6
 "$DS_BIN" repair --db "$G" --apply > /dev/null
 check "legacy apply: schema 3, old key scheme kept, canonical order" "$(q "$G" "SELECT key_scheme, trial_order FROM campaigns"),$(sqlite3 "$G" "PRAGMA user_version")" "1,2,3"
-check "legacy apply: 44 keys once each" "$(q "$G" "SELECT count(*), count(DISTINCT trial_key) FROM trials")" "44,44"
-"$DS_BIN" resume --db "$G" --quiet
+check "legacy apply: 44 keys once each, all trials of the stored spec" "$(q "$G" "SELECT count(*), count(DISTINCT trial_key), sum(idx BETWEEN 0 AND 49) FROM trials")" "44,44,44"
+set +e; "$DS_BIN" resume --db "$G" --quiet; rc=$?; set -e
+check "legacy resume: exit 0" "$rc" 0
 check "legacy resume: every trial done, each key once" "$(q "$G" "SELECT count(*), count(DISTINCT trial_key), sum(status = 'done') FROM trials")" "50,50,50"
 check "legacy resume: results equal an uninterrupted divsweep 0.1 run's, bit for bit" "$(dump "$G" | md5sum)" "$(md5sum < "$DS_SRC/tests/data/legacy_v2_n_ba.ref")"
 
