@@ -15,6 +15,10 @@
  *     and any spelling of the spec file expand alike.  Campaigns from schema 2 are renumbered by
  *     key once (ds_store_campaign_reindex) before they are resumed.
  *   - A first write is a plain INSERT (no upsert, no RETURNING: those cost 3x on this path).
+ *   - Apart from --retry-failed's re-queue of failed rows, finished rows are deleted only by
+ *     `divsweep repair` (the ds_store_repair_* steps at the end), and only rows whose key another
+ *     row of the campaign also holds; it runs in one transaction under the same lock as a run,
+ *     and reports every change it makes.
  *   - Opening never changes a database it then refuses (checks precede the first write).
  */
 #include <ctype.h>

@@ -134,6 +134,17 @@ check "only a stale runs row: dry run exit 5, one change" "$rc,$(grep -c '^  ' <
 check "only a stale runs row: applied" "$(q "$R" "SELECT how_ended FROM runs ORDER BY run_id DESC LIMIT 1")" killed
 check "only a stale runs row: results untouched" "$(dump "$R" | md5sum)" "$(dump "$ORIG" | md5sum)"
 
+# ---- a row whose key is no trial of the stored spec: reported and kept, never deleted ---------
+S=$TMP/s.db
+cp "$ORIG" "$S"
+sqlite3 "$S" "INSERT INTO trials(campaign_id,trial_key,idx,seed,params_json,status,attempts) VALUES (1, x'00112233445566778899aabbccddeeff', 7, 0, '{}', 'done', 1)"
+set +e; out=$("$DS_BIN" repair --db "$S" --apply 2>&1); rc=$?; set -e
+check "stray row: apply exit 0" "$rc" 0
+check_true "stray row: reported as not a trial of the stored spec" grep -q "00112233445566778899aabbccddeeff.*idx 7 -> -1 (not a trial of the stored spec" <<<"$out"
+check "stray row: kept, numbered -1" "$(q "$S" "SELECT count(*) FROM trials WHERE idx = -1"),$(q "$S" "SELECT count(*) FROM trials")" "1,51"
+set +e; "$DS_BIN" resume --db "$S" --campaign n_ba --quiet; rc=$?; set -e
+check "stray row: the campaign counts as complete without it" "$rc,$(q "$S" "SELECT status FROM campaigns")" "0,done"
+
 # ---- --campaign: the index covers the whole file ----------------------------------------------
 M=$TMP/m.db
 cp "$ORIG" "$M"
