@@ -1,4 +1,5 @@
-/* ds_cli.h — the read-side commands: validate, status, query (and result formatting). */
+/* ds_cli.h — the commands other than run/resume: validate, status, query (and result formatting),
+ * pareto, report, and repair (the one that writes: cli_repair.c, through the store). */
 #ifndef DS_CLI_H
 #define DS_CLI_H
 
