@@ -114,7 +114,7 @@ set +e; out=$("$DS_BIN" repair --db "$G" 2>&1); rc=$?; set -e
 check "legacy dry run: exit 5" "$rc" 5
 check "legacy dry run: the file's bytes are unchanged" "$(sha256sum < "$G")" "$sum0"
 check "legacy dry run: still schema 2" "$(sqlite3 "$G" "PRAGMA user_version")" 2
-check_true "legacy dry run: would migrate" grep -q "migrate from version 2 to 3" <<<"$out"
+check_true "legacy dry run: would migrate" grep -q "migrate from version 2 to 4" <<<"$out"
 check "legacy dry run: six duplicate rows to delete" "$(grep -c 'delete trial_id' <<<"$out")" 6
 "$DS_BIN" repair --db "$G" --apply > /dev/null
 check "legacy apply: current schema, old key scheme kept, canonical order" "$(q "$G" "SELECT key_scheme, trial_order FROM campaigns"),$(sqlite3 "$G" "PRAGMA user_version")" "1,2,4"
