@@ -1336,8 +1336,9 @@ int ds_store_repair_begin(ds_store_t *s, ds_repair_log_t *log) {
   if (rc) return rc;
   s->in_txn = 1;
   if (s->version < DS_SCHEMA_VERSION) {
-    note(log, "schema: migrate from version %d to %d (key scheme and trial order columns, table trial_errors)",
-         s->version, DS_SCHEMA_VERSION);
+    note(log, "schema: migrate from version %d to %d (%s)", s->version, DS_SCHEMA_VERSION,
+         s->version < 3 ? "key scheme and trial order columns, table trial_errors; launcher and SLURM columns of runs"
+                        : "launcher and SLURM columns of runs");
     if ((rc = migrate_steps(s, s->version))) return rc;
     s->version = DS_SCHEMA_VERSION;
   }
