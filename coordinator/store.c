@@ -213,6 +213,24 @@ static int migrate(ds_store_t *s, int from) {
    * that a reader sees either the old schema or the new, never a step between (nor, for a new
    * file, tables without their version). */
   if (from >= DS_SCHEMA_VERSION) return 0;
+  if (from >= 1 && from < 3) {
+    /* Opening never changes a database it then refuses: an older file whose trials hold a key
+     * twice (an older divsweep's resume) stays as it is, for `repair` to show and fix. */
+    sqlite3_stmt *st = NULL;
+    int dups = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM trials GROUP BY campaign_id, trial_key HAVING count(*) > 1 LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+      return sql_err(s, "reading table trials");
+    int step = sqlite3_step(st);
+    dups = step == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) return sql_err(s, "reading table trials");
+    if (dups)
+      return set_err(s, DS_EDAMAGED,
+                     "%s: table trials holds trial keys more than once (left by an older divsweep's resume); run"
+                     " `divsweep repair --db %s` to see what it would change, then `divsweep repair --db %s --apply`",
+                     s->path, s->path, s->path);
+  }
   int rc = exec(s, "PRAGMA legacy_alter_table = ON; BEGIN IMMEDIATE", "begin migration");
   if (!rc) rc = migrate_steps(s, from);
   if (!rc) rc = exec(s, "COMMIT", "commit migration");

@@ -110,6 +110,9 @@ sqlite3 "$G" < "$DS_SRC/tests/data/legacy_v2_n_ba.sql"
 sqlite3 "$G" "PRAGMA journal_mode = WAL" > /dev/null
 check "legacy: as the bug left it" "$(sqlite3 "$G" "PRAGMA user_version; SELECT count(*), count(DISTINCT trial_key) FROM trials" | tr '\n' ' ')" "2 50|44 "
 sum0=$(sha256sum < "$G")
+set +e; out=$("$DS_BIN" resume --db "$G" 2>&1); rc=$?; set -e
+check "legacy: resume refuses it, pointing at repair" "$rc,$(grep -c 'divsweep repair --db' <<<"$out")" "2,1"
+check "legacy: the refused resume changed nothing (still schema 2, same bytes)" "$(sqlite3 "$G" "PRAGMA user_version"),$(sha256sum < "$G")" "2,$sum0"
 set +e; out=$("$DS_BIN" repair --db "$G" 2>&1); rc=$?; set -e
 check "legacy dry run: exit 5" "$rc" 5
 check "legacy dry run: the file's bytes are unchanged" "$(sha256sum < "$G")" "$sum0"
