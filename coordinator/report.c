@@ -125,6 +125,8 @@ typedef struct {
 typedef struct {
   double w, h, ml, mr, mt, mb;
   axis_t x, y;
+  const char *const *xcat; /* optional: x is categorical, category i at x = i */
+  size_t nxcat;
 } plot_t;
 
 /* Fit an axis to [mn, mx] of the finite data.  Log scale when all values are positive and span
@@ -207,10 +209,19 @@ static void plot_open(sb_t *b, const plot_t *p, const char *xlabel, const char *
             x1 - x0, y1 - y0);
   double t[16];
   char lab[48];
-  size_t nt = axis_ticks(&p->x, t, 16);
+  size_t nt = p->xcat ? p->nxcat : axis_ticks(&p->x, t, 16);
   for (size_t i = 0; i < nt; i++) {
-    double x = px(p, t[i]);
-    tick_label(lab, sizeof lab, &p->x, t[i]);
+    double x = px(p, p->xcat ? (double)i : t[i]);
+    if (p->xcat) {
+      /* A category's name, escaped, shortened to fit. */
+      sb_t tmp = {0};
+      sb_esc(&tmp, p->xcat[i]);
+      snprintf(lab, sizeof lab, "%.*s", tmp.buf && tmp.len < 40 ? (int)tmp.len : 0, tmp.buf ? tmp.buf : "");
+      if (tmp.len >= 40) snprintf(lab, sizeof lab, "\xe2\x80\xa6%zu", i); /* too long: its position */
+      free(tmp.buf);
+    } else {
+      tick_label(lab, sizeof lab, &p->x, t[i]);
+    }
     sb_printf(b, "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
                  "<line class=\"axis\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
                  "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
@@ -568,6 +579,11 @@ static int section_hv(rs_t *s)
       have = 1;
     }
     sb_puts(b, "\"/>\n");
+    /* A marker where the value was measured (a history of one row is otherwise invisible). */
+    for (size_t q = k; q < e; q++)
+      if (drawable(&p.y, v[q].v))
+        sb_printf(b, "<circle class=\"hvm\" cx=\"%.1f\" cy=\"%.1f\" r=\"2.2\" fill=\"%s\"/>\n", px(&p, v[q].t),
+                  py(&p, v[q].v), color_of(v[k].g));
     k = e;
   }
   sb_puts(b, "</svg></section>\n");
@@ -622,8 +638,8 @@ static int section_lines(rs_t *s)
   stat_t *st = malloc(n * sizeof *st); /* Σ over groups of distinct x ≤ points */
   size_t *nst = malloc(s->ng * sizeof *nst), *off = malloc(s->ng * sizeof *off);
   if (!pr || !st || !nst || !off) goto fail;
-  sb_puts(b, "<section><h2>Objectives vs parameters</h2>\n<p class=\"note\">Mean over seeds (and "
-             "over the other parameters) per group; band: \xc2\xb1 one standard deviation; "
+  sb_puts(b, "<section><h2>Objectives vs parameters</h2>\n<p class=\"note\">Mean over the plotted "
+             "points (seeds, or configuration means, and the other parameters) per group; band: \xc2\xb1 one standard deviation; "
              "whiskers: min\xe2\x80\x93max.</p>\n");
   legend(s);
   for (size_t o = 0; o < r->n_objectives; o++) {
@@ -706,6 +722,116 @@ fail:
   free(st);
   free(nst);
   free(off);
+  return rc;
+}
+
+/* Objectives against each categorical parameter that varies (the divergence, a mixing rule...):
+ * a dot per group and category at the mean over the group's points there, with ± one standard
+ * deviation as a bar and the min–max as a thin whisker; groups side by side within a category. */
+static int section_categories(rs_t *s)
+{
+  const ds_report_t *r = s->r;
+  sb_t *b = &s->out;
+  size_t n = r->n_points, any = 0;
+  enum { MAXCAT = 40 };
+  for (size_t j = 0; j < r->n_params; j++) any += s->varies[j] && !s->numeric[j];
+  if (!any || !n) return 0;
+  int rc = DS_ENOMEM, head = 0;
+  const char *cat[MAXCAT];
+  char buf[48];
+  size_t *ci = malloc(n * sizeof *ci);
+  double *acc = malloc(s->ng * MAXCAT * 5 * sizeof *acc); /* count, sum, sumsq, min, max */
+  if (!ci || !acc) goto fail;
+  for (size_t j = 0; j < r->n_params; j++) {
+    if (!s->varies[j] || s->numeric[j]) continue;
+    size_t nc = 0, i;
+    for (i = 0; i < n; i++) {
+      const char *t;
+      param_str(s, i, j, buf, sizeof buf, &t);
+      if (!ptext(s, i, j)) t = NULL; /* numbers mixed into a text column: left out */
+      size_t c = 0;
+      while (t && c < nc && strcmp(cat[c], t) != 0) c++;
+      if (t && c == nc) {
+        if (nc == MAXCAT) break;
+        cat[nc++] = t;
+      }
+      ci[i] = t ? c : SIZE_MAX;
+    }
+    if (i < n || nc < 2) continue; /* too many categories for a dot plot, or just one */
+    if (!head) {
+      sb_puts(b, "<section><h2>Objectives vs categorical parameters</h2>\n<p class=\"note\">Per group and "
+                 "category: the mean over the plotted points, \xc2\xb1 one standard deviation (bar) and "
+                 "min\xe2\x80\x93max (whisker).</p>\n");
+      legend(s);
+      head = 1;
+    }
+    for (size_t o = 0; o < r->n_objectives; o++) {
+      for (size_t q = 0; q < s->ng * MAXCAT; q++) {
+        acc[5 * q] = acc[5 * q + 1] = acc[5 * q + 2] = 0;
+        acc[5 * q + 3] = INFINITY;
+        acc[5 * q + 4] = -INFINITY;
+      }
+      double ymn = INFINITY, ymx = -INFINITY;
+      for (i = 0; i < n; i++) {
+        double y = metric(s, i, o);
+        if (ci[i] == SIZE_MAX || !isfinite(y)) continue;
+        double *a = acc + 5 * (s->gof[i] * MAXCAT + ci[i]);
+        a[0] += 1;
+        a[1] += y;
+        a[2] += y * y;
+        a[3] = fmin(a[3], y);
+        a[4] = fmax(a[4], y);
+      }
+      for (size_t q = 0; q < s->ng * MAXCAT; q++) {
+        double *a = acc + 5 * q;
+        if (a[0] == 0) continue;
+        double mean = a[1] / a[0], var = a[0] > 1 ? fmax(0, (a[2] - a[0] * mean * mean) / (a[0] - 1)) : 0;
+        ymn = fmin(ymn, fmin(a[3], mean - sqrt(var)));
+        ymx = fmax(ymx, fmax(a[4], mean + sqrt(var)));
+      }
+      if (!(ymn <= ymx)) continue;
+      plot_t p;
+      plot_init(&p, 60 + 70 * (double)nc, 290);
+      if (p.w < 420) p.w = 420;
+      p.x.lo = -0.5;
+      p.x.hi = (double)nc - 0.5;
+      p.xcat = cat;
+      p.nxcat = nc;
+      axis_fit(&p.y, ymn, ymx, 0);
+      sb_puts(b, "<div class=\"card\">");
+      plot_open(b, &p, r->param[j], r->objective[o], NULL, arrow(s, o));
+      for (size_t g = 0; g < s->ng; g++)
+        for (size_t c = 0; c < nc; c++) {
+          double *a = acc + 5 * (g * MAXCAT + c);
+          if (a[0] == 0) continue;
+          double mean = a[1] / a[0], sd = a[0] > 1 ? sqrt(fmax(0, (a[2] - a[0] * mean * mean) / (a[0] - 1))) : 0;
+          double x = (double)c + (s->ng > 1 ? 0.6 * ((double)g / (double)(s->ng - 1) - 0.5) : 0);
+          const char *col = color_of(g);
+          sb_printf(b, "<line class=\"whisk\" stroke=\"%s\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", col,
+                    px(&p, x), px(&p, x), py(&p, a[3]), py(&p, a[4]));
+          sb_printf(b, "<line class=\"eb\" stroke=\"%s\" stroke-width=\"3\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
+                       "y2=\"%.1f\"/>", col, px(&p, x), px(&p, x), py(&p, mean - sd), py(&p, mean + sd));
+          sb_printf(b, "<circle class=\"m\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.2\" fill=\"%s\"><title>", px(&p, x),
+                    py(&p, mean), col);
+          sb_esc(b, s->gname[g]);
+          sb_puts(b, ": ");
+          sb_esc(b, r->param[j]);
+          sb_puts(b, " = ");
+          sb_esc(b, cat[c]);
+          sb_printf(b, ", %s mean ", "");
+          sb_num(b, mean);
+          sb_puts(b, " \xc2\xb1 ");
+          sb_num(b, sd);
+          sb_printf(b, " over %.0f point%s</title></circle>\n", a[0], a[0] == 1 ? "" : "s");
+        }
+      sb_puts(b, "</svg></div>\n");
+    }
+  }
+  if (head) sb_puts(b, "</section>\n");
+  rc = 0;
+fail:
+  free(ci);
+  free(acc);
   return rc;
 }
 
@@ -1058,7 +1184,7 @@ int ds_report_render(const ds_report_t *r, char **html, size_t *len)
     sb_esc(b, s.gname[g]);
   }
   sb_puts(b, "</td></tr>\n</tbody></table>\n</header>\n");
-  if ((rc = section_overlay(&s)) || (rc = section_scatter(&s)) || (rc = section_hv(&s)) || (rc = section_lines(&s)) ||
+  if ((rc = section_overlay(&s)) || (rc = section_scatter(&s)) || (rc = section_hv(&s)) || (rc = section_lines(&s)) || (rc = section_categories(&s)) ||
       (rc = section_table(&s)))
     goto fail;
   sb_puts(b, r->chartjs ? "<footer><p class=\"note\">Generated by divsweep " DS_VERSION

@@ -103,11 +103,14 @@ static void a_synthetic_campaign_renders_as_balanced_html_with_one_circle_per_tr
   ASSERT_EQ_INT(count(h, "<circle class=\"f\""), nf);
   ASSERT_EQ_INT(count(h, "<circle class=\"d\""), nd);
   ASSERT_TRUE(nf > 20 && nd > 100);
-  /* 5 scatters + 1 hypervolume plot + 3 objectives × 2 swept numeric params (answers is fixed). */
-  ASSERT_EQ_INT(count(h, "<svg "), 5 + 1 + 3 * 2);
-  ASSERT_EQ_INT(count(h, "</svg>"), 5 + 1 + 3 * 2);
-  /* Line markers: per objective, per group, 9 β values + 3 temperatures. */
-  ASSERT_EQ_INT(count(h, "<circle class=\"m\""), 3 * 5 * (9 + 3));
+  /* 5 scatters + 1 hypervolume plot + 3 objectives × 2 swept numeric params (answers is fixed)
+   * + 3 objectives × 1 categorical param (the divergence). */
+  ASSERT_EQ_INT(count(h, "<svg "), 5 + 1 + 3 * 2 + 3);
+  ASSERT_EQ_INT(count(h, "</svg>"), 5 + 1 + 3 * 2 + 3);
+  /* Line markers: per objective, per group, 9 β values + 3 temperatures; dot plot: per
+   * objective, one dot per group (each group is one divergence). */
+  ASSERT_EQ_INT(count(h, "<circle class=\"m\""), 3 * 5 * (9 + 3) + 3 * 5);
+  ASSERT_CONTAINS(h, "Objectives vs categorical parameters");
   ASSERT_EQ_INT(count(h, "class=\"stair\""), 5);
   ASSERT_CONTAINS(h, "beta (log)");
   ASSERT_NOT_CONTAINS(h, "temperature (log)");
