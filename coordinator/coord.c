@@ -47,6 +47,7 @@
 #include "ds_error.h"
 #include "ds_fronts.h"
 #include "ds_store.h"
+#include "ds_trial_dir.h"
 
 enum { TAG_TRIAL = 11, TAG_RESULT = 12, TAG_HELLO = 13, TAG_STOP = 14 }; /* = DS_TAG_* in ds_task.h */
 #define DEPTH_MAX 4096        /* trials in flight per worker, at most */
@@ -126,6 +127,7 @@ struct coord {
   ds_fronts_t *fronts;
   int fronts_opened;       /* writer: ds_fronts_open() has run (lazily, see ensure_fronts) */
   int64_t campaign_id, run_id;
+  char run_dir[4096];      /* exec campaigns: where trial directories go (ds_trial_dir.h); else "" */
   int64_t base_done, base_failed;
   int64_t *prior_idx;      /* --retry-failed: re-queued trials (sorted) and their earlier attempts */
   uint32_t *prior_attempts;
@@ -536,6 +538,9 @@ static int fill(coord_t *c, int w, ds_trial_t *t) {
           .task_len = strlen(c->spec->task),
           .params = t->params_json,
           .params_len = t->params_len,
+          .kill_grace_s = to->kill_grace_s,
+          .run_dir = c->run_dir,
+          .run_dir_len = strlen(c->run_dir),
       };
       memcpy(wt.key, t->key, sizeof wt.key);
       ds_wire_put_trial(&c->wb, &wt);
@@ -724,7 +729,10 @@ static void *dispatcher_main(void *arg) {
   ds_wire_end(&c->wb);
   for (int w = 1; w <= c->n_workers; w++)
     if (c->ws[w].alive) tsend(c, w, TAG_STOP);
-  double deadline = mono() + (atomic_load(&c->stop) ? 0.7 : 30.0);
+  /* Local mode: trials in worker threads learn of the stop here (exec trials then get SIGTERM). */
+  if (atomic_load(&c->stop) && c->o->local_cancel) *c->o->local_cancel = 1;
+  /* exec trials get kill_grace_s between SIGTERM and SIGKILL to checkpoint: wait that long too. */
+  double deadline = mono() + (atomic_load(&c->stop) ? 0.7 + (c->run_dir[0] ? c->spec->trial.kill_grace_s : 0) : 30.0);
   int alive = 0;
   for (int w = 1; w <= c->n_workers; w++) alive += c->ws[w].alive;
   while (alive > 0 && mono() < deadline) {
@@ -1066,6 +1074,12 @@ static int setup_campaign(coord_t *c, char *err, size_t err_len) {
         fprintf(stderr, "divsweep: renumbered %lld trials of %s to the canonical trial order\n", (long long)moved,
                 row.name);
     }
+  }
+  if (!strcmp(c->spec->task, "exec") &&
+      ds_trial_dir_campaign(o->db_path, c->campaign_id, c->spec->name, c->run_dir, sizeof c->run_dir)) {
+    snprintf(err, err_len, "%s: the directory for exec trials beside it is too long a path", o->db_path);
+    code = DS_EXIT_USAGE;
+    goto fail;
   }
   int64_t requeued = 0;
   if ((rc = ds_store_requeue_running(c->store, c->campaign_id, &requeued))) goto store_fail;

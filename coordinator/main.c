@@ -137,6 +137,7 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     o.gpus = gpus;
     o.local_fn = local_trial;
     o.local_arg = &env;
+    o.local_cancel = &ds_worker_cancel;
     if (!mpi && o.threads <= 0) o.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     int abandoned = 0;
     code = ds_coord_run(&o, &abandoned);

@@ -80,6 +80,7 @@ typedef struct ds_trial_opts {
   int retries;
   int isolation_process;
   char device[8];      /* "auto", "cpu", "cuda" */
+  double kill_grace_s; /* exec trials: seconds between SIGTERM and SIGKILL of the trial's group */
 } ds_trial_opts_t;
 
 /* Checks one parameter value for a task.  key is the parameter name, value its JSON.  Returns 0

@@ -555,6 +555,7 @@ static int parse_trial_opts(parser_t *p, const cJSON *v) {
   ds_trial_opts_t *t = &p->s->trial;
   t->timeout_s = 0;
   t->retries = 0;
+  t->kill_grace_s = 10;
   strcpy(t->device, "auto");
   if (!v) return 0;
   if (!cJSON_IsObject(v)) return fail(p, "trial", "expected an object");
@@ -577,8 +578,12 @@ static int parse_trial_opts(parser_t *p, const cJSON *v) {
                                  strcmp(c->valuestring, "cuda")))
         return fail(p, path, "expected \"auto\", \"cpu\" or \"cuda\"");
       snprintf(t->device, sizeof t->device, "%s", c->valuestring);
+    } else if (!strcmp(c->string, "kill_grace_s")) {
+      if (!cJSON_IsNumber(c) || !(c->valuedouble >= 0 && c->valuedouble <= 3600))
+        return fail(p, path, "expected a number of seconds in 0..3600");
+      t->kill_grace_s = c->valuedouble;
     } else {
-      return fail(p, path, "unknown key (expected timeout_s, retries, isolation, device)");
+      return fail(p, path, "unknown key (expected timeout_s, retries, isolation, device, kill_grace_s)");
     }
   }
   return 0;

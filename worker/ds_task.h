@@ -31,6 +31,13 @@ typedef struct ds_task_ctx {
   int (*poll)(void *arg);
   void *poll_arg;
   double next_check;       /* internal: rate limit of poll() */
+  /* What the exec task needs beyond the parameters (built-in tasks ignore them). */
+  const char *key;         /* the trial key, 32 hex characters */
+  uint32_t attempt;        /* 1 for the first attempt */
+  int gpu;                 /* the rank's CUDA device, −1 for none */
+  double kill_grace_s;     /* seconds between SIGTERM and SIGKILL of an exec trial's group */
+  const char *run_dir;     /* the campaign's trial directory root (not NUL-terminated) */
+  size_t run_dir_len;      /* 0: none was sent (a built-in campaign) */
 } ds_task_ctx_t;
 
 typedef struct ds_task {

@@ -32,14 +32,15 @@
 #include "ds_error.h"
 #include "ds_params.h"
 #include "ds_task.h"
+#include "ds__tasks.h"
 
 volatile sig_atomic_t ds_worker_cancel = 0;
 
 extern const ds_task_t ds_task_noop, ds_task_distill;
-extern const ds_task_t ds_task_rlvr, ds_task_fdpo, ds_task_logits;
+extern const ds_task_t ds_task_rlvr, ds_task_fdpo, ds_task_logits, ds_task_exec;
 
 static const ds_task_t *const registry[] = {
-    &ds_task_noop, &ds_task_distill, &ds_task_rlvr, &ds_task_fdpo, &ds_task_logits, NULL};
+    &ds_task_noop, &ds_task_distill, &ds_task_rlvr, &ds_task_fdpo, &ds_task_logits, &ds_task_exec, NULL};
 
 const ds_task_t *ds_task_find(const char *name) {
   for (int i = 0; registry[i]; i++)
@@ -152,6 +153,12 @@ static void run_here(const ds_task_t *task, const ds_wire_trial_t *t, const ds_w
       .res = res,
       .poll = env->poll,
       .poll_arg = env->poll_arg,
+      .key = t->key,
+      .attempt = t->attempt,
+      .gpu = env->gpu,
+      .kill_grace_s = t->kill_grace_s,
+      .run_dir = t->run_dir,
+      .run_dir_len = t->run_dir_len,
   };
   int rc = task->run(&ctx);
   cJSON_Delete(params);
@@ -169,11 +176,7 @@ static void run_here(const ds_task_t *task, const ds_wire_trial_t *t, const ds_w
   res->status = rc;
 }
 
-/* In the forked child: see the invariants at the top.  Returns the result pipe's (possibly moved)
- * fd, or −1 when the parent is already gone. */
-static int child_setup(int result_fd, pid_t parent) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) return -1; /* the parent died before prctl took effect */
+void ds__child_reset_signals(void) {
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
@@ -183,25 +186,35 @@ static int child_setup(int result_fd, pid_t parent) {
   sigset_t none;
   sigemptyset(&none);
   pthread_sigmask(SIG_SETMASK, &none, NULL);
+}
+
+void ds__close_from(int lowfd) {
+  if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0U) == 0) return;
+  /* Kernels before 5.9: close what /proc lists. */
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return;
+  int dfd = dirfd(d);
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.') {
+      int fd = atoi(e->d_name);
+      if (fd >= lowfd && fd != dfd) close(fd);
+    }
+  closedir(d);
+}
+
+/* In the forked child: see the invariants at the top.  Returns the result pipe's (possibly moved)
+ * fd, or −1 when the parent is already gone. */
+static int child_setup(int result_fd, pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) return -1; /* the parent died before prctl took effect */
+  ds__child_reset_signals();
   if (result_fd != 3) {
     if (dup2(result_fd, 3) < 0) return -1;
     close(result_fd);
     result_fd = 3;
   }
-  if (syscall(SYS_close_range, 4U, ~0U, 0U) != 0) {
-    /* Kernels before 5.9: close what /proc lists. */
-    DIR *d = opendir("/proc/self/fd");
-    if (d) {
-      int dfd = dirfd(d);
-      struct dirent *e;
-      while ((e = readdir(d)))
-        if (e->d_name[0] != '.') {
-          int fd = atoi(e->d_name);
-          if (fd > 3 && fd != dfd) close(fd);
-        }
-      closedir(d);
-    }
-  }
+  ds__close_from(4);
   return result_fd;
 }
 
@@ -316,7 +329,7 @@ int ds_worker_run_trial(const ds_wire_trial_t *t, const ds_worker_env_t *env, ds
   if (!task) {
     res->status = DS_ETASK;
     snprintf(res->error, sizeof res->error, "unknown task %s", task_name);
-  } else if (t->isolation) {
+  } else if (t->isolation && task != &ds_task_exec) { /* exec trials are child processes already */
     run_child(task, t, env, res, t0);
   } else {
     run_here(task, t, env, res, t0);
