@@ -28,6 +28,7 @@ static const char *USAGE =
     "  divsweep status --db FILE [--campaign NAME] [--json]\n"
     "  divsweep pareto --db FILE [--campaign NAME] [--group KEY] [--all] [--format table|csv|json]\n"
     "  divsweep query --db FILE \"SQL\" [--format table|csv|json]\n"
+    "  divsweep logs --db FILE TRIAL [--attempt N]\n"
     "  divsweep report --db FILE [--campaign NAME] --out report.html\n"
     "  divsweep kernel --div NAME [--param k=v]... --teacher T.npy [--teacher T2.npy --weights a,b\n"
     "                  [--mix arithmetic|geometric|loss]] --student S.npy [--temperature T] [--t2]\n"
@@ -243,6 +244,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "validate")) return ds_cli_validate(argc, argv, &SPEC_OPTS, &SPEC_CHECKS);
   if (!strcmp(cmd, "status")) return ds_cli_status(argc, argv);
   if (!strcmp(cmd, "query")) return ds_cli_query(argc, argv);
+  if (!strcmp(cmd, "logs")) return ds_cli_logs(argc, argv);
   if (!strcmp(cmd, "kernel")) return ds_cli_kernel(argc, argv);
   if (!strcmp(cmd, "bench")) {
     if (argc < 2 || strcmp(argv[1], "kernels")) {
