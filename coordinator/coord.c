@@ -628,9 +628,12 @@ static int on_results(coord_t *c, int w, uint8_t *buf, ds_rbuf_t *rd, batch_t *l
 static void adapt_depth(coord_t *c) {
   if (c->o->depth > 0) return;
   /* About 50 ms of work in flight per worker, so that a worker never waits for this thread's
-   * next wake-up; at least 2 (one running, one queued). */
-  int d = c->ewma_trial_s > 0 ? (int)(0.05 / c->ewma_trial_s) + 1 : 2;
-  c->depth = d < 2 ? 2 : d > DEPTH_MAX ? DEPTH_MAX : d;
+   * next wake-up; at least 2 (one running, one queued).  exec trials (seconds to hours each) go
+   * one at a time until they prove short: a queued one would wait behind a long one while another
+   * worker idles. */
+  int lo = c->run_dir[0] ? 1 : 2;
+  int d = c->ewma_trial_s > 0 ? (int)(0.05 / c->ewma_trial_s) + 1 : lo;
+  c->depth = d < lo ? lo : d > DEPTH_MAX ? DEPTH_MAX : d;
   c->msg_max = c->depth / 4 > 1 ? c->depth / 4 : 1;
 }
 
@@ -678,7 +681,7 @@ static void *dispatcher_main(void *arg) {
   batch_t local = {0};
   int rc = 0, byes = 0;
   double last_notice = mono(), last_publish = mono();
-  c->depth = c->o->depth > 0 ? (c->o->depth > DEPTH_MAX ? DEPTH_MAX : c->o->depth) : 2;
+  c->depth = c->o->depth > 0 ? (c->o->depth > DEPTH_MAX ? DEPTH_MAX : c->o->depth) : c->run_dir[0] ? 1 : 2;
   c->msg_max = c->o->depth > 0 ? (c->depth / 2 > 1 ? c->depth / 2 : 1) : 1;
   for (int w = 1; w <= c->n_workers && !rc; w++) rc = fill(c, w, &t);
   long idle_ns = 20000;

@@ -31,7 +31,8 @@
  * attempts and interruptions), work/ (the default working directory), attempt-N.out and .err
  * (stdout and stderr, each capped at LOG_CAP bytes, the tail kept), curve.jsonl (every curve line
  * received, so that the points reported before an interruption survive it) and, after a stop,
- * the marker `interrupted`, which makes the next start DIVSWEEP_RESUMED=1.
+ * the marker `interrupted`.  The next start of a trial with the marker or with anything in its
+ * checkpoint directory is DIVSWEEP_RESUMED=1: it continues its log files and its curve.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -559,8 +560,13 @@ static int run_exec(ds_task_ctx_t *ctx) {
     goto out;
   }
   snprintf(path, sizeof path, "%s/interrupted", dir);
+  /* Resumed: an earlier run of this trial was stopped, or left state in its checkpoint directory
+   * (a rank killed outright writes no marker, but its program may have saved). */
   int resumed = access(path, F_OK) == 0;
   if (resumed) unlink(path);
+  DIR *cd = opendir(ckpt);
+  for (struct dirent *e; cd && !resumed && (e = readdir(cd));) resumed = e->d_name[0] != '.';
+  if (cd) closedir(cd);
 
   /* The parameters the program sees: everything but the exec task's own keys. */
   cJSON *user = cJSON_Duplicate(P, 1);
