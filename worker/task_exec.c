@@ -25,7 +25,9 @@
  * to it (daemons that left the group by setsid) — reaps them all and only then reports the
  * program's wait status on its status pipe and exits.  So no process of a trial outlives it, in
  * MPI and in local mode (where several trials share the rank: each has its own supervisor, so
- * nobody reaps another trial's children).
+ * nobody reaps another trial's children).  The supervisor is named "divsweep-trial" (comm), and
+ * the program has PR_SET_PDEATHSIG too, so that even a SIGKILL of the supervisor takes the
+ * program along (only the program's own children could then outlive it).
  *
  * Files: <run_dir>/<trial_key>/ (ds_trial_dir.h) holds params.json, checkpoint/ (kept across
  * attempts and interruptions), work/ (the default working directory), attempt-N.out and .err
@@ -257,6 +259,7 @@ static void move_fd(int from, int to) {
 
 static _Noreturn void supervise(const launch_t *L) {
   setsid();
+  prctl(PR_SET_NAME, "divsweep-trial"); /* ps and pgrep tell it from the rank it was forked from */
   prctl(PR_SET_PDEATHSIG, SIGUSR1);
   if (getppid() != L->parent) _exit(125);
   prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -279,6 +282,10 @@ static _Noreturn void supervise(const launch_t *L) {
   pid_t prog = fork();
   if (prog == 0) {
     setpgid(0, 0);
+    /* Should the supervisor itself be killed outright (kill -9 of every divsweep process), the
+     * program still dies with it; its own children are then beyond reach without cgroups. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) _exit(125);
     close(4);
     sigset_t none;
     sigemptyset(&none);
