@@ -1,6 +1,10 @@
 /* main.c — the divsweep executable.  `run` and `resume` under mpirun pick the role by MPI rank
  * (rank 0 coordinates, ranks 1..N−1 work); without mpirun (or with one rank) the same command runs
  * the campaign in one process with worker threads.  Every other command is a plain program. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +55,14 @@ static void on_worker_signal(int sig) {
   ds_worker_cancel = 1;
 }
 
+/* The cores this process may use (its CPU affinity) divided among n workers, at least 1. */
+static int cores_share(int n) {
+  cpu_set_t set;
+  int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+  int share = n > 0 ? cores / n : cores;
+  return share > 0 ? share : 1;
+}
+
 static int under_mpirun(void) {
   return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("PMI_SIZE");
 }
@@ -99,12 +111,13 @@ static int cmd_run(int argc, char **argv, int is_resume) {
    * ranks, from MPI_Comm_split_type SHARED) binds GPU k % count.  The coordinator rank is left
    * out of the count so that it does not take GPU 0 from a worker on its node.  In local mode the
    * worker threads share GPU 0. */
-  int ndev = ds_kern_cuda_device_count(), local = 0;
+  int ndev = ds_kern_cuda_device_count(), local = 0, node_workers = 1;
   if (mpi) {
     MPI_Comm role, node;
     MPI_Comm_split(MPI_COMM_WORLD, rank == 0 ? 0 : 1, rank, &role);
     MPI_Comm_split_type(role, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
     MPI_Comm_rank(node, &local);
+    MPI_Comm_size(node, &node_workers);
     MPI_Comm_free(&node);
     MPI_Comm_free(&role);
   }
@@ -125,6 +138,8 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     if (gpus) gpus[0] = env.gpu;
   }
   int code;
+  /* exec trials get OMP_NUM_THREADS from this rank's share of its node's cores. */
+  if (mpi && rank > 0) env.core_share = cores_share(node_workers);
   if (rank > 0) {
     signal(SIGINT, on_worker_signal);
     signal(SIGTERM, on_worker_signal);
@@ -140,6 +155,7 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     o.local_arg = &env;
     o.local_cancel = &ds_worker_cancel;
     if (!mpi && o.threads <= 0) o.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (!mpi) env.core_share = cores_share(o.threads > 0 ? o.threads : 1);
     int abandoned = 0;
     code = ds_coord_run(&o, &abandoned);
     if (abandoned) {

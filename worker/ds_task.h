@@ -35,6 +35,7 @@ typedef struct ds_task_ctx {
   const char *key;         /* the trial key, 32 hex characters */
   uint32_t attempt;        /* 1 for the first attempt */
   int gpu;                 /* the rank's CUDA device, −1 for none */
+  int core_share;          /* cores for this worker (exec: {threads}, OMP_NUM_THREADS) */
   double kill_grace_s;     /* seconds between SIGTERM and SIGKILL of an exec trial's group */
   const char *run_dir;     /* the campaign's trial directory root (not NUL-terminated) */
   size_t run_dir_len;      /* 0: none was sent (a built-in campaign) */
@@ -84,6 +85,7 @@ typedef struct ds_worker_env {
   int rank;
   int threads;         /* kernel threads per trial */
   int gpu;             /* −1 for none */
+  int core_share;      /* cores per worker on this node (exec trials' OMP_NUM_THREADS); 0 = threads */
   char host[64];
   int (*poll)(void *arg);
   void *poll_arg;

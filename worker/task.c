@@ -156,6 +156,7 @@ static void run_here(const ds_task_t *task, const ds_wire_trial_t *t, const ds_w
       .key = t->key,
       .attempt = t->attempt,
       .gpu = env->gpu,
+      .core_share = env->core_share > 0 ? env->core_share : (env->threads > 0 ? env->threads : 1),
       .kill_grace_s = t->kill_grace_s,
       .run_dir = t->run_dir,
       .run_dir_len = t->run_dir_len,

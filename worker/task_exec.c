@@ -542,7 +542,7 @@ static int run_exec(ds_task_ctx_t *ctx) {
   snprintf(V.key, sizeof V.key, "%s", ctx->key ? ctx->key : "");
   snprintf(V.seed, sizeof V.seed, "%llu", (unsigned long long)ctx->seed);
   snprintf(V.attempt, sizeof V.attempt, "%u", ctx->attempt);
-  snprintf(V.threads, sizeof V.threads, "%d", ctx->threads);
+  snprintf(V.threads, sizeof V.threads, "%d", ctx->core_share > 0 ? ctx->core_share : ctx->threads);
   if (ctx->gpu >= 0) snprintf(V.gpu, sizeof V.gpu, "%d", ctx->gpu);
 
   /* Directories. */
