@@ -195,7 +195,7 @@ static int cmd_run(int argc, char **argv, int is_resume) {
 
 static const char *HELP_TOPICS =
     "Help topics:\n"
-    "  divsweep help TASK          parameters and metrics of a task (noop, distill, rlvr, fdpo, logits)\n"
+    "  divsweep help TASK          parameters and metrics of a task (noop, distill, rlvr, fdpo, logits, exec)\n"
     "  divsweep help divergences   every divergence, its parameters and its exact formula\n"
     "  divsweep COMMAND --help     that command's usage\n"
     "The default database is ./divsweep.db (the working directory) when --db is not given.\n"
@@ -219,7 +219,7 @@ static int cmd_help(const char *topic) {
       fputs(USAGE, stdout);
       return 0;
     }
-  const char *names[] = {"divergences", "noop", "distill", "rlvr", "fdpo", "logits", NULL};
+  const char *names[] = {"divergences", "noop", "distill", "rlvr", "fdpo", "logits", "exec", NULL};
   const char *near = ds_params_suggest(topic, names, NULL);
   fprintf(stderr, "divsweep help: unknown topic \"%s\"%s%s%s\n%s", topic, near ? "; did you mean \"" : "",
           near ? near : "", near ? "\"?" : "", HELP_TOPICS);

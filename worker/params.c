@@ -464,7 +464,8 @@ int ds_params_print_task(FILE *f, const char *task) {
   const ds_task_info_t *t = ds_params_task(task);
   if (!t) return -1;
   fprintf(f, "### Task `%s`\n\n%s.%s\n\n", t->name, t->summary,
-          t->open ? " Any other parameter name is accepted too (a noop sweep can name any axis)." : "");
+          t->open_metrics ? " Any other parameter name is yours: the program gets it through placeholders and DIVSWEEP_PARAMS."
+          : t->open ? " Any other parameter name is accepted too (a noop sweep can name any axis)." : "");
   fprintf(f, "| parameter | type | range | default | meaning |\n| --- | --- | --- | --- | --- |\n");
   static const char *tn[] = {"integer", "number", "bool", "string", "file", "divergence", "list", "object"};
   for (const ds_param_info_t *p = t->params; p->name; p++) {
