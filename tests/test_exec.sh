@@ -141,6 +141,21 @@ check "preemption: final metrics equal the uninterrupted run's" "$(metrics "$B" 
 check "preemption: the curve equals the uninterrupted run's (no step lost or duplicated)" "$(curve "$B" | md5sum)" "$(curve "$A" | md5sum)"
 check "preemption: 4 metrics and 24 curve points per trial" "$(metrics "$B" | wc -l),$(curve "$B" | wc -l)" "8,96"
 
+# The same in one process (worker threads): SIGTERM, resume, and the results of the MPI run.
+L=$TMP/pl.db
+set +e
+"$DS_BIN" run "$TMP/p.json" --db "$L" --threads 2 >"$TMP/pl.out" 2>&1 &
+lp=$!
+for _ in $(seq 300); do [ "$(cat "$L".trials/*/*/curve.jsonl 2>/dev/null | wc -l)" -ge 6 ] && break; sleep 0.05; done
+kill -TERM $lp
+wait $lp; rc=$?
+set -e
+check "one process: SIGTERM stops the campaign (exit 3) with the trials checkpointed" "$rc,$(ls "$L".trials/*/*/checkpoint/state.json | wc -l)" "3,2"
+check "one process: no trial process remains after the stop" "$(procs "$TRAIN")" ""
+set +e; "$DS_BIN" run "$TMP/p.json" --db "$L" --threads 2 >/dev/null 2>&1; rc=$?; set -e
+check "one process: resume completes" "$rc" 0
+check "one process: metrics and curve equal the uninterrupted MPI run's" "$(metrics "$L" | md5sum),$(curve "$L" | md5sum)" "$(metrics "$A" | md5sum),$(curve "$A" | md5sum)"
+
 # --- kill -9 of the whole job ---
 cat > "$TMP/k.json" <<J
 {"name": "k", "task": "exec",
