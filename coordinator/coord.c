@@ -128,6 +128,7 @@ struct coord {
   int fronts_opened;       /* writer: ds_fronts_open() has run (lazily, see ensure_fronts) */
   int64_t campaign_id, run_id;
   char run_dir[4096];      /* exec campaigns: where trial directories go (ds_trial_dir.h); else "" */
+  char objectives[1024];   /* exec campaigns: objective names the program must report, "a,b"; else "" */
   int64_t base_done, base_failed;
   int64_t *prior_idx;      /* --retry-failed: re-queued trials (sorted) and their earlier attempts */
   uint32_t *prior_attempts;
@@ -541,6 +542,8 @@ static int fill(coord_t *c, int w, ds_trial_t *t) {
           .kill_grace_s = to->kill_grace_s,
           .run_dir = c->run_dir,
           .run_dir_len = strlen(c->run_dir),
+          .objectives = c->objectives,
+          .objectives_len = strlen(c->objectives),
       };
       memcpy(wt.key, t->key, sizeof wt.key);
       ds_wire_put_trial(&c->wb, &wt);
@@ -1083,6 +1086,12 @@ static int setup_campaign(coord_t *c, char *err, size_t err_len) {
     snprintf(err, err_len, "%s: the directory for exec trials beside it is too long a path", o->db_path);
     code = DS_EXIT_USAGE;
     goto fail;
+  }
+  /* Built-in tasks' objectives are checked against their metric tables by validate; a program's
+   * are checked on every result (worker/task_exec.c). */
+  for (size_t i = 0; c->run_dir[0] && i < c->spec->n_objectives; i++) {
+    size_t at = strlen(c->objectives);
+    snprintf(c->objectives + at, sizeof c->objectives - at, "%s%s", at ? "," : "", c->spec->objectives[i].name);
   }
   int64_t requeued = 0;
   if ((rc = ds_store_requeue_running(c->store, c->campaign_id, &requeued))) goto store_fail;

@@ -9,7 +9,9 @@
  *   TRIAL  (coordinator → worker): i64 idx, u32 attempt, u64 rng_seed, f64 timeout_s,
  *          u8 isolation (0 thread, 1 process), u8 device (0 auto, 1 cpu, 2 cuda), str key,
  *          str task, str params_json, f64 kill_grace_s, str run_dir (exec trials: the absolute
- *          directory that holds one directory per trial key; empty for built-in tasks)
+ *          directory that holds one directory per trial key; empty for built-in tasks),
+ *          str objectives (exec trials: the objective names, comma-separated, that the program
+ *          must report; empty for built-in tasks)
  *   RESULT (worker → coordinator): i64 idx, u32 attempt, i32 status (0 or DS_E*), f64 wall_s,
  *          str error, u32 n, n × (str name, f64 value), u32 m, m × (i64 step, str name, f64 value)
  *   HELLO  (worker → coordinator, once): str host, i32 gpu (−1 none), str backend
@@ -68,6 +70,7 @@ typedef struct ds_wire_trial {
   const char *params; size_t params_len;
   double kill_grace_s;
   const char *run_dir; size_t run_dir_len;   /* NULL/0 for built-in tasks */
+  const char *objectives; size_t objectives_len; /* "a,b"; NULL/0 for built-in tasks */
 } ds_wire_trial_t;
 
 /* A message being written.  Zero-initialise, then ds_wire_begin(). */

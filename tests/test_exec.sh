@@ -82,6 +82,17 @@ check "odd values: two trials never share a working directory" "$($PY -c "import
 check_true "logs: divsweep logs prints the attempt's stdout" bash -c '"$1" logs --db "$2" 1 | grep -q "some ordinary output"' _ "$DS_BIN" "$O"
 check_true "logs: by trial key too" bash -c '"$1" logs --db "$2" "$3" | grep -q "attempt-1.out"' _ "$DS_BIN" "$O" "$(q "$O" "SELECT lower(hex(trial_key)) FROM trials WHERE trial_id = 2")"
 
+# Objectives the program does not report fail the trial (validate cannot know a program's metrics).
+cat > "$TMP/ob.json" <<'J'
+{"name": "ob", "task": "exec", "fixed": {"command": ["/bin/echo", "divsweep: {{\"v\": {x}}}"]}, "sweep": {"x": [1, 2]},
+ "objectives": {"v": "min", "w": "max"}}
+J
+set +e; "$DS_BIN" run "$TMP/ob.json" --db "$TMP/ob.db" --quiet >/dev/null 2>&1; rc=$?; set -e
+check "objectives: a missing objective fails every trial, naming it" "$rc,$(q "$TMP/ob.db" "SELECT DISTINCT status || ': ' || error FROM trials")" "4,failed: the program did not report objective w (its metrics need every objective)"
+sed 's/, "w": "max"//' "$TMP/ob.json" > "$TMP/ob2.json"
+set +e; "$DS_BIN" run "$TMP/ob2.json" --db "$TMP/ob2.db" --quiet >/dev/null 2>&1; rc=$?; set -e
+check "objectives: reported, they pass; {{ }} are literal braces and {x} the value (v = x)" "$rc,$(q "$TMP/ob2.db" "SELECT group_concat(m.value, ' ') FROM metrics m JOIN trials t USING(trial_id) WHERE m.name = 'v' AND t.status = 'done'")" "0,1.0 2.0"
+
 # --- faults ---
 cat > "$TMP/f.json" <<J
 {"name": "f", "task": "exec",

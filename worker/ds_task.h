@@ -39,6 +39,8 @@ typedef struct ds_task_ctx {
   double kill_grace_s;     /* seconds between SIGTERM and SIGKILL of an exec trial's group */
   const char *run_dir;     /* the campaign's trial directory root (not NUL-terminated) */
   size_t run_dir_len;      /* 0: none was sent (a built-in campaign) */
+  const char *objectives;  /* exec: objective names, comma-separated (not NUL-terminated) */
+  size_t objectives_len;
 } ds_task_ctx_t;
 
 typedef struct ds_task {

@@ -160,6 +160,8 @@ static void run_here(const ds_task_t *task, const ds_wire_trial_t *t, const ds_w
       .kill_grace_s = t->kill_grace_s,
       .run_dir = t->run_dir,
       .run_dir_len = t->run_dir_len,
+      .objectives = t->objectives,
+      .objectives_len = t->objectives_len,
   };
   int rc = task->run(&ctx);
   cJSON_Delete(params);

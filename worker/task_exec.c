@@ -774,6 +774,18 @@ static int run_exec(ds_task_ctx_t *ctx) {
                       "program exited 0 without reporting metrics (a {\"final\": {...}} line on fd 3, or "
                       "'divsweep: {...}' on stdout)");
   }
+  /* Every objective must be reported: a front cannot rank a trial that lacks one. */
+  for (size_t i = 0, j; !rc && i < ctx->objectives_len; i = j + 1) {
+    for (j = i; j < ctx->objectives_len && ctx->objectives[j] != ','; j++) {
+    }
+    size_t k = 0;
+    while (k < ctx->res->n_metrics &&
+           (strlen(ctx->res->metrics[k].name) != j - i || memcmp(ctx->res->metrics[k].name, ctx->objectives + i, j - i)))
+      k++;
+    if (k == ctx->res->n_metrics)
+      rc = ds_task_fail(ctx, DS_ETASK, "the program did not report objective %.*s (its metrics need every objective)",
+                        (int)(j - i), ctx->objectives + i);
+  }
   if (rc) {
     ctx->res->n_metrics = 0;
     ctx->res->n_curve = 0;
