@@ -97,13 +97,13 @@ check "objectives: reported, they pass; {{ }} are literal braces and {x} the val
 cat > "$TMP/f.json" <<J
 {"name": "f", "task": "exec",
  "fixed": {"command": ["$PY", "$PROG", "--mode", "{mode}", "--v", "{v}", "{v}"], "v": "x"},
- "sweep": {"mode": ["ok", "stdout_only", "exit1", "segv", "garbage", "nan", "silent", "hang", "daemon"]},
+ "sweep": {"mode": ["ok", "stdout_only", "exit1", "segv", "garbage", "nan", "silent", "hang", "daemon", "spew"]},
  "trial": {"timeout_s": 3, "kill_grace_s": 1}}
 J
 F=$TMP/f.db
 run "$TMP/f.json" "$F"
 err() { q "$F" "SELECT status || ': ' || coalesce(error, '') FROM trials WHERE json_extract(params_json, '\$.mode') = '$1'"; }
-check "faults: the campaign ends with exit 4, every trial recorded" "$rc,$(q "$F" "SELECT count(*) FROM trials WHERE status IN ('done', 'failed')")" "4,9"
+check "faults: the campaign ends with exit 4, every trial recorded" "$rc,$(q "$F" "SELECT count(*) FROM trials WHERE status IN ('done', 'failed')")" "4,10"
 check "faults: a normal program is done" "$(err ok)" "done: "
 check "faults: 'divsweep: ' lines on stdout count as results" "$(err stdout_only),$(q "$F" "SELECT count(*) FROM curves c JOIN trials t USING(trial_id) WHERE json_extract(params_json, '\$.mode') = 'stdout_only'")" "done: ,1"
 check "faults: exit 1 fails with the end of stderr" "$(err exit1)" "failed: program exited with status 1; stderr: something went wrong here"
@@ -118,6 +118,8 @@ check "faults: failed trials store no metrics or curves" "$(q "$F" "SELECT (SELE
 check "faults: the hang's grandchild (ignores SIGTERM) and the daemon are gone" "$(alive_pids "$F".trials/*/*/pids.txt)" ""
 check_true "faults: the hang and daemon trials recorded their extra processes" test "$(cat "$F".trials/*/*/pids.txt | wc -l)" -ge 11
 check "faults: no process of any trial remains" "$(procs "$PROG")" ""
+spew=$("$DS_BIN" logs --db "$F" "$(q "$F" "SELECT trial_id FROM trials WHERE json_extract(params_json, '\$.mode') = 'spew'")" --attempt 1)
+check "logs: 40 MiB of output is done and capped at 16 MiB with the tail kept" "$(err spew),$(($(wc -c <<<"$spew") <= 16 * 1048576 + 500)),$(grep -c '^the last line$' <<<"$spew"),$(grep -c '^00000000 ' <<<"$spew"),$(grep -c 'earlier bytes dropped' <<<"$spew")" "done: ,1,1,0,1"
 check_true "faults: the failed trial's stderr is in its log" bash -c '"$1" logs --db "$2" "$3" | grep -q "something went wrong here"' _ "$DS_BIN" "$F" "$(q "$F" "SELECT trial_id FROM trials WHERE json_extract(params_json, '\$.mode') = 'exit1'")"
 
 # --- preemption: SIGTERM to the campaign mid-trial, then resume ---

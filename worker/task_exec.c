@@ -625,9 +625,9 @@ static int run_exec(ds_task_ctx_t *ctx) {
   /* Logs of this attempt (an interrupted attempt continues its files) and the curve so far. */
   char lpath[4400];
   snprintf(lpath, sizeof lpath, "%s/attempt-%u.out", dir, ctx->attempt);
-  lout.fd = open(lpath, O_WRONLY | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC), 0666);
+  lout.fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC), 0666);
   snprintf(lpath, sizeof lpath, "%s/attempt-%u.err", dir, ctx->attempt);
-  lerr.fd = open(lpath, O_WRONLY | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC), 0666);
+  lerr.fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC), 0666);
   if (lout.fd >= 0) lout.size = lseek(lout.fd, 0, SEEK_END);
   if (lerr.fd >= 0) lerr.size = lseek(lerr.fd, 0, SEEK_END);
   if (resumed) {

@@ -46,6 +46,13 @@ elif mode == "garbage":
     time.sleep(30)
 elif mode == "nan":
     res.write(json.dumps({"final": {"loss": float("nan")}}) + "\n")
+elif mode == "spew":  # 40 MiB of numbered lines on stdout: more than a log keeps
+    line = "x" * 90
+    w = sys.stdout.write
+    for i in range(400000):
+        w("%08d %s\n" % (i, line))
+    print("the last line")
+    res.write(json.dumps({"final": {"ok": ok}}) + "\n")
 elif mode == "silent":
     print("I never report")
 elif mode == "hang":
