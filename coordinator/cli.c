@@ -225,9 +225,7 @@ const char *ds_cli_pick_campaign(const char *db_path, const char *campaign, char
 
 /* ---- validate ------------------------------------------------------------------------- */
 
-/* The spec document again, for the whole-spec checks (NULL when it does not parse: then
- * ds_spec_load reports the syntax error). */
-static cJSON *read_json(const char *path) {
+cJSON *ds_cli_read_json(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
   size_t cap = 1 << 16, n = 0;
@@ -262,7 +260,7 @@ int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts, const ds_
   }
   ds_spec_t *s;
   char err[1024];
-  cJSON *root = checks ? read_json(path) : NULL;
+  cJSON *root = checks ? ds_cli_read_json(path) : NULL;
   if (root && checks->names && checks->names(root, err, sizeof err)) {
     fprintf(stderr, "divsweep: %s: %s\n", path, err);
     cJSON_Delete(root);

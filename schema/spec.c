@@ -557,6 +557,8 @@ static int parse_trial_opts(parser_t *p, const cJSON *v) {
   t->retries = 0;
   t->kill_grace_s = 10;
   strcpy(t->device, "auto");
+  strcpy(t->backend, "auto");
+  t->threads = 0;
   if (!v) return 0;
   if (!cJSON_IsObject(v)) return fail(p, "trial", "expected an object");
   for (const cJSON *c = v->child; c; c = c->next) {
@@ -582,8 +584,16 @@ static int parse_trial_opts(parser_t *p, const cJSON *v) {
       if (!cJSON_IsNumber(c) || !(c->valuedouble >= 0 && c->valuedouble <= 3600))
         return fail(p, path, "expected a number of seconds in 0..3600");
       t->kill_grace_s = c->valuedouble;
+    } else if (!strcmp(c->string, "backend")) {
+      if (!cJSON_IsString(c) || (strcmp(c->valuestring, "auto") && strcmp(c->valuestring, "ref") &&
+                                 strcmp(c->valuestring, "cpu") && strcmp(c->valuestring, "cuda")))
+        return fail(p, path, "expected \"auto\", \"ref\", \"cpu\" or \"cuda\"");
+      snprintf(t->backend, sizeof t->backend, "%s", c->valuestring);
+    } else if (!strcmp(c->string, "threads")) {
+      if (!is_uint(c, 1024)) return fail(p, path, "expected an integer in 0..1024 (0 = the rank's default)");
+      t->threads = (int)c->valuedouble;
     } else {
-      return fail(p, path, "unknown key (expected timeout_s, retries, isolation, device, kill_grace_s)");
+      return fail(p, path, "unknown key (expected timeout_s, retries, isolation, device, backend, threads, kill_grace_s)");
     }
   }
   return 0;

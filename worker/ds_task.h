@@ -25,7 +25,9 @@ typedef struct ds_task_ctx {
   int64_t trial_seed;      /* the spec-level seed value ("seed" in params) */
   double deadline;         /* ds_now() time after which the trial has timed out; 0 = none */
   int threads;             /* threads the task may use for kernels */
-  const char *device;      /* "cpu" or "cuda" */
+  const char *device;      /* trial.device: "auto", "cpu" or "cuda" */
+  const char *backend;     /* trial.backend: "auto" (or NULL), "ref", "cpu", "cuda" (ds__backend_pick) */
+  int gpu;                 /* the rank's bound GPU, −1 for none */
   ds_result_t *res;        /* where metrics and curve points go */
   /* Optional external stop check (the MPI worker probes for the coordinator's STOP). */
   int (*poll)(void *arg);
@@ -34,7 +36,6 @@ typedef struct ds_task_ctx {
   /* What the exec task needs beyond the parameters (built-in tasks ignore them). */
   const char *key;         /* the trial key, 32 hex characters */
   uint32_t attempt;        /* 1 for the first attempt */
-  int gpu;                 /* the rank's CUDA device, −1 for none */
   int core_share;          /* cores for this worker (exec: {threads}, OMP_NUM_THREADS) */
   double kill_grace_s;     /* seconds between SIGTERM and SIGKILL of an exec trial's group */
   const char *run_dir;     /* the campaign's trial directory root (not NUL-terminated) */
