@@ -36,6 +36,8 @@ J
 set +e; vout=$("$DS_BIN" validate "$TMP/bad.json" 2>&1); vrc=$?; set -e
 check "validate: an unknown placeholder is a spec error (exit 1)" "$vrc" 1
 check_true "validate: the message has the JSON path and the name" grep -q 'fixed.command\[4\]: placeholder {nope} names no parameter' <<<"$vout"
+set +e; vout=$("$DS_BIN" run "$TMP/bad.json" --db "$TMP/bad.db" 2>&1); vrc=$?; set -e
+check "run refuses it the same way, before creating the database" "$vrc,$(grep -c 'fixed.command\[4\]: placeholder {nope}' <<<"$vout"),$(test -e "$TMP/bad.db" && echo exists || echo none)" "1,1,none"
 
 # --- parameters in, metrics out: odd values ---
 cat > "$TMP/odd.json" <<J
