@@ -171,6 +171,12 @@ set +e; "$DS_BIN" run "$TMP/p.json" --db "$L" --threads 2 >/dev/null 2>&1; rc=$?
 check "one process: resume completes" "$rc" 0
 check "one process: metrics and curve equal the uninterrupted MPI run's" "$(metrics "$L" | md5sum),$(curve "$L" | md5sum)" "$(metrics "$A" | md5sum),$(curve "$A" | md5sum)"
 
+# --- the shipped example, as the README runs it (from the source tree, under mpirun -np 3) ---
+X=$TMP/example.db
+set +e; (cd "$SRC" && mpi 3 "$DS_BIN" run experiments/exec/sweep.json --db "$X" >/dev/null 2>&1); rc=$?; set -e
+check "example: experiments/exec/sweep.json completes (20 trials, 30 curve points each)" "$rc,$(q "$X" "SELECT count(*) FROM trials WHERE status = 'done'"),$(q "$X" "SELECT count(*) FROM curves WHERE name = 'val_acc'")" "0,20,600"
+check "example: it learns (every trial above 75 % validation accuracy, the best above 90 %)" "$(q "$X" "SELECT min(value) > 0.75 AND max(value) > 0.9 FROM metrics WHERE name = 'val_acc'")" 1
+
 # --- kill -9 of the whole job ---
 cat > "$TMP/k.json" <<J
 {"name": "k", "task": "exec",
