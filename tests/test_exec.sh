@@ -87,13 +87,22 @@ check_true "logs: by trial key too" bash -c '"$1" logs --db "$2" "$3" | grep -q 
 # Objectives the program does not report fail the trial (validate cannot know a program's metrics).
 cat > "$TMP/ob.json" <<'J'
 {"name": "ob", "task": "exec", "fixed": {"command": ["/bin/echo", "divsweep: {{\"v\": {x}}}"]}, "sweep": {"x": [1, 2]},
- "objectives": {"v": "min", "w": "max"}}
+ "objectives": {"v": "min", "w": "max"}, "trial": {"isolation": "process"}}
 J
 set +e; "$DS_BIN" run "$TMP/ob.json" --db "$TMP/ob.db" --quiet >/dev/null 2>&1; rc=$?; set -e
 check "objectives: a missing objective fails every trial, naming it" "$rc,$(q "$TMP/ob.db" "SELECT DISTINCT status || ': ' || error FROM trials")" "4,failed: the program did not report objective w (its metrics need every objective)"
 sed 's/, "w": "max"//' "$TMP/ob.json" > "$TMP/ob2.json"
 set +e; "$DS_BIN" run "$TMP/ob2.json" --db "$TMP/ob2.db" --quiet >/dev/null 2>&1; rc=$?; set -e
 check "objectives: reported, they pass; {{ }} are literal braces and {x} the value (v = x)" "$rc,$(q "$TMP/ob2.db" "SELECT group_concat(m.value, ' ') FROM metrics m JOIN trials t USING(trial_id) WHERE m.name = 'v' AND t.status = 'done'")" "0,1.0 2.0"
+
+# Retries: a failing program runs again as attempt 2, with its own log files.
+cat > "$TMP/re.json" <<J
+{"name": "re", "task": "exec", "fixed": {"command": ["$PY", "$PROG", "--mode", "exit1", "--v", "x", "x"], "v": "x"},
+ "sweep": {"x": [1]}, "trial": {"retries": 1}}
+J
+set +e; "$DS_BIN" run "$TMP/re.json" --db "$TMP/re.db" --quiet >/dev/null 2>&1; rc=$?; set -e
+relogs=$("$DS_BIN" logs --db "$TMP/re.db" 1)
+check "retries: two attempts, each with its logs, the second told so" "$rc,$(q "$TMP/re.db" "SELECT attempts FROM trials"),$(grep -c '^==> .*/attempt-[12].err <==$' <<<"$relogs"),$(grep -c 'something went wrong here' <<<"$relogs"),$($PY -c "import glob,json; print(json.load(open(glob.glob('$TMP/re.db.trials/*/*/seen.json')[0]))['env']['DIVSWEEP_ATTEMPT'])")" "4,2,2,2,2"
 
 # --- faults ---
 cat > "$TMP/f.json" <<J
@@ -167,8 +176,8 @@ wait $lp; rc=$?
 set -e
 check "one process: SIGTERM stops the campaign (exit 3) with the trials checkpointed" "$rc,$(ls "$L".trials/*/*/checkpoint/state.json | wc -l)" "3,2"
 check "one process: no trial process remains after the stop" "$(procs "$TRAIN")" ""
-set +e; "$DS_BIN" run "$TMP/p.json" --db "$L" --threads 2 >/dev/null 2>&1; rc=$?; set -e
-check "one process: resume completes" "$rc" 0
+set +e; "$DS_BIN" resume --db "$L" --threads 2 >/dev/null 2>&1; rc=$?; set -e
+check "one process: divsweep resume --db completes it" "$rc" 0
 check "one process: metrics and curve equal the uninterrupted MPI run's" "$(metrics "$L" | md5sum),$(curve "$L" | md5sum)" "$(metrics "$A" | md5sum),$(curve "$A" | md5sum)"
 
 # --- the shipped example, as the README runs it (from the source tree, under mpirun -np 3) ---
