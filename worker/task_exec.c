@@ -687,7 +687,7 @@ static int run_exec(ds_task_ctx_t *ctx) {
   int open_fds = 4, got_status = 0;
   int32_t st[2] = {0, 0};
   enum { RUNNING, TIMEOUT, STOPPED, PROTOCOL } why = RUNNING;
-  double t0 = ds_now(), term_at = 0, status_at = 0;
+  double term_at = 0, status_at = 0;
   double next_poll = 0;
   while (open_fds > 0) {
     double now = ds_now();
@@ -759,7 +759,6 @@ static int run_exec(ds_task_ctx_t *ctx) {
   while (waitpid(sup, &sst, 0) < 0 && errno == EINTR) {
   }
   sup = -1;
-  (void)t0;
 
   char tail[200];
   tail_text(tailbuf, tail_n, tail, sizeof tail);
