@@ -186,25 +186,33 @@ set +e; (cd "$SRC" && mpi 3 "$DS_BIN" run experiments/exec/sweep.json --db "$X" 
 check "example: experiments/exec/sweep.json completes (20 trials, 30 curve points each)" "$rc,$(q "$X" "SELECT count(*) FROM trials WHERE status = 'done'"),$(q "$X" "SELECT count(*) FROM curves WHERE name = 'val_acc'")" "0,20,600"
 check "example: it learns (every trial above 75 % validation accuracy, the best above 90 %)" "$(q "$X" "SELECT min(value) > 0.75 AND max(value) > 0.9 FROM metrics WHERE name = 'val_acc'")" 1
 
-# --- kill -9 of the whole job ---
+# --- kill -9 of the whole job, twice, at random moments; then the same results as without ---
 cat > "$TMP/k.json" <<J
 {"name": "k", "task": "exec",
- "fixed": {"command": ["$PY", "$TRAIN", "--lr", "{lr}", "--steps", "60", "--seed", "{seed}", "--step-sleep", "0.02"]},
+ "fixed": {"command": ["$PY", "$TRAIN", "--lr", "{lr}", "--steps", "100", "--seed", "{seed}", "--step-sleep", "0.01",
+                       "--ckpt-every", "10", "--log-every", "5"]},
  "sweep": {"lr": [0.05, 0.1, 0.3, 1.0]}, "trial": {"timeout_s": 60, "kill_grace_s": 5}}
 J
-K=$TMP/k.db
-mpi 3 "$DS_BIN" run "$TMP/k.json" --db "$K" >/dev/null 2>&1 &
-mp=$!
-for _ in $(seq 300); do [ -n "$(procs "$TRAIN")" ] && break; sleep 0.05; done
-check_true "kill -9: trials were running" test -n "$(procs "$TRAIN")"
-# The job: mpiexec and its ranks (the trial supervisors, forks of the ranks, are named divsweep-trial).
-job=
-for p in $(pgrep -f -- "run $TMP/k.json --db $K"); do [ "$(cat /proc/$p/comm 2>/dev/null)" != divsweep-trial ] && job="$job $p"; done
-kill -9 $job 2>/dev/null || true
-wait $mp 2>/dev/null || true
-left=x
-for _ in $(seq 40); do left=$(procs "$TRAIN"); [ -z "$left" ] && break; sleep 0.05; done
-check "kill -9: no trial process survives the job" "$left" ""
+K=$TMP/k.db KR=$TMP/kref.db
+run "$TMP/k.json" "$KR"
+check "kill -9: the uninterrupted reference completes" "$rc" 0
+for round in 1 2; do
+  mpi 3 "$DS_BIN" run "$TMP/k.json" --db "$K" >/dev/null 2>&1 &
+  mp=$!
+  for _ in $(seq 300); do [ -n "$(procs "$TRAIN")" ] && break; sleep 0.05; done
+  sleep "0.$((RANDOM % 8))"
+  check_true "kill -9 ($round): trials were running" test -n "$(procs "$TRAIN")"
+  # The job: mpiexec and its ranks (trial supervisors, forks of the ranks, are named divsweep-trial).
+  job=
+  for p in $(pgrep -f -- "run $TMP/k.json --db $K"); do [ "$(cat /proc/$p/comm 2>/dev/null)" != divsweep-trial ] && job="$job $p"; done
+  kill -9 $job 2>/dev/null || true
+  wait $mp 2>/dev/null || true
+  left=x
+  for _ in $(seq 40); do left=$(procs "$TRAIN"); [ -z "$left" ] && break; sleep 0.05; done
+  check "kill -9 ($round): no trial process survives the job" "$left" ""
+done
 run "$TMP/k.json" "$K"
 check "kill -9: resume completes every key once" "$rc,$(q "$K" "SELECT count(*), count(DISTINCT trial_key) FROM trials WHERE status = 'done'")" '0,4,4'
+check "kill -9: metrics equal the uninterrupted run's" "$(metrics "$K" | md5sum)" "$(metrics "$KR" | md5sum)"
+check "kill -9: the curve equals the uninterrupted run's" "$(curve "$K" | md5sum)" "$(curve "$KR" | md5sum)"
 finish

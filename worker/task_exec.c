@@ -438,7 +438,15 @@ static int take_line(run_t *r, const char *line, size_t n, int persist) {
         step->valuedouble > 9e15)
       rc = line_fail(r, "has a step that is not a non-negative integer", line, n);
     else if (!(rc = take_numbers(r, j, 1, (int64_t)step->valuedouble, line, n)) && persist && r->curve_fd >= 0) {
-      if (write(r->curve_fd, line, n) != (ssize_t)n || write(r->curve_fd, "\n", 1) != 1) {
+      /* One write per line (O_APPEND): a rank killed mid-way leaves whole lines, never a torn one
+       * that the next line would be glued to. */
+      char *l = malloc(n + 1);
+      if (l) {
+        memcpy(l, line, n);
+        l[n] = '\n';
+        if (write(r->curve_fd, l, n + 1) != (ssize_t)(n + 1)) { /* the curve in the store is unaffected */
+        }
+        free(l);
       }
     }
   } else if (!r->have_final) {
