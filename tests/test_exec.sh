@@ -79,6 +79,7 @@ for f in glob.glob(sys.argv[1] + "/*/*/seen.json"):
 print("consistent" if not bad else "inconsistent: %s" % bad)
 P
 )" consistent
+check "odd values: the program has fds 0-3 and nothing of divsweep's (listing /proc/self/fd opens one more)" "$($PY -c "import glob,json; print(sorted({tuple(json.load(open(f))['fds']) for f in glob.glob('$O.trials/*/*/seen.json')}))")" "[(0, 1, 2, 3, 4)]"
 check "odd values: 5 curve points per trial, final metrics landed" "$(q "$O" "SELECT count(*) FROM curves"),$(q "$O" "SELECT count(*) FROM metrics WHERE name = 'loss' AND value = 0.2")" "50,10"
 check "odd values: two trials never share a working directory" "$($PY -c "import glob,json; print(len({json.load(open(f))['cwd'] for f in glob.glob('$O.trials/*/*/seen.json')}))")" 10
 check_true "logs: divsweep logs prints the attempt's stdout" bash -c '"$1" logs --db "$2" 1 | grep -q "some ordinary output"' _ "$DS_BIN" "$O"

@@ -20,7 +20,8 @@ def note_pid(pid):
 note_pid(os.getpid())
 seen = {"argv": sys.argv[1:], "cwd": os.getcwd(),
         "env": {k: os.environ[k] for k in os.environ if k.startswith("DIVSWEEP_") or k == "OMP_NUM_THREADS"},
-        "leaked": sorted(k for k in os.environ if k.startswith(("OMPI_", "PMIX_", "OPAL_")))}
+        "leaked": sorted(k for k in os.environ if k.startswith(("OMPI_", "PMIX_", "OPAL_"))),
+        "fds": sorted(int(f) for f in os.listdir("/proc/self/fd"))}
 with open(os.path.join(tdir, "seen.json"), "w") as f:
     json.dump(seen, f)
 ok = int(sys.argv[4] == params.get("v") and sys.argv[5] == params.get("v") and not seen["leaked"])
