@@ -96,6 +96,13 @@ sed 's/, "w": "max"//' "$TMP/ob.json" > "$TMP/ob2.json"
 set +e; "$DS_BIN" run "$TMP/ob2.json" --db "$TMP/ob2.db" --quiet >/dev/null 2>&1; rc=$?; set -e
 check "objectives: reported, they pass; {{ }} are literal braces and {x} the value (v = x)" "$rc,$(q "$TMP/ob2.db" "SELECT group_concat(m.value, ' ') FROM metrics m JOIN trials t USING(trial_id) WHERE m.name = 'v' AND t.status = 'done'")" "0,1.0 2.0"
 
+# A program that does not exist fails its trial with a line that says so.
+cat > "$TMP/nf.json" <<'J'
+{"name": "nf", "task": "exec", "fixed": {"command": ["no-such-program-xyz", "a"]}, "sweep": {"x": [1]}}
+J
+set +e; "$DS_BIN" run "$TMP/nf.json" --db "$TMP/nf.db" --quiet >/dev/null 2>&1; rc=$?; set -e
+check "a missing program fails its trial, saying so" "$rc,$(q "$TMP/nf.db" "SELECT error FROM trials")" "4,program exited with status 127; stderr: divsweep: cannot run no-such-program-xyz: No such file or directory"
+
 # Retries: a failing program runs again as attempt 2, with its own log files.
 cat > "$TMP/re.json" <<J
 {"name": "re", "task": "exec", "fixed": {"command": ["$PY", "$PROG", "--mode", "exit1", "--v", "x", "x"], "v": "x"},
