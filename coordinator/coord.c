@@ -48,6 +48,7 @@
 #include "ds_fronts.h"
 #include "ds_launch.h"
 #include "ds_store.h"
+#include "ds_trial_dir.h"
 
 enum { TAG_TRIAL = 11, TAG_RESULT = 12, TAG_HELLO = 13, TAG_STOP = 14 }; /* = DS_TAG_* in ds_task.h */
 #define DEPTH_MAX 4096        /* trials in flight per worker, at most */
@@ -127,6 +128,8 @@ struct coord {
   ds_fronts_t *fronts;
   int fronts_opened;       /* writer: ds_fronts_open() has run (lazily, see ensure_fronts) */
   int64_t campaign_id, run_id;
+  char run_dir[4096];      /* exec campaigns: where trial directories go (ds_trial_dir.h); else "" */
+  char objectives[1024];   /* exec campaigns: objective names the program must report, "a,b"; else "" */
   int64_t base_done, base_failed;
   int64_t *prior_idx;      /* --retry-failed: re-queued trials (sorted) and their earlier attempts */
   uint32_t *prior_attempts;
@@ -537,6 +540,11 @@ static int fill(coord_t *c, int w, ds_trial_t *t) {
           .task_len = strlen(c->spec->task),
           .params = t->params_json,
           .params_len = t->params_len,
+          .kill_grace_s = to->kill_grace_s,
+          .run_dir = c->run_dir,
+          .run_dir_len = strlen(c->run_dir),
+          .objectives = c->objectives,
+          .objectives_len = strlen(c->objectives),
       };
       memcpy(wt.key, t->key, sizeof wt.key);
       wt.backend = ds_wire_backend_code(to->backend), wt.threads = (uint32_t)to->threads;
@@ -625,9 +633,12 @@ static int on_results(coord_t *c, int w, uint8_t *buf, ds_rbuf_t *rd, batch_t *l
 static void adapt_depth(coord_t *c) {
   if (c->o->depth > 0) return;
   /* About 50 ms of work in flight per worker, so that a worker never waits for this thread's
-   * next wake-up; at least 2 (one running, one queued). */
-  int d = c->ewma_trial_s > 0 ? (int)(0.05 / c->ewma_trial_s) + 1 : 2;
-  c->depth = d < 2 ? 2 : d > DEPTH_MAX ? DEPTH_MAX : d;
+   * next wake-up; at least 2 (one running, one queued).  exec trials (seconds to hours each) go
+   * one at a time until they prove short: a queued one would wait behind a long one while another
+   * worker idles. */
+  int lo = c->run_dir[0] ? 1 : 2;
+  int d = c->ewma_trial_s > 0 ? (int)(0.05 / c->ewma_trial_s) + 1 : lo;
+  c->depth = d < lo ? lo : d > DEPTH_MAX ? DEPTH_MAX : d;
   c->msg_max = c->depth / 4 > 1 ? c->depth / 4 : 1;
 }
 
@@ -675,7 +686,7 @@ static void *dispatcher_main(void *arg) {
   batch_t local = {0};
   int rc = 0, byes = 0;
   double last_notice = mono(), last_publish = mono();
-  c->depth = c->o->depth > 0 ? (c->o->depth > DEPTH_MAX ? DEPTH_MAX : c->o->depth) : 2;
+  c->depth = c->o->depth > 0 ? (c->o->depth > DEPTH_MAX ? DEPTH_MAX : c->o->depth) : c->run_dir[0] ? 1 : 2;
   c->msg_max = c->o->depth > 0 ? (c->depth / 2 > 1 ? c->depth / 2 : 1) : 1;
   for (int w = 1; w <= c->n_workers && !rc; w++) rc = fill(c, w, &t);
   long idle_ns = 20000;
@@ -726,7 +737,10 @@ static void *dispatcher_main(void *arg) {
   ds_wire_end(&c->wb);
   for (int w = 1; w <= c->n_workers; w++)
     if (c->ws[w].alive) tsend(c, w, TAG_STOP);
-  double deadline = mono() + (atomic_load(&c->stop) ? 0.7 : 30.0);
+  /* Local mode: trials in worker threads learn of the stop here (exec trials then get SIGTERM). */
+  if (atomic_load(&c->stop) && c->o->local_cancel) *c->o->local_cancel = 1;
+  /* exec trials get kill_grace_s between SIGTERM and SIGKILL to checkpoint: wait that long too. */
+  double deadline = mono() + (atomic_load(&c->stop) ? 0.7 + (c->run_dir[0] ? c->spec->trial.kill_grace_s : 0) : 30.0);
   int alive = 0;
   for (int w = 1; w <= c->n_workers; w++) alive += c->ws[w].alive;
   while (alive > 0 && mono() < deadline) {
@@ -1068,6 +1082,18 @@ static int setup_campaign(coord_t *c, char *err, size_t err_len) {
         fprintf(stderr, "divsweep: renumbered %lld trials of %s to the canonical trial order\n", (long long)moved,
                 row.name);
     }
+  }
+  if (!strcmp(c->spec->task, "exec") &&
+      ds_trial_dir_campaign(o->db_path, c->campaign_id, c->spec->name, c->run_dir, sizeof c->run_dir)) {
+    snprintf(err, err_len, "%s: the directory for exec trials beside it is too long a path", o->db_path);
+    code = DS_EXIT_USAGE;
+    goto fail;
+  }
+  /* Built-in tasks' objectives are checked against their metric tables by validate; a program's
+   * are checked on every result (worker/task_exec.c). */
+  for (size_t i = 0; c->run_dir[0] && i < c->spec->n_objectives; i++) {
+    size_t at = strlen(c->objectives);
+    snprintf(c->objectives + at, sizeof c->objectives - at, "%s%s", at ? "," : "", c->spec->objectives[i].name);
   }
   int64_t requeued = 0;
   if ((rc = ds_store_requeue_running(c->store, c->campaign_id, &requeued))) goto store_fail;

@@ -39,6 +39,7 @@ cJSON *ds_cli_read_json(const char *path);
 int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts, const ds_cli_spec_checks_t *checks);
 int ds_cli_status(int argc, char **argv);
 int ds_cli_query(int argc, char **argv);
+int ds_cli_logs(int argc, char **argv);  /* cli_logs.c: an exec trial's stdout/stderr per attempt */
 int ds_cli_pareto(int argc, char **argv); /* cli_pareto.c */
 int ds_cli_report(int argc, char **argv); /* cli_pareto.c */
 int ds_cli_repair(int argc, char **argv); /* cli_repair.c */

@@ -10,6 +10,7 @@
 #ifndef DS_COORD_H
 #define DS_COORD_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "ds_spec.h"
@@ -41,6 +42,7 @@ typedef struct ds_run_opts {
                                 or NULL (no GPU anywhere).  Recorded in runs.gpus. */
   ds_local_trial_fn local_fn;
   void *local_arg;
+  volatile sig_atomic_t *local_cancel; /* local mode: set to 1 when a stop is requested (or NULL) */
 } ds_run_opts_t;
 
 /* Runs (or resumes) a campaign to completion or interruption.  Returns a process exit code

@@ -1,6 +1,10 @@
 /* main.c — the divsweep executable.  `run` and `resume` under mpirun pick the role by MPI rank
  * (rank 0 coordinates, ranks 1..N−1 work); without mpirun (or with one rank) the same command runs
  * the campaign in one process with worker threads.  Every other command is a plain program. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +32,7 @@ static const char *USAGE =
     "  divsweep status --db FILE [--campaign NAME] [--json]\n"
     "  divsweep pareto --db FILE [--campaign NAME] [--group KEY] [--all] [--format table|csv|json]\n"
     "  divsweep query --db FILE \"SQL\" [--format table|csv|json]\n"
+    "  divsweep logs --db FILE TRIAL [--attempt N]\n"
     "  divsweep report --db FILE [--campaign NAME] --out report.html\n"
     "  divsweep repair --db FILE [--campaign NAME] [--apply]\n"
     "  divsweep kernel --div NAME [--param k=v]... --teacher T.npy [--teacher T2.npy --weights a,b\n"
@@ -64,6 +69,14 @@ static int local_trial(const ds_wire_trial_t *t, int thread_index, ds_result_t *
 static void on_worker_signal(int sig) {
   (void)sig;
   ds_worker_cancel = 1;
+}
+
+/* The cores this process may use (its CPU affinity) divided among n workers, at least 1. */
+static int cores_share(int n) {
+  cpu_set_t set;
+  int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+  int share = n > 0 ? cores / n : cores;
+  return share > 0 ? share : 1;
 }
 
 static int under_mpirun(void) {
@@ -115,12 +128,13 @@ static int cmd_run(int argc, char **argv, int is_resume) {
    * ranks, from MPI_Comm_split_type SHARED) binds GPU k % count.  The coordinator rank is left
    * out of the count so that it does not take GPU 0 from a worker on its node.  In local mode the
    * worker threads share GPU 0. */
-  int ndev = ds_kern_cuda_device_count(), local = 0;
+  int ndev = ds_kern_cuda_device_count(), local = 0, node_workers = 1;
   if (mpi) {
     MPI_Comm role, node;
     MPI_Comm_split(MPI_COMM_WORLD, rank == 0 ? 0 : 1, rank, &role);
     MPI_Comm_split_type(role, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
     MPI_Comm_rank(node, &local);
+    MPI_Comm_size(node, &node_workers);
     MPI_Comm_free(&node);
     MPI_Comm_free(&role);
   }
@@ -141,6 +155,8 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     if (gpus) gpus[0] = env.gpu;
   }
   int code;
+  /* exec trials get OMP_NUM_THREADS from this rank's share of its node's cores. */
+  if (mpi && rank > 0) env.core_share = cores_share(node_workers);
   if (rank > 0) {
     signal(SIGINT, on_worker_signal);
     signal(SIGTERM, on_worker_signal);
@@ -154,7 +170,9 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     o.gpus = gpus;
     o.local_fn = local_trial;
     o.local_arg = &env;
+    o.local_cancel = &ds_worker_cancel;
     if (!mpi && o.threads <= 0) o.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (!mpi) env.core_share = cores_share(o.threads > 0 ? o.threads : 1);
     int abandoned = 0;
     code = ds_coord_run(&o, &abandoned);
     if (abandoned) {
@@ -194,7 +212,7 @@ static int cmd_run(int argc, char **argv, int is_resume) {
 
 static const char *HELP_TOPICS =
     "Help topics:\n"
-    "  divsweep help TASK          parameters and metrics of a task (noop, distill, rlvr, fdpo, logits)\n"
+    "  divsweep help TASK          parameters and metrics of a task (noop, distill, rlvr, fdpo, logits, exec)\n"
     "  divsweep help divergences   every divergence, its parameters and its exact formula\n"
     "  divsweep COMMAND --help     that command's usage\n"
     "The default database is ./divsweep.db (the working directory) when --db is not given.\n"
@@ -218,7 +236,7 @@ static int cmd_help(const char *topic) {
       fputs(USAGE, stdout);
       return 0;
     }
-  const char *names[] = {"divergences", "noop", "distill", "rlvr", "fdpo", "logits", NULL};
+  const char *names[] = {"divergences", "noop", "distill", "rlvr", "fdpo", "logits", "exec", NULL};
   const char *near = ds_params_suggest(topic, names, NULL);
   fprintf(stderr, "divsweep help: unknown topic \"%s\"%s%s%s\n%s", topic, near ? "; did you mean \"" : "",
           near ? near : "", near ? "\"?" : "", HELP_TOPICS);
@@ -259,6 +277,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "validate")) return ds_cli_validate(argc, argv, &SPEC_OPTS, &SPEC_CHECKS);
   if (!strcmp(cmd, "status")) return ds_cli_status(argc, argv);
   if (!strcmp(cmd, "query")) return ds_cli_query(argc, argv);
+  if (!strcmp(cmd, "logs")) return ds_cli_logs(argc, argv);
   if (!strcmp(cmd, "kernel")) return ds_cli_kernel(argc, argv);
   if (!strcmp(cmd, "bench")) {
     if (argc < 2 || strcmp(argv[1], "kernels")) {

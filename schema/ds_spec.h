@@ -82,6 +82,7 @@ typedef struct ds_trial_opts {
   char device[8];      /* "auto", "cpu", "cuda" */
   char backend[8];     /* kernel backend: "auto", "ref", "cpu", "cuda" (worker/tasks_common.c) */
   int threads;         /* kernel threads per trial; 0 = the rank's default */
+  double kill_grace_s; /* exec trials: seconds between SIGTERM and SIGKILL of the trial's group */
 } ds_trial_opts_t;
 
 /* Checks one parameter value for a task.  key is the parameter name, value its JSON.  Returns 0

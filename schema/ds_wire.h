@@ -1,4 +1,4 @@
-/* ds_wire.h — the wire format of messages between coordinator and workers (version 1).
+/* ds_wire.h — the wire format of messages between coordinator and workers (version 2).
  *
  * Every message is a byte buffer: a header (magic "DSW1" as u32 0x31575344, u8 version, u8 type,
  * u16 zero, u32 count) followed by `count` records of its type.  All integers and doubles are
@@ -9,7 +9,10 @@
  *   TRIAL  (coordinator → worker): i64 idx, u32 attempt, u64 rng_seed, f64 timeout_s,
  *          u8 isolation (0 thread, 1 process), u8 device (0 auto, 1 cpu, 2 cuda),
  *          u8 backend (0 auto, 1 ref, 2 cpu, 3 cuda), u32 threads (0 = the rank's default), str key,
- *          str task, str params_json
+ *          str task, str params_json, f64 kill_grace_s, str run_dir (exec trials: the absolute
+ *          directory that holds one directory per trial key; empty for built-in tasks),
+ *          str objectives (exec trials: the objective names, comma-separated, that the program
+ *          must report; empty for built-in tasks)
  *   RESULT (worker → coordinator): i64 idx, u32 attempt, i32 status (0 or DS_E*), f64 wall_s,
  *          str error, u32 n, n × (str name, f64 value), u32 m, m × (i64 step, str name, f64 value)
  *   HELLO  (worker → coordinator, once): str host, i32 gpu (−1 none), str backend
@@ -22,7 +25,7 @@
 #include <stdint.h>
 
 #define DS_WIRE_MAGIC 0x31575344u
-#define DS_WIRE_VERSION 1
+#define DS_WIRE_VERSION 2
 
 typedef enum { DS_MSG_TRIAL = 1, DS_MSG_RESULT = 2, DS_MSG_HELLO = 3, DS_MSG_STOP = 4 } ds_msg_type_t;
 
@@ -68,6 +71,9 @@ typedef struct ds_wire_trial {
   char key[33];
   const char *task;   size_t task_len;    /* point into the message buffer */
   const char *params; size_t params_len;
+  double kill_grace_s;
+  const char *run_dir; size_t run_dir_len;   /* NULL/0 for built-in tasks */
+  const char *objectives; size_t objectives_len; /* "a,b"; NULL/0 for built-in tasks */
 } ds_wire_trial_t;
 
 /* trial.backend on the wire.  ds_wire_backend_code maps "auto"/"ref"/"cpu"/"cuda" (anything else:

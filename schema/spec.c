@@ -555,6 +555,7 @@ static int parse_trial_opts(parser_t *p, const cJSON *v) {
   ds_trial_opts_t *t = &p->s->trial;
   t->timeout_s = 0;
   t->retries = 0;
+  t->kill_grace_s = 10;
   strcpy(t->device, "auto");
   strcpy(t->backend, "auto");
   t->threads = 0;
@@ -579,6 +580,10 @@ static int parse_trial_opts(parser_t *p, const cJSON *v) {
                                  strcmp(c->valuestring, "cuda")))
         return fail(p, path, "expected \"auto\", \"cpu\" or \"cuda\"");
       snprintf(t->device, sizeof t->device, "%s", c->valuestring);
+    } else if (!strcmp(c->string, "kill_grace_s")) {
+      if (!cJSON_IsNumber(c) || !(c->valuedouble >= 0 && c->valuedouble <= 3600))
+        return fail(p, path, "expected a number of seconds in 0..3600");
+      t->kill_grace_s = c->valuedouble;
     } else if (!strcmp(c->string, "backend")) {
       if (!cJSON_IsString(c) || (strcmp(c->valuestring, "auto") && strcmp(c->valuestring, "ref") &&
                                  strcmp(c->valuestring, "cpu") && strcmp(c->valuestring, "cuda")))
@@ -588,7 +593,7 @@ static int parse_trial_opts(parser_t *p, const cJSON *v) {
       if (!is_uint(c, 1024)) return fail(p, path, "expected an integer in 0..1024 (0 = the rank's default)");
       t->threads = (int)c->valuedouble;
     } else {
-      return fail(p, path, "unknown key (expected timeout_s, retries, isolation, device, backend, threads)");
+      return fail(p, path, "unknown key (expected timeout_s, retries, isolation, device, backend, threads, kill_grace_s)");
     }
   }
   return 0;

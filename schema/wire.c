@@ -145,6 +145,9 @@ void ds_wire_put_trial(ds_wbuf_t *w, const ds_wire_trial_t *t) {
   put_str(w, t->key, strlen(t->key));
   put_str(w, t->task, t->task_len);
   put_str(w, t->params, t->params_len);
+  put_f64(w, t->kill_grace_s);
+  put_str(w, t->run_dir ? t->run_dir : "", t->run_dir ? t->run_dir_len : 0);
+  put_str(w, t->objectives ? t->objectives : "", t->objectives ? t->objectives_len : 0);
   w->count++;
 }
 
@@ -249,7 +252,8 @@ int ds_wire_get_trial(ds_rbuf_t *r, ds_wire_trial_t *t) {
       get_f64(r, &t->timeout_s) || get(r, &t->isolation, 1) || get(r, &t->device, 1) ||
       get(r, &t->backend, 1) || get_u32(r, &t->threads) ||
       get_str(r, &key, &key_len) || key_len > 32 || get_str(r, &t->task, &t->task_len) ||
-      get_str(r, &t->params, &t->params_len))
+      get_str(r, &t->params, &t->params_len) || get_f64(r, &t->kill_grace_s) ||
+      get_str(r, &t->run_dir, &t->run_dir_len) || get_str(r, &t->objectives, &t->objectives_len))
     return DS_EWIRE;
   t->idx = (int64_t)idx;
   memcpy(t->key, key, key_len);

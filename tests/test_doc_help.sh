@@ -7,7 +7,7 @@ BIN=${DS_BIN:?DS_BIN}
 SRC=${DS_SRC:?DS_SRC}
 fail=0
 bash "$SRC/docs/gen_help.sh" "$BIN" --check || fail=1
-for t in noop distill rlvr fdpo logits; do
+for t in noop distill rlvr fdpo logits exec; do
   grep -q "^<!-- help $t -->$" "$SRC/docs/tasks.md" || { echo "FAIL docs/tasks.md has no table for task $t"; fail=1; }
   "$BIN" help "$t" > /dev/null || { echo "FAIL divsweep help $t"; fail=1; }
 done

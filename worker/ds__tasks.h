@@ -156,4 +156,9 @@ double ds__gauss(uint64_t *st);
 /* Fails the task with the stop code from ds_task_should_stop() and a message naming the step. */
 int ds__stopped(ds_task_ctx_t *ctx, int rc, long step);
 
+/* In a freshly forked child (task.c): every signal back to its default disposition and none
+ * blocked; every fd from lowfd up closed. */
+void ds__child_reset_signals(void);
+void ds__close_from(int lowfd);
+
 #endif /* DS__TASKS_H */

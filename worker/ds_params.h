@@ -54,6 +54,7 @@ typedef struct ds_task_info {
   int open;                         /* 1: any other parameter name is accepted (noop) */
   const ds_param_info_t *params;    /* terminated by a NULL name */
   const ds_metric_info_t *metrics;  /* terminated by a NULL name */
+  int open_metrics;                 /* 1: the program decides its metrics (exec); any name may be an objective */
 } ds_task_info_t;
 
 /* The table of task `name`, or NULL. */

@@ -33,6 +33,15 @@ typedef struct ds_task_ctx {
   int (*poll)(void *arg);
   void *poll_arg;
   double next_check;       /* internal: rate limit of poll() */
+  /* What the exec task needs beyond the parameters (built-in tasks ignore them). */
+  const char *key;         /* the trial key, 32 hex characters */
+  uint32_t attempt;        /* 1 for the first attempt */
+  int core_share;          /* cores for this worker (exec: {threads}, OMP_NUM_THREADS) */
+  double kill_grace_s;     /* seconds between SIGTERM and SIGKILL of an exec trial's group */
+  const char *run_dir;     /* the campaign's trial directory root (not NUL-terminated) */
+  size_t run_dir_len;      /* 0: none was sent (a built-in campaign) */
+  const char *objectives;  /* exec: objective names, comma-separated (not NUL-terminated) */
+  size_t objectives_len;
 } ds_task_ctx_t;
 
 typedef struct ds_task {
@@ -79,6 +88,7 @@ typedef struct ds_worker_env {
   int rank;
   int threads;         /* kernel threads per trial */
   int gpu;             /* −1 for none */
+  int core_share;      /* cores per worker on this node (exec trials' OMP_NUM_THREADS); 0 = threads */
   char host[64];
   int (*poll)(void *arg);
   void *poll_arg;

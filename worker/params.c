@@ -212,17 +212,34 @@ static const ds_metric_info_t logits_metrics[] = {
     {"ece", "trial T", "labels", "student ECE"},
     {NULL, NULL, NULL, NULL}};
 
+/* ---- exec --------------------------------------------------------------------------------- */
+
+static const ds_param_info_t exec_params[] = {
+    OBJ_("command", NULL,
+         "required: the program as an argv list (no shell), e.g. [\"python3\", \"train.py\", \"--lr\", \"{lr}\"]; "
+         "{name} is any parameter, {trial_key}, {seed} (key-derived), {attempt}, {threads}, {gpu}; {{ and }} are braces"),
+    OBJ_("workdir", "the trial's work/", "working directory, created per trial (placeholders as in command)"),
+    OBJ_("env", "{}", "extra environment variables, {\"NAME\": \"value\"} (placeholders as in command)"),
+    END_};
+
+static const ds_metric_info_t exec_metrics[] = {
+    {"<any>", "-", NULL, "whatever the program reports: {\"final\": {...}} on fd 3 or 'divsweep: {...}' on stdout"},
+    {NULL, NULL, NULL, NULL}};
+
 static const ds_task_info_t tasks[] = {
-    {"noop", "returns at once with a tiny computed metric; fault injection for tests", 1, noop_params, noop_metrics},
+    {"noop", "returns at once with a tiny computed metric; fault injection for tests", 1, noop_params, noop_metrics, 0},
     {"distill", "fit a student to a (mixture of) teacher(s) under a divergence at temperature T", 0, distill_params,
-     distill_metrics},
+     distill_metrics, 0},
     {"rlvr", "policy optimisation over K answers with a verifiable reward and a penalty β·D(π_ref‖π)", 0, rlvr_params,
-     rlvr_metrics},
-    {"fdpo", "preference optimisation with f-DPO links over K answers", 0, fdpo_params, fdpo_metrics},
+     rlvr_metrics, 0},
+    {"fdpo", "preference optimisation with f-DPO links over K answers", 0, fdpo_params, fdpo_metrics, 0},
     {"logits", "divergences of user-supplied teacher/student logits (.npy): nothing is trained", 0, logits_params,
-     logits_metrics},
+     logits_metrics, 0},
+    {"exec", "your own program as a trial: argv with {param} placeholders, metrics as JSON lines on fd 3", 1,
+     exec_params, exec_metrics, 1},
 };
-static const ds_task_info_t *const task_list[] = {&tasks[0], &tasks[1], &tasks[2], &tasks[3], &tasks[4], NULL};
+static const ds_task_info_t *const task_list[] = {&tasks[0], &tasks[1], &tasks[2], &tasks[3], &tasks[4], &tasks[5],
+                                                  NULL};
 
 const ds_task_info_t *const *ds_params_tasks(void) { return task_list; }
 
@@ -404,6 +421,7 @@ int ds_params_metric_possible(const ds_task_info_t *t, const char *name, const c
                               char *why, size_t why_len) {
   size_t o = 0;
   if (why_len) why[0] = 0;
+  if (t->open_metrics) return 1;
   for (const ds_metric_info_t *m = t->metrics; m->name; m++) {
     double num = 0;
     int is_k = 0;
@@ -446,7 +464,8 @@ int ds_params_print_task(FILE *f, const char *task) {
   const ds_task_info_t *t = ds_params_task(task);
   if (!t) return -1;
   fprintf(f, "### Task `%s`\n\n%s.%s\n\n", t->name, t->summary,
-          t->open ? " Any other parameter name is accepted too (a noop sweep can name any axis)." : "");
+          t->open_metrics ? " Any other parameter name is yours: the program gets it through placeholders and DIVSWEEP_PARAMS."
+          : t->open ? " Any other parameter name is accepted too (a noop sweep can name any axis)." : "");
   fprintf(f, "| parameter | type | range | default | meaning |\n| --- | --- | --- | --- | --- |\n");
   static const char *tn[] = {"integer", "number", "bool", "string", "file", "divergence", "list", "object"};
   for (const ds_param_info_t *p = t->params; p->name; p++) {

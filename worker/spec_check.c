@@ -313,6 +313,69 @@ static int check_objectives(const cJSON *root, const ds_task_info_t *t, char *er
   return 0;
 }
 
+/* ---- exec: placeholders -------------------------------------------------------------------- */
+
+/* Every {name} in template names a parameter of the spec (fixed or sweep) or one of the exec
+ * task's own values; "{{" and "}}" are literal braces. */
+static int check_template(const cJSON *root, const char *tmpl, const char *path, char *err, size_t len) {
+  static const char *const own[] = {"trial_key", "seed", "attempt", "threads", "gpu", NULL};
+  const cJSON *fixed = cJSON_GetObjectItemCaseSensitive(root, "fixed");
+  const cJSON *sweep = cJSON_GetObjectItemCaseSensitive(root, "sweep");
+  for (const char *p = tmpl; *p; p++) {
+    if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+      p++;
+      continue;
+    }
+    if (*p == '}') {
+      snprintf(err, len, "%s: a lone } (write }} for a brace)", path);
+      return DS_ESPEC;
+    }
+    if (*p != '{') continue;
+    const char *end = strchr(p, '}');
+    if (!end) {
+      snprintf(err, len, "%s: unterminated placeholder (write {{ for a brace)", path);
+      return DS_ESPEC;
+    }
+    char name[128];
+    size_t n = (size_t)(end - p - 1);
+    if (n >= sizeof name) n = sizeof name - 1;
+    memcpy(name, p + 1, n);
+    name[n] = 0;
+    int known = cJSON_GetObjectItemCaseSensitive(fixed, name) || cJSON_GetObjectItemCaseSensitive(sweep, name);
+    for (int i = 0; own[i] && !known; i++) known = !strcmp(own[i], name);
+    if (!known) {
+      snprintf(err, len, "%s: placeholder {%s} names no parameter (fixed or sweep) and is not one of trial_key, seed, "
+               "attempt, threads, gpu", path, name);
+      return DS_ESPEC;
+    }
+    p = end;
+  }
+  return 0;
+}
+
+static int check_exec(const cJSON *root, char *err, size_t len) {
+  const cJSON *fixed = cJSON_GetObjectItemCaseSensitive(root, "fixed");
+  const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(fixed, "command");
+  if (!cmd) {
+    snprintf(err, len, "fixed.command: required for task exec (the program as an argv list)");
+    return DS_ESPEC;
+  }
+  char path[200];
+  int i = 0, rc;
+  for (const cJSON *c = cJSON_IsArray(cmd) ? cmd->child : NULL; c; c = c->next, i++) {
+    snprintf(path, sizeof path, "fixed.command[%d]", i);
+    if (cJSON_IsString(c) && (rc = check_template(root, c->valuestring, path, err, len))) return rc;
+  }
+  const cJSON *wd = cJSON_GetObjectItemCaseSensitive(fixed, "workdir");
+  if (cJSON_IsString(wd) && (rc = check_template(root, wd->valuestring, "fixed.workdir", err, len))) return rc;
+  const cJSON *env = cJSON_GetObjectItemCaseSensitive(fixed, "env");
+  for (const cJSON *c = cJSON_IsObject(env) ? env->child : NULL; c; c = c->next) {
+    snprintf(path, sizeof path, "fixed.env.%.150s", c->string);
+    if (cJSON_IsString(c) && (rc = check_template(root, c->valuestring, path, err, len))) return rc;
+  }
+  return 0;
+}
+
 int ds_spec_check_names(const cJSON *root, char *err, size_t err_len) {
   const cJSON *task = cJSON_GetObjectItemCaseSensitive(root, "task");
   const ds_task_info_t *t = cJSON_IsString(task) ? ds_params_task(task->valuestring) : NULL;
@@ -327,5 +390,6 @@ int ds_spec_check_whole(const cJSON *root, char *err, size_t err_len) {
   int rc;
   if ((rc = check_lengths(root, t, err, err_len))) return rc;
   if ((rc = check_objectives(root, t, err, err_len))) return rc;
+  if (!strcmp(t->name, "exec") && (rc = check_exec(root, err, err_len))) return rc;
   return check_files(root, t, err, err_len);
 }

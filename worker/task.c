@@ -4,14 +4,27 @@
  * Process isolation forks before the task runs; the child encodes its result in the wire format
  * onto a pipe and exits.  A child that dies by a signal, exits without a result, or outlives its
  * timeout (then killed with SIGKILL) fails only its own trial: the rank carries on.
+ *
+ * Invariants of the child (child_setup, before the task runs): it holds no file descriptor but
+ * 0, 1, 2 and its result pipe (in single-process mode the coordinator shares the process, so
+ * without this a child would inherit the store's flock fd and SQLite handles, and an orphan would
+ * keep the database locked); it dies with the thread that forked it (PR_SET_PDEATHSIG, SIGKILL;
+ * that thread waits for the child, so it never exits first); every signal has its default
+ * disposition and none is blocked (Open MPI's SIGSEGV backtrace handler and libuv's signal pipe
+ * are not inherited: a crash is one line in the store, not a backtrace on stderr).
  */
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,14 +32,15 @@
 #include "ds_error.h"
 #include "ds_params.h"
 #include "ds_task.h"
+#include "ds__tasks.h"
 
 volatile sig_atomic_t ds_worker_cancel = 0;
 
 extern const ds_task_t ds_task_noop, ds_task_distill;
-extern const ds_task_t ds_task_rlvr, ds_task_fdpo, ds_task_logits;
+extern const ds_task_t ds_task_rlvr, ds_task_fdpo, ds_task_logits, ds_task_exec;
 
 static const ds_task_t *const registry[] = {
-    &ds_task_noop, &ds_task_distill, &ds_task_rlvr, &ds_task_fdpo, &ds_task_logits, NULL};
+    &ds_task_noop, &ds_task_distill, &ds_task_rlvr, &ds_task_fdpo, &ds_task_logits, &ds_task_exec, NULL};
 
 const ds_task_t *ds_task_find(const char *name) {
   for (int i = 0; registry[i]; i++)
@@ -142,6 +156,16 @@ static void run_here(const ds_task_t *task, const ds_wire_trial_t *t, const ds_w
       .res = res,
       .poll = env->poll,
       .poll_arg = env->poll_arg,
+      .key = t->key,
+      .attempt = t->attempt,
+      .core_share = t->threads > 0       ? (int)t->threads
+                    : env->core_share > 0 ? env->core_share
+                                          : (env->threads > 0 ? env->threads : 1),
+      .kill_grace_s = t->kill_grace_s,
+      .run_dir = t->run_dir,
+      .run_dir_len = t->run_dir_len,
+      .objectives = t->objectives,
+      .objectives_len = t->objectives_len,
   };
   int rc = task->run(&ctx);
   cJSON_Delete(params);
@@ -159,6 +183,48 @@ static void run_here(const ds_task_t *task, const ds_wire_trial_t *t, const ds_w
   res->status = rc;
 }
 
+void ds__child_reset_signals(void) {
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
+  sigset_t none;
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &none, NULL);
+}
+
+void ds__close_from(int lowfd) {
+  if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0U) == 0) return;
+  /* Kernels before 5.9: close what /proc lists. */
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return;
+  int dfd = dirfd(d);
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.') {
+      int fd = atoi(e->d_name);
+      if (fd >= lowfd && fd != dfd) close(fd);
+    }
+  closedir(d);
+}
+
+/* In the forked child: see the invariants at the top.  Returns the result pipe's (possibly moved)
+ * fd, or −1 when the parent is already gone. */
+static int child_setup(int result_fd, pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) return -1; /* the parent died before prctl took effect */
+  ds__child_reset_signals();
+  if (result_fd != 3) {
+    if (dup2(result_fd, 3) < 0) return -1;
+    close(result_fd);
+    result_fd = 3;
+  }
+  ds__close_from(4);
+  return result_fd;
+}
+
 static void run_child(const ds_task_t *task, const ds_wire_trial_t *t, const ds_worker_env_t *env,
                       ds_result_t *res, double t0) {
   int fds[2];
@@ -168,6 +234,7 @@ static void run_child(const ds_task_t *task, const ds_wire_trial_t *t, const ds_
     return;
   }
   fflush(NULL);
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
@@ -178,6 +245,8 @@ static void run_child(const ds_task_t *task, const ds_wire_trial_t *t, const ds_
   }
   if (pid == 0) {
     close(fds[0]);
+    fds[1] = child_setup(fds[1], parent);
+    if (fds[1] < 0) _exit(127);
     ds_worker_env_t child_env = *env;
     child_env.poll = NULL; /* never touch MPI from the child */
     run_here(task, t, &child_env, res, t0);
@@ -267,7 +336,7 @@ int ds_worker_run_trial(const ds_wire_trial_t *t, const ds_worker_env_t *env, ds
   if (!task) {
     res->status = DS_ETASK;
     snprintf(res->error, sizeof res->error, "unknown task %s", task_name);
-  } else if (t->isolation) {
+  } else if (t->isolation && task != &ds_task_exec) { /* exec trials are child processes already */
     run_child(task, t, env, res, t0);
   } else {
     run_here(task, t, env, res, t0);
