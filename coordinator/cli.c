@@ -260,14 +260,12 @@ const char *ds_cli_pick_campaign(const char *db_path, const char *campaign, char
 
 /* ---- validate ------------------------------------------------------------------------- */
 
-/* The spec document again, for the whole-spec checks (NULL when it does not parse: then
- * ds_spec_load reports the syntax error).  Read through the same bounded reader as the spec,
- * so that a FIFO or /dev/zero is refused here too instead of blocking or reading forever. */
-static cJSON *read_json(const char *path, char *err, size_t err_len, int *bad_file) {
-  char *buf;
+/* Read through the same bounded reader as ds_spec_load, so that a FIFO or /dev/zero is refused
+ * (NULL here, then ds_spec_load's message) instead of blocking or reading without bound. */
+cJSON *ds_cli_read_json(const char *path) {
+  char *buf, err[16];
   size_t n;
-  *bad_file = ds_spec_read_file(path, &buf, &n, err, err_len) != 0;
-  if (*bad_file) return NULL;
+  if (ds_spec_read_file(path, &buf, &n, err, sizeof err)) return NULL;
   cJSON *root = cJSON_ParseWithLength(buf, n);
   free(buf);
   return root;
@@ -289,12 +287,7 @@ int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts, const ds_
   }
   ds_spec_t *s;
   char err[1024];
-  int bad_file = 0;
-  cJSON *root = checks ? read_json(path, err, sizeof err, &bad_file) : NULL;
-  if (bad_file) {
-    fprintf(stderr, "divsweep: %s\n", err);
-    return DS_EXIT_USAGE;
-  }
+  cJSON *root = checks ? ds_cli_read_json(path) : NULL;
   if (root && checks->names && checks->names(root, err, sizeof err)) {
     fprintf(stderr, "divsweep: %s: %s\n", path, err);
     cJSON_Delete(root);

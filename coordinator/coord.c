@@ -538,6 +538,7 @@ static int fill(coord_t *c, int w, ds_trial_t *t) {
           .params_len = t->params_len,
       };
       memcpy(wt.key, t->key, sizeof wt.key);
+      wt.backend = ds_wire_backend_code(to->backend), wt.threads = (uint32_t)to->threads;
       ds_wire_put_trial(&c->wb, &wt);
       slot_t s = {r.idx, r.attempt, r.has_row, 0};
       if ((rc = ring_push(ws, &s))) return rc;
@@ -1147,7 +1148,9 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
   char err[1536] = "";
   int code = 0, rc;
   double t_begin = mono();
-  if (o->spec_path && (rc = ds_spec_load(o->spec_path, o->spec_opts, &c->spec, err, sizeof err))) {
+  if (o->spec_path && ((o->spec_check && o->spec_check(o->spec_path, 0, err, sizeof err)) ||
+                       ds_spec_load(o->spec_path, o->spec_opts, &c->spec, err, sizeof err) ||
+                       (o->spec_check && o->spec_check(o->spec_path, 1, err, sizeof err)))) {
     code = DS_EXIT_USAGE;
     goto out;
   }
@@ -1292,16 +1295,20 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
   *abandoned = c->abandoned;
   if (!o->quiet) {
     double dt = mono() - t_begin;
-    fprintf(stderr, "divsweep: %s %s: %lld done, %lld failed of %lld; this run %lld trials in %.2f s (%.0f/s)\n",
-            c->spec->name, how, (long long)done_total, (long long)failed_total, (long long)c->spec->n_trials,
-            (long long)(c->done_run + c->failed_run), dt, (double)(c->done_run + c->failed_run) / (dt > 0 ? dt : 1));
     int64_t n = c->done_run + c->failed_run;
+    char rate[48] = "";
+    if (n > 0) snprintf(rate, sizeof rate, " (%.*f/s)", (double)n / (dt > 0 ? dt : 1) < 10 ? 2 : 0, (double)n / (dt > 0 ? dt : 1));
+    fprintf(stderr, "divsweep: %s %s: %lld done, %lld failed of %lld; this run %lld trial%s in %.2f s%s\n",
+            c->spec->name, how, (long long)done_total, (long long)failed_total, (long long)c->spec->n_trials,
+            (long long)n, n == 1 ? "" : "s", dt, rate);
     {
+      char first[48] = "nothing to send";
+      if (c->first_dispatch > 0) snprintf(first, sizeof first, "first trial sent after %.2f s", c->first_dispatch - t_begin);
       struct rusage ru;
       getrusage(RUSAGE_SELF, &ru);
-      fprintf(stderr, "divsweep: set-up %.2f s (first trial sent after %.2f s), trials %.2f s, close-out"
+      fprintf(stderr, "divsweep: set-up %.2f s (%s), trials %.2f s, close-out"
               " %.2f s; coordinator CPU per trial: writer %.2f us (busy %.0f%%), dispatcher %.2f us; peak RSS %ld MiB\n",
-              setup_s, c->first_dispatch > 0 ? c->first_dispatch - t_begin : -1.0, loop_s, index_s,
+              setup_s, first, loop_s, index_s,
               n ? 1e6 * writer_cpu / (double)n : 0, 100 * writer_cpu / (loop_s > 0 ? loop_s : 1),
               n ? 1e6 * c->dispatcher_cpu_s / (double)n : 0, (long)(ru.ru_maxrss / 1024));
     }

@@ -33,6 +33,9 @@ typedef struct ds_cli_spec_checks {
   int (*names)(const cJSON *root, char *err, size_t err_len);
   int (*whole)(const cJSON *root, char *err, size_t err_len);
 } ds_cli_spec_checks_t;
+/* The spec document, for the whole-spec checks (NULL when it cannot be read or does not parse:
+ * then ds_spec_load reports why). */
+cJSON *ds_cli_read_json(const char *path);
 int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts, const ds_cli_spec_checks_t *checks);
 int ds_cli_status(int argc, char **argv);
 int ds_cli_query(int argc, char **argv);

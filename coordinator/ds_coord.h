@@ -29,6 +29,10 @@ typedef struct ds_run_opts {
   int quiet;
   int depth;                 /* trials in flight per worker (0: adaptive) */
   const ds_spec_opts_t *spec_opts;
+  /* run: the checks `validate` makes on the spec file beyond ds_spec_load's (parameter names
+   * before it, whole-spec checks after; phase 0 and 1).  0 or an error with one line in err.
+   * NULL: none. */
+  int (*spec_check)(const char *path, int phase, char *err, size_t err_len);
   /* MPI: comm is &MPI_COMM_WORLD (as void*) when size > 1, else NULL for local mode. */
   void *mpi_comm;
   int mpi_size;

@@ -40,6 +40,18 @@ static const char *USAGE =
 static const ds_spec_opts_t SPEC_OPTS = {ds_task_check_param, ds_task_known};
 static const ds_cli_spec_checks_t SPEC_CHECKS = {ds_spec_check_names, ds_spec_check_whole};
 
+/* `run` refuses what `validate` refuses, with the same message, before the store is touched. */
+static int run_spec_check(const char *path, int phase, char *err, size_t err_len) {
+  cJSON *root = ds_cli_read_json(path);
+  if (!root) return 0;
+  int (*check)(const cJSON *, char *, size_t) = phase == 0 ? SPEC_CHECKS.names : SPEC_CHECKS.whole;
+  char e[1024];
+  int rc = check(root, e, sizeof e);
+  if (rc) snprintf(err, err_len, "%s: %s", path, e);
+  cJSON_Delete(root);
+  return rc;
+}
+
 static int local_trial(const ds_wire_trial_t *t, int thread_index, ds_result_t *res, void *arg) {
   const ds_worker_env_t *env = arg;
   return ds_worker_run_trial(t, env, res);
@@ -57,6 +69,7 @@ static int under_mpirun(void) {
 static int cmd_run(int argc, char **argv, int is_resume) {
   ds_run_opts_t o = {0};
   o.spec_opts = &SPEC_OPTS;
+  o.spec_check = run_spec_check;
   o.db_path = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];

@@ -80,6 +80,8 @@ typedef struct ds_trial_opts {
   int retries;
   int isolation_process;
   char device[8];      /* "auto", "cpu", "cuda" */
+  char backend[8];     /* kernel backend: "auto", "ref", "cpu", "cuda" (worker/tasks_common.c) */
+  int threads;         /* kernel threads per trial; 0 = the rank's default */
 } ds_trial_opts_t;
 
 /* Checks one parameter value for a task.  key is the parameter name, value its JSON.  Returns 0

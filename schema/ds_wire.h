@@ -7,7 +7,8 @@
  * rather than trusting lengths.
  *
  *   TRIAL  (coordinator → worker): i64 idx, u32 attempt, u64 rng_seed, f64 timeout_s,
- *          u8 isolation (0 thread, 1 process), u8 device (0 auto, 1 cpu, 2 cuda), str key,
+ *          u8 isolation (0 thread, 1 process), u8 device (0 auto, 1 cpu, 2 cuda),
+ *          u8 backend (0 auto, 1 ref, 2 cpu, 3 cuda), u32 threads (0 = the rank's default), str key,
  *          str task, str params_json
  *   RESULT (worker → coordinator): i64 idx, u32 attempt, i32 status (0 or DS_E*), f64 wall_s,
  *          str error, u32 n, n × (str name, f64 value), u32 m, m × (i64 step, str name, f64 value)
@@ -62,10 +63,18 @@ typedef struct ds_wire_trial {
   uint64_t rng_seed;
   double timeout_s;
   uint8_t isolation, device;
+  uint8_t backend;    /* DS_WIRE_BACKEND_* (trial.backend) */
+  uint32_t threads;   /* trial.threads; 0 = the rank's default */
   char key[33];
   const char *task;   size_t task_len;    /* point into the message buffer */
   const char *params; size_t params_len;
 } ds_wire_trial_t;
+
+/* trial.backend on the wire.  ds_wire_backend_code maps "auto"/"ref"/"cpu"/"cuda" (anything else:
+ * auto); ds_wire_backend_name maps back ("auto" for an unknown code). */
+enum { DS_WIRE_BACKEND_AUTO = 0, DS_WIRE_BACKEND_REF, DS_WIRE_BACKEND_CPU, DS_WIRE_BACKEND_CUDA };
+uint8_t ds_wire_backend_code(const char *name);
+const char *ds_wire_backend_name(uint8_t code);
 
 /* A message being written.  Zero-initialise, then ds_wire_begin(). */
 typedef struct ds_wbuf {

@@ -730,6 +730,8 @@ static int parse_trial_opts(parser_t *p, const cJSON *v) {
   t->timeout_s = 0;
   t->retries = 0;
   strcpy(t->device, "auto");
+  strcpy(t->backend, "auto");
+  t->threads = 0;
   if (!v) return 0;
   if (!cJSON_IsObject(v)) return fail(p, "trial", "expected an object");
   for (const cJSON *c = v->child; c; c = c->next) {
@@ -751,8 +753,16 @@ static int parse_trial_opts(parser_t *p, const cJSON *v) {
                                  strcmp(c->valuestring, "cuda")))
         return fail(p, path, "expected \"auto\", \"cpu\" or \"cuda\"");
       snprintf(t->device, sizeof t->device, "%s", c->valuestring);
+    } else if (!strcmp(c->string, "backend")) {
+      if (!cJSON_IsString(c) || (strcmp(c->valuestring, "auto") && strcmp(c->valuestring, "ref") &&
+                                 strcmp(c->valuestring, "cpu") && strcmp(c->valuestring, "cuda")))
+        return fail(p, path, "expected \"auto\", \"ref\", \"cpu\" or \"cuda\"");
+      snprintf(t->backend, sizeof t->backend, "%s", c->valuestring);
+    } else if (!strcmp(c->string, "threads")) {
+      if (!is_uint(c, 1024)) return fail(p, path, "expected an integer in 0..1024 (0 = the rank's default)");
+      t->threads = (int)c->valuedouble;
     } else {
-      return fail(p, path, "unknown key (expected timeout_s, retries, isolation, device)");
+      return fail(p, path, "unknown key (expected timeout_s, retries, isolation, device, backend, threads)");
     }
   }
   return 0;

@@ -120,6 +120,19 @@ void ds_wire_begin(ds_wbuf_t *w, ds_msg_type_t type) {
   put_u32(w, 0);
 }
 
+uint8_t ds_wire_backend_code(const char *name) {
+  if (!name) return DS_WIRE_BACKEND_AUTO;
+  if (!strcmp(name, "ref")) return DS_WIRE_BACKEND_REF;
+  if (!strcmp(name, "cpu")) return DS_WIRE_BACKEND_CPU;
+  if (!strcmp(name, "cuda")) return DS_WIRE_BACKEND_CUDA;
+  return DS_WIRE_BACKEND_AUTO;
+}
+
+const char *ds_wire_backend_name(uint8_t code) {
+  static const char *const names[] = {"auto", "ref", "cpu", "cuda"};
+  return code < 4 ? names[code] : "auto";
+}
+
 void ds_wire_put_trial(ds_wbuf_t *w, const ds_wire_trial_t *t) {
   put_u64(w, (uint64_t)t->idx);
   put_u32(w, t->attempt);
@@ -127,6 +140,8 @@ void ds_wire_put_trial(ds_wbuf_t *w, const ds_wire_trial_t *t) {
   put_f64(w, t->timeout_s);
   put_u8(w, t->isolation);
   put_u8(w, t->device);
+  put_u8(w, t->backend);
+  put_u32(w, t->threads);
   put_str(w, t->key, strlen(t->key));
   put_str(w, t->task, t->task_len);
   put_str(w, t->params, t->params_len);
@@ -232,6 +247,7 @@ int ds_wire_get_trial(ds_rbuf_t *r, ds_wire_trial_t *t) {
   size_t key_len;
   if (get_u64(r, &idx) || get_u32(r, &t->attempt) || get_u64(r, &t->rng_seed) ||
       get_f64(r, &t->timeout_s) || get(r, &t->isolation, 1) || get(r, &t->device, 1) ||
+      get(r, &t->backend, 1) || get_u32(r, &t->threads) ||
       get_str(r, &key, &key_len) || key_len > 32 || get_str(r, &t->task, &t->task_len) ||
       get_str(r, &t->params, &t->params_len))
     return DS_EWIRE;

@@ -16,8 +16,21 @@
 #include "ds_error.h"
 #include "ds_task.h"
 #include "ds_wire.h"
+#include "ds_npy.h"
+#include <sys/stat.h>
+
+/* splitmix + Box–Muller, for test data */
+static double ds__test_gauss(uint64_t *st) {
+  uint64_t a = (*st += 0x9E3779B97F4A7C15ull), b = (*st += 0x9E3779B97F4A7C15ull);
+  a = (a ^ (a >> 30)) * 0xBF58476D1CE4E5B9ull; a ^= a >> 27;
+  b = (b ^ (b >> 30)) * 0xBF58476D1CE4E5B9ull; b ^= b >> 27;
+  double u = ((double)(a >> 11) + 0.5) / 9007199254740992.0, w = (double)(b >> 11) / 9007199254740992.0;
+  return sqrt(-2 * log(u)) * cos(6.283185307179586 * w);
+}
 
 static int failures = 0;
+static const char *task_backend = NULL; /* trial.backend for run_task */
+static int task_threads = 1;
 
 #define ASSERT_TRUE(c)                                                          \
   do {                                                                          \
@@ -65,7 +78,7 @@ static int run_task(const char *name, const char *json, ds_result_t *res) {
     }
   }
   ds_result_reset(res);
-  ds_task_ctx_t ctx = {.params = p, .seed = 12345, .threads = 1, .device = "cpu", .res = res};
+  ds_task_ctx_t ctx = {.params = p, .seed = 12345, .threads = task_threads, .device = "cpu", .backend = task_backend, .gpu = -1, .res = res};
   int rc = t->run(&ctx);
   if (rc) fprintf(stderr, "%s failed: %s\n", name, res->error);
   cJSON_Delete(p);
@@ -557,7 +570,221 @@ static void checks_name_the_json_path_of_bad_parameters(void) {
   cJSON_Delete(v);
 }
 
+
+/* ---- trial.backend and the .npy loader (issues 18 and 12) ---------------------------------- */
+
+static void write_f16_npy(const char *path, const uint16_t *h, size_t rows, size_t cols) {
+  char hdr[128];
+  int n = snprintf(hdr, sizeof hdr, "{'descr': '<f2', 'fortran_order': False, 'shape': (%zu, %zu), }", rows, cols);
+  size_t pad = (64 - (10 + (size_t)n + 1) % 64) % 64, total = (size_t)n + 1 + pad;
+  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(total & 0xff), (unsigned char)(total >> 8)};
+  FILE *f = fopen(path, "wb");
+  fwrite(pre, 1, 10, f);
+  fwrite(hdr, 1, (size_t)n, f);
+  for (size_t i = 0; i < pad; i++) fputc(' ', f);
+  fputc('\n', f);
+  fwrite(h, 2, rows * cols, f); /* little-endian host */
+  fclose(f);
+}
+
+/* fp32 rounding of the inputs (relative 6e-8 per logit, |logit| ≤ 8 → ≤ 5e-7 absolute in each log
+ * prob) and the kernels' fp32 arithmetic bound the loss difference by ~1e-5 relative at these
+ * sizes; 1e-4 leaves room and would still catch any wrong formula or row. */
+static void logits_agrees_on_ref_and_cpu_and_records_the_backend(void) {
+  enum { R = 64, V = 4096, V2 = 65536 }; /* R·V = 2^18: auto takes the fast path; R·V2 is chunked */
+  float *t = malloc((size_t)R * V2 * sizeof *t), *z = malloc((size_t)R * V2 * sizeof *z);
+  uint64_t st = 7;
+  for (size_t i = 0; i < (size_t)R * V2; i++) { t[i] = (float)(2 * ds__test_gauss(&st)); z[i] = (float)(2 * ds__test_gauss(&st)); }
+  char tp[] = "/tmp/ds_tb_tXXXXXX", sp[] = "/tmp/ds_tb_sXXXXXX", t2p[] = "/tmp/ds_tb_uXXXXXX", s1p[] = "/tmp/ds_tb_oXXXXXX";
+  char bp[] = "/tmp/ds_tb_bXXXXXX", bsp[] = "/tmp/ds_tb_cXXXXXX", err[256], js[900];
+  close(mkstemp(tp));
+  close(mkstemp(sp));
+  close(mkstemp(t2p));
+  close(mkstemp(s1p));
+  close(mkstemp(bp));
+  close(mkstemp(bsp));
+  ASSERT_TRUE(ds_npy_write_f32(tp, t, R, V, 2, err, sizeof err) == 0);
+  ASSERT_TRUE(ds_npy_write_f32(sp, z, R, V, 2, err, sizeof err) == 0);
+  ASSERT_TRUE(ds_npy_write_f32(t2p, z + R * V, R, V, 2, err, sizeof err) == 0); /* a second teacher */
+  ASSERT_TRUE(ds_npy_write_f32(s1p, t + R * V, 1, V, 1, err, sizeof err) == 0);  /* a 1-D student */
+  ASSERT_TRUE(ds_npy_write_f32(bp, t, R, V2, 2, err, sizeof err) == 0);
+  ASSERT_TRUE(ds_npy_write_f32(bsp, z, R, V2, 2, err, sizeof err) == 0);
+  /* The fast path computes every metric with the fp32 kernels; the reference in double.  Inputs
+   * are fp32 either way, so the difference is fp32 arithmetic: per element ~6e-8 relative, summed
+   * over V terms with float accumulators in blocks -> ~1e-6 relative at V = 65536; 1e-4 relative
+   * leaves room and still catches a wrong formula, row, temperature or mixture. */
+  static const char *names[] = {"loss", "grad_norm", "fkl", "rkl", "jsd", "tvd", "top1_agree", "entropy_t",
+                                "teacher_entropy_t", "teacher_max_t", "rank_preserved"};
+  char cases[9][900];
+  int nc = 0;
+  const char *divs[] = {"\"fkl\"", "\"rkl\"", "\"jsd\"", "\"tvd\""};
+  for (int di = 0; di < 4; di++)
+    snprintf(cases[nc++], sizeof cases[0], "{\"teachers\":[{\"npy\":\"%s\"}],\"student_npy\":\"%s\",\"divergence\":%s,\"temperature\":2}", tp, sp, divs[di]);
+  snprintf(cases[nc++], sizeof cases[0], "{\"teachers\":[{\"npy\":\"%s\"},{\"npy\":\"%s\"}],\"mixture\":[0.3,0.7],\"mix\":\"geometric\",\"student_npy\":\"%s\",\"divergence\":{\"name\":\"amari\",\"alpha\":0.3},\"temperature\":1.5,\"t2\":1}", tp, t2p, sp);
+  snprintf(cases[nc++], sizeof cases[0], "{\"teachers\":[{\"npy\":\"%s\"}],\"student_npy\":\"%s\",\"divergence\":\"jsd\",\"temperature\":0.7}", tp, s1p);
+  snprintf(cases[nc++], sizeof cases[0], "{\"teachers\":[{\"npy\":\"%s\"}],\"student_npy\":\"%s\",\"row\":5,\"temperature\":3}", bp, bsp);
+  snprintf(cases[nc++], sizeof cases[0], "{\"teachers\":[{\"npy\":\"%s\"}],\"student_npy\":\"%s\",\"divergence\":\"fkl\",\"temperature\":2}", bp, bsp);
+  snprintf(cases[nc++], sizeof cases[0], "{\"teachers\":[{\"npy\":\"%s\"}],\"divergence\":\"rkl\"}", tp); /* uniform student */
+  for (int ci = 0; ci < nc; ci++) {
+    memcpy(js, cases[ci], sizeof js);
+    ds_result_t a = {0}, b = {0}, c = {0}, e = {0};
+    task_backend = "ref";
+    ASSERT_TRUE(run_task("logits", js, &a) == 0);
+    task_backend = "cpu";
+    task_threads = 2;
+    ASSERT_TRUE(run_task("logits", js, &b) == 0);
+    task_threads = 5;
+    ASSERT_TRUE(run_task("logits", js, &e) == 0);
+    task_backend = NULL; /* auto */
+    task_threads = 1;
+    ASSERT_TRUE(run_task("logits", js, &c) == 0);
+    ASSERT_CLOSE(metric(&a, "backend_id"), 0, 0);
+    ASSERT_CLOSE(metric(&b, "backend_id"), 1, 0);
+    ASSERT_CLOSE(metric(&c, "backend_id"), ci == 6 ? 0 : 1, 0); /* one row of 65536: below the auto threshold */
+    ASSERT_TRUE(metric(&b, "cpu_isa_id") >= 1);
+    for (size_t m = 0; m < sizeof names / sizeof *names; m++) {
+      double va = metric(&a, names[m]), vb = metric(&b, names[m]);
+      if (!(fabs(vb - va) <= 1e-4 * fabs(va) + 1e-7)) {
+        fprintf(stderr, "case %d (%s): %s ref %.12g cpu %.12g\n", ci, js, names[m], va, vb);
+        failures++;
+      }
+      /* thread count: 2 and 5 threads really split 64 rows; bit-identical */
+      if (metric(&b, names[m]) != metric(&e, names[m])) {
+        fprintf(stderr, "case %d: %s differs between 2 and 5 threads\n", ci, names[m]);
+        failures++;
+      }
+    }
+    ds_result_free(&a); ds_result_free(&b); ds_result_free(&c); ds_result_free(&e);
+  }
+  unlink(t2p);
+  unlink(s1p);
+  unlink(bp);
+  unlink(bsp);
+  /* cuda without a GPU: one clear line */
+  ds_result_t r = {0};
+  task_backend = "cuda";
+  snprintf(js, sizeof js, "{\"teachers\":[{\"npy\":\"%s\"}],\"student_npy\":\"%s\"}", tp, sp);
+  ASSERT_TRUE(run_task("logits", js, &r) == DS_EUNSUP && strstr(r.error, "no usable GPU") != NULL);
+  task_backend = NULL;
+  /* small problems stay on ref under auto */
+  ASSERT_TRUE(ds_npy_write_f32(tp, t, 4, 40, 2, err, sizeof err) == 0);
+  ASSERT_TRUE(ds_npy_write_f32(sp, z, 4, 40, 2, err, sizeof err) == 0);
+  ASSERT_TRUE(run_task("logits", js, &r) == 0);
+  ASSERT_CLOSE(metric(&r, "backend_id"), 0, 0);
+  ds_result_free(&r);
+  unlink(tp);
+  unlink(sp);
+  free(t);
+  free(z);
+}
+
+static void logits_reads_float16_npy_exactly(void) {
+  enum { R = 3, V = 50 };
+  uint16_t h[R * V];
+  float f[R * V];
+  uint64_t st = 3;
+  for (int i = 0; i < R * V; i++) {
+    /* halves with exact float values: sign, exponent 13..17, random mantissa */
+    uint16_t m = (uint16_t)(ds__test_gauss(&st) * 1000) & 0x3ff, e = (uint16_t)(13 + i % 5);
+    h[i] = (uint16_t)((i & 1) << 15 | e << 10 | m);
+    f[i] = (float)((i & 1) ? -1 : 1) * ldexpf(1.0f + (float)m / 1024.0f, e - 15);
+  }
+  char hp[] = "/tmp/ds_f16_XXXXXX", fp[] = "/tmp/ds_f32_XXXXXX", err[256], js[400];
+  close(mkstemp(hp));
+  close(mkstemp(fp));
+  write_f16_npy(hp, h, R, V);
+  ASSERT_TRUE(ds_npy_write_f32(fp, f, R, V, 2, err, sizeof err) == 0);
+  ds_result_t a = {0}, b = {0};
+  snprintf(js, sizeof js, "{\"teachers\":[{\"npy\":\"%s\"}],\"divergence\":\"rkl\"}", hp);
+  ASSERT_TRUE(run_task("logits", js, &a) == 0);
+  snprintf(js, sizeof js, "{\"teachers\":[{\"npy\":\"%s\"}],\"divergence\":\"rkl\"}", fp);
+  ASSERT_TRUE(run_task("logits", js, &b) == 0);
+  ASSERT_TRUE(a.n_metrics > 0 && metric(&a, "loss") == metric(&b, "loss") && metric(&a, "fkl") == metric(&b, "fkl"));
+  ds_result_free(&a);
+  ds_result_free(&b);
+  unlink(hp);
+  unlink(fp);
+}
+
+static void npy_loader_refuses_directories_fifos_devices_and_oversized_files(void) {
+  char dir[] = "/tmp/ds_npyr_XXXXXX", fifo[128], big[128], js[400], err[256];
+  ASSERT_TRUE(mkdtemp(dir) != NULL);
+  snprintf(fifo, sizeof fifo, "%s/fifo.npy", dir);
+  snprintf(big, sizeof big, "%s/big.npy", dir);
+  ASSERT_TRUE(mkfifo(fifo, 0600) == 0);
+  float v[6] = {1, 2, 3, 4, 5, 6};
+  ASSERT_TRUE(ds_npy_write_f32(big, v, 2, 3, 2, err, sizeof err) == 0);
+  FILE *f = fopen(big, "ab");
+  fwrite(v, 4, 6, f); /* 24 bytes the header does not declare */
+  fclose(f);
+  struct { const char *path, *want; } cases[] = {
+      {dir, "is a directory"}, {fifo, "FIFO"}, {"/dev/zero", "device"}, {big, "more than the header declares"}};
+  for (int i = 0; i < 4; i++) {
+    ds_result_t r = {0};
+    snprintf(js, sizeof js, "{\"teachers\":[{\"npy\":\"%s\"}]}", cases[i].path);
+    double t0 = ds_now();
+    int rc = run_task("logits", js, &r);
+    ASSERT_TRUE(rc == DS_ENPY && strstr(r.error, cases[i].want) != NULL && ds_now() - t0 < 2);
+    if (!strstr(r.error, cases[i].want)) fprintf(stderr, "case %d: '%s'\n", i, r.error);
+    ds_result_free(&r);
+  }
+  unlink(fifo);
+  unlink(big);
+  rmdir(dir);
+}
+
+/* distill on the cpu backend trains to the same student as on ref: the kernels' fp32 gradient
+ * differs from the double one by ~1e-7 relative per element, Adam divides it by its own running
+ * scale, so over 20 steps the parameters agree to ~1e-6 and every metric to well under 1e-4
+ * relative (absolute 1e-7 for metrics near zero); a wrong gradient direction, row, temperature or
+ * mixture moves them by far more (a wrong overall scale would not: Adam is invariant to it). */
+static void distill_agrees_on_ref_and_cpu(void) {
+  static const char *cases[] = {
+      "{\"vocab\":32768,\"rows\":8,\"teachers\":[{\"random\":{\"scale\":3}}],\"student\":{\"kind\":\"free\"},"
+      "\"steps\":20,\"divergence\":\"fkl\",\"temperature\":2,\"t2\":1}",
+      "{\"vocab\":32768,\"rows\":8,\"teachers\":[{\"random\":{\"scale\":3}}],\"student\":{\"kind\":\"free\"},"
+      "\"steps\":20,\"divergence\":\"jsd\"}",
+      "{\"vocab\":16384,\"rows\":16,\"teachers\":[{\"random\":{\"scale\":2}},{\"random\":{\"scale\":4}}],"
+      "\"mixture\":[0.25,0.75],\"mix\":\"geometric\",\"student\":{\"kind\":\"free\"},\"steps\":20,\"divergence\":\"rkl\"}",
+      "{\"vocab\":16384,\"rows\":16,\"teachers\":[{\"bumps\":[[4000,300,1],[12000,500,2]],\"floor\":0.001}],"
+      "\"student\":{\"kind\":\"gaussian\"},\"steps\":20,\"divergence\":\"fkl\"}",
+      "{\"vocab\":16384,\"rows\":16,\"teachers\":[{\"random\":{\"scale\":3}}],\"student\":{\"kind\":\"linear\",\"dim\":4},"
+      "\"steps\":20,\"divergence\":\"tvd\"}",
+  };
+  static const char *names[] = {"loss", "fkl", "rkl", "jsd", "tvd", "entropy", "low_mass", "top1_agree"};
+  for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+    ds_result_t a = {0}, b = {0}, e = {0};
+    task_backend = "ref";
+    ASSERT_TRUE(run_task("distill", cases[ci], &a) == 0);
+    task_backend = "cpu";
+    task_threads = 2;
+    ASSERT_TRUE(run_task("distill", cases[ci], &b) == 0);
+    task_threads = 5;
+    ASSERT_TRUE(run_task("distill", cases[ci], &e) == 0);
+    task_backend = NULL;
+    task_threads = 1;
+    ASSERT_CLOSE(metric(&a, "backend_id"), 0, 0);
+    ASSERT_CLOSE(metric(&b, "backend_id"), 1, 0);
+    for (size_t m = 0; m < sizeof names / sizeof *names; m++) {
+      double va = metric(&a, names[m]), vb = metric(&b, names[m]);
+      if (!(fabs(vb - va) <= 1e-4 * fabs(va) + 1e-7)) {
+        fprintf(stderr, "distill case %zu: %s ref %.12g cpu %.12g\n", ci, names[m], va, vb);
+        failures++;
+      }
+      if (metric(&b, names[m]) != metric(&e, names[m])) {
+        fprintf(stderr, "distill case %zu: %s differs between 2 and 5 threads\n", ci, names[m]);
+        failures++;
+      }
+    }
+    ds_result_free(&a); ds_result_free(&b); ds_result_free(&e);
+  }
+}
+
 int main(void) {
+  logits_agrees_on_ref_and_cpu_and_records_the_backend();
+  distill_agrees_on_ref_and_cpu();
+  logits_reads_float16_npy_exactly();
+  npy_loader_refuses_directories_fifos_devices_and_oversized_files();
   rlvr_reaches_the_kl_regularised_optimum_of_x3();
   fdpo_and_rlvr_reach_the_f_regularised_optima_of_x4();
   rlvr_reproduces_the_support_trap_of_x5();

@@ -33,6 +33,14 @@ expect() {
   else
     echo "ok   $1"
   fi
+  # `run` refuses the same spec with the same line, before it creates the database.
+  out=$("$BIN" run "$1.json" --db "$1.db" --quiet 2>&1)
+  rc=$?
+  if [ $rc -ne 1 ] || [ "$out" != "$want" ] || [ -e "$1.db" ]; then
+    echo "FAIL $1 (run): exit $rc, database $( [ -e "$1.db" ] && echo created || echo absent)"; echo "  got:  $out"; echo "  want: $want"; fail=1
+  else
+    echo "ok   $1 (run)"
+  fi
 }
 RL='"answers": 3, "types": [{"weight": 1, "base_logits": [0, 0, 0], "reward": [1, 0, 0]}]'
 expect typo "{\"name\": \"a\", \"task\": \"rlvr\", \"fixed\": {$RL}, \"sweep\": {\"divergance\": [\"fkl\", \"rkl\"]}}" \
@@ -46,7 +54,7 @@ expect objective "{\"name\": \"a\", \"task\": \"rlvr\", \"fixed\": {$RL, \"k\": 
 expect missing_npy '{"name": "a", "task": "logits", "fixed": {"teachers": [{"npy": "t.npy"}, {"npy": "tt.npy"}]}}' \
   'fixed.teachers[1].npy: tt.npy: cannot open: No such file or directory'
 expect dtype '{"name": "a", "task": "logits", "fixed": {"teachers": [{"npy": "i.npy"}]}}' \
-  "fixed.teachers[0].npy: i.npy: unsupported .npy dtype '<i4' (want float32 <f4 or float64 <f8)"
+  "fixed.teachers[0].npy: i.npy: unsupported .npy dtype '<i4' (want float16 <f2, float32 <f4 or float64 <f8)"
 expect vocab_files '{"name": "a", "task": "logits", "fixed": {"teachers": [{"npy": "t.npy"}], "student_npy": "t2.npy"}}' \
   'fixed.student_npy: t2.npy has vocab 12 but fixed.teachers[0].npy (t.npy) has 10'
 expect vocab_param '{"name": "a", "task": "distill", "fixed": {"teachers": [{"npy": "t.npy"}], "vocab": 12}}' \

@@ -14,8 +14,33 @@
 #include <cjson/cJSON.h>
 
 #include "ds_kernels.h"
+#include "ds_npy.h"
 #include "ds_rl.h"
 #include "ds_task.h"
+
+/* ---- Kernel backend of a trial (trial.backend) ------------------------------------------------ */
+
+/* "auto" runs the reference (float64, ds_ref_*) below this many elements (rows × vocab of the
+ * trial's main kernel call) — exactness is free there, and the shipped experiments, whose closed
+ * forms hold to 1e-14, are all far below it (the largest, X13, has 3 × 20,000) — and the fast
+ * path ("cuda" on a rank with a bound GPU when the task has a CUDA path, else "cpu") at or above. */
+#define DS__AUTO_MIN_ELEMS ((size_t)1 << 18)
+
+/* Backend codes recorded per trial as the metric backend_id (metrics are numbers); cpu_isa_id is
+ * 0 (not a CPU backend), 1 generic, 2 avx2, 3 avx512; kernel_threads the thread count used. */
+enum { DS__BACKEND_REF = 0, DS__BACKEND_CPU = 1, DS__BACKEND_CUDA = 2 };
+
+typedef struct ds__backend {
+  const ds_backend_t *be;  /* NULL: the double reference (ds_ref_*) in the task's own loop */
+  int id, isa, threads;
+  char name[24];           /* "ref", "cpu-avx2", "cuda" */
+} ds__backend_t;
+
+/* Chooses the trial's backend from ctx->backend ("auto" when NULL), the problem size `elems`, the
+ * rank's GPU and whether the task has a CUDA path, by the rule above, and records backend_id,
+ * cpu_isa_id and kernel_threads in ctx->res.  "cuda" without a usable GPU (or for a task without
+ * a CUDA path) fails the trial with one line: DS_EUNSUP through ds_task_fail(). */
+int ds__backend_pick(ds_task_ctx_t *ctx, const char *task, size_t elems, int has_cuda_path, ds__backend_t *out);
 
 /* ---- Parameters ----------------------------------------------------------------------------- */
 
@@ -103,6 +128,13 @@ void ds__mix_logprob(size_t V, size_t K, const double *const *teacher, const dou
  * array, keeping float64 files exact.  *rows is 1 for a 1-D array.  DS_EIO / DS_ENPY / DS_ENOMEM
  * with a message naming the path. */
 int ds__npy_load(const char *path, double **data, size_t *rows, size_t *cols, char *err, size_t err_len);
+
+/* A rank's shared read-only mapping of a .npy file (ds_npy_map's refusals apply): trials of the
+ * same file reuse one mapping while the file is unchanged.  Thread-safe.  Release with
+ * ds__npy_close.  ds__npy_maps_made counts the mappings ever made (for tests). */
+int ds__npy_open(const char *path, const ds_npy_map_t **out, char *err, size_t err_len);
+void ds__npy_close(const ds_npy_map_t *m);
+unsigned long ds__npy_maps_made(void);
 
 /* Label metrics against integer class labels (one per row): accuracy of argmax lp, mean top-label
  * confidence, top-label ECE with 15 equal-width bins, and mean probability of the label (the

@@ -25,7 +25,9 @@ typedef struct ds_task_ctx {
   int64_t trial_seed;      /* the spec-level seed value ("seed" in params) */
   double deadline;         /* ds_now() time after which the trial has timed out; 0 = none */
   int threads;             /* threads the task may use for kernels */
-  const char *device;      /* "cpu" or "cuda" */
+  const char *device;      /* trial.device: "auto", "cpu" or "cuda" */
+  const char *backend;     /* trial.backend: "auto" (or NULL), "ref", "cpu", "cuda" (ds__backend_pick) */
+  int gpu;                 /* the rank's bound GPU, −1 for none */
   ds_result_t *res;        /* where metrics and curve points go */
   /* Optional external stop check (the MPI worker probes for the coordinator's STOP). */
   int (*poll)(void *arg);

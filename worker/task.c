@@ -134,8 +134,11 @@ static void run_here(const ds_task_t *task, const ds_wire_trial_t *t, const ds_w
       .seed = t->rng_seed,
       .trial_seed = (int64_t)ds_param_num(params, "seed", 0),
       .deadline = t->timeout_s > 0 ? t0 + t->timeout_s : 0,
-      .threads = env->threads > 0 ? env->threads : 1,
-      .device = t->device == 2 || (t->device == 0 && env->gpu >= 0) ? "cuda" : "cpu",
+      .threads = t->threads > 0 ? (int)t->threads : env->threads > 0 ? env->threads : 1,
+      .device = t->device == 2 ? "cuda" : t->device == 1 ? "cpu" : "auto",
+      /* trial.device "cuda" is a request for the CUDA backend too (never a silent CPU run). */
+      .backend = t->backend == DS_WIRE_BACKEND_AUTO && t->device == 2 ? "cuda" : ds_wire_backend_name(t->backend),
+      .gpu = env->gpu,
       .res = res,
       .poll = env->poll,
       .poll_arg = env->poll_arg,

@@ -276,6 +276,81 @@ static double loss_grad(const distill_t *d, const double *th, double *grad, doub
   return L;
 }
 
+/* The same loss and gradient with the batched kernels (trial.backend not "ref"): every row's
+ * student logits go to zf (fp32), one fused call gives the batchmean loss and ∂loss/∂z for all
+ * rows, and each row's gradient goes back through the student as in loss_grad.  tf holds the
+ * teachers in fp32 (converted once per trial).  Not used with a floored student or confidence
+ * weights (per-row transforms the kernels do not have). */
+typedef struct {
+  const ds__backend_t *bk;
+  float **tf;   /* K × [R][V] */
+  size_t nt;      /* entries of tf */
+  float *zf, *gf; /* [R][V] */
+  float *mf, *vf; /* [R][V]: Adam's moments for a free student, whose parameters stay in zf */
+  long t;
+} distill_fast_t;
+
+static double loss_grad_fast(const distill_t *d, const distill_fast_t *f, const double *th, double *grad, double *z,
+                             double *gz, int *krc) {
+  size_t V = d->V, RV = d->R * V;
+  if (d->kind == ST_FREE) { /* the parameters are the logits */
+    for (size_t i = 0; i < RV; i++) f->zf[i] = (float)th[i];
+  } else {
+    for (size_t r = 0; r < d->R; r++) {
+      student_logits(d, th, r, z);
+      for (size_t i = 0; i < V; i++) f->zf[r * V + i] = (float)z[i];
+    }
+  }
+  ds_kern_args_t a = {&d->div, d->R, V, d->K, (const float *const *)f->tf, d->K > 1 ? d->w : NULL, (ds_mix_t)d->mix,
+                      f->zf, d->T, d->T, d->t2, DS_RED_BATCHMEAN, NULL, f->bk->threads, DS_DTYPE_F32};
+  ds_kern_out_t o = {0, NULL, grad ? f->gf : NULL};
+  if ((*krc = ds_kern_fwd_bwd(f->bk->be, &a, &o))) return NAN;
+  if (grad && d->kind == ST_FREE) {
+    for (size_t i = 0; i < RV; i++) grad[i] = f->gf[i];
+  } else if (grad) {
+    memset(grad, 0, d->n * sizeof *grad);
+    for (size_t r = 0; r < d->R; r++) {
+      for (size_t i = 0; i < V; i++) gz[i] = f->gf[r * V + i];
+      student_backprop(d, th, r, gz, 1.0, grad); /* the batchmean 1/R is in the kernel's gradient */
+    }
+  }
+  return o.loss;
+}
+
+/* A free student on the fast path keeps its parameters — its logits — in fp32 in zf, and Adam (or
+ * gd) updates them there: nothing is converted per step, and the optimiser streams half the bytes.
+ * The formulas are ds__opt_step's, in float. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void free_step_f32(size_t n, float *restrict x, const float *restrict g, float *restrict m, float *restrict v,
+                          int adam, float lr, float c1, float c2, float clip) {
+  const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+  if (!adam) {
+    for (size_t i = 0; i < n; i++) x[i] -= clip > 0 ? fmaxf(-clip, fminf(clip, lr * g[i])) : lr * g[i];
+  } else if (clip > 0) {
+    for (size_t i = 0; i < n; i++) {
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      x[i] -= fmaxf(-clip, fminf(clip, lr * (m[i] / c1) / (sqrtf(v[i] / c2) + eps)));
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      x[i] -= lr * (m[i] / c1) / (sqrtf(v[i] / c2) + eps);
+    }
+  }
+}
+
+static double loss_free_f32(const distill_t *d, const distill_fast_t *f, int want_grad, int *krc) {
+  ds_kern_args_t a = {&d->div, d->R, d->V, d->K, (const float *const *)f->tf, d->K > 1 ? d->w : NULL, (ds_mix_t)d->mix,
+                      f->zf, d->T, d->T, d->t2, DS_RED_BATCHMEAN, NULL, f->bk->threads, DS_DTYPE_F32};
+  ds_kern_out_t o = {0, NULL, want_grad ? f->gf : NULL};
+  if ((*krc = ds_kern_fwd_bwd(f->bk->be, &a, &o))) return NAN;
+  return o.loss;
+}
+
 static void init_start(const distill_t *d, int i, int n, double *th, uint64_t *rng) {
   size_t V = d->V;
   memset(th, 0, d->n * sizeof *th);
@@ -333,6 +408,7 @@ static int distill_run(ds_task_ctx_t *ctx) {
   long *curve_step = NULL;
   const double **tp = NULL;
   ds__opt_t opt = {0};
+  distill_fast_t fst = {0};
   /* Data (random teachers, seeded features) comes from the spec-level seed alone, so every
    * configuration with the same seed — each divergence, temperature, mixture — is fitted to the same
    * teacher (common random numbers: differences between configurations are not sampling noise).
@@ -470,6 +546,26 @@ static int distill_run(ds_task_ctx_t *ctx) {
       !d.fs)
     goto oom;
   if ((rc = ds__opt_init(&opt, ok, d.n, ds_param_num(p, "lr", 0.05), ds_param_num(p, "clip", 0)))) goto oom;
+  ds__backend_t bk;
+  if ((rc = ds__backend_pick(ctx, "distill", R * V * K, 1, &bk))) goto done;
+  fst.bk = &bk;
+  int fast = bk.be && d.mix != MIX_CONFIDENCE && !(d.floor_s > 0);
+  if (fast) {
+    fst.tf = calloc(K, sizeof *fst.tf);
+    fst.nt = fst.tf ? K : 0;
+    fst.zf = malloc(R * V * sizeof *fst.zf);
+    fst.gf = malloc(R * V * sizeof *fst.gf);
+    if (!fst.tf || !fst.zf || !fst.gf) goto oom;
+    if (d.kind == ST_FREE) {
+      fst.mf = malloc(R * V * sizeof *fst.mf);
+      fst.vf = malloc(R * V * sizeof *fst.vf);
+      if (!fst.mf || !fst.vf) goto oom;
+    }
+    for (k = 0; k < K; k++) {
+      if (!(fst.tf[k] = malloc(R * V * sizeof **fst.tf))) goto oom;
+      for (size_t i = 0; i < R * V; i++) fst.tf[k][i] = (float)d.teacher[k][i];
+    }
+  }
 
   double best_loss = INFINITY;
   int n_curve = 0, best_n_curve = 0;
@@ -478,19 +574,43 @@ static int distill_run(ds_task_ctx_t *ctx) {
     ds__opt_reset(&opt);
     n_curve = 0;
     double L = NAN;
+    int f32 = fast && d.kind == ST_FREE;
+    if (f32) {
+      for (size_t j = 0; j < d.n; j++) fst.zf[j] = (float)th[j];
+      memset(fst.mf, 0, d.n * sizeof *fst.mf);
+      memset(fst.vf, 0, d.n * sizeof *fst.vf);
+      fst.t = 0;
+    }
     for (long s = 0; s <= steps; s++) {
       if ((s & 31) == 0 && (rc = ds_task_should_stop(ctx))) {
         rc = ds__stopped(ctx, rc, s);
         goto done;
       }
-      L = loss_grad(&d, th, s < steps ? g : NULL, z, gz, tp, wrow, tmp);
+      if (fast) {
+        int krc = 0;
+        L = f32 ? loss_free_f32(&d, &fst, s < steps, &krc) : loss_grad_fast(&d, &fst, th, s < steps ? g : NULL, z, gz, &krc);
+        if (krc) {
+          rc = ds_task_fail(ctx, krc, "backend %s: %s", bk.name, ds_strerror(krc));
+          goto done;
+        }
+      } else {
+        L = loss_grad(&d, th, s < steps ? g : NULL, z, gz, tp, wrow, tmp);
+      }
       if (ds__curve_point(s, steps) && n_curve < 200) {
         curve_step[n_curve] = s;
         curve[n_curve++] = L;
       }
       if (s == steps || !isfinite(L)) break;
-      ds__opt_step(&opt, th, g);
+      if (f32) {
+        fst.t++;
+        free_step_f32(d.n, fst.zf, fst.gf, fst.mf, fst.vf, ok == DS__OPT_ADAM, (float)opt.lr,
+                      (float)(1 - pow(0.9, (double)fst.t)), (float)(1 - pow(0.999, (double)fst.t)), (float)opt.clip);
+      } else {
+        ds__opt_step(&opt, th, g);
+      }
     }
+    if (f32)
+      for (size_t j = 0; j < d.n; j++) th[j] = fst.zf[j];
     if (isfinite(L) && (L < best_loss || isinf(best_loss))) {
       best_loss = L;
       memcpy(best, th, d.n * sizeof *best);
@@ -568,6 +688,12 @@ static int distill_run(ds_task_ctx_t *ctx) {
 oom:
   rc = ds_task_fail(ctx, DS_ENOMEM, "out of memory");
 done:
+  for (size_t j = 0; j < fst.nt; j++) free(fst.tf[j]);
+  free(fst.tf);
+  free(fst.zf);
+  free(fst.gf);
+  free(fst.mf);
+  free(fst.vf);
   ds__opt_free(&opt);
   distill_free(&d);
   free(th);

@@ -1,8 +1,9 @@
 /* task_logits.c — divergences of user-supplied teacher/student logits (DESIGN.md §6): the bridge
  * to real models' dumped logits (experiments.md X10, X13).  Nothing is trained.
  *
- * Parameters: teachers (a list of {"npy": "file"}: logits [rows][V] or [V], float32 or float64,
- * read in double precision), student_npy (same shape; optional, default all-zero logits, i.e.
+ * Parameters: teachers (a list of {"npy": "file"}: logits [rows][V] or [V], float16, float32 or
+ * float64, memory-mapped; read in double precision on the reference backend, in fp32 chunks on the
+ * fast path below), student_npy (same shape; optional, default all-zero logits, i.e.
  * the uniform student), mixture (weights, default uniform), mix ("arithmetic" default,
  * "geometric", "loss", or "confidence": arithmetic with per-row weights ∝ mixture_k·max_j p_kj at
  * the trial's temperature), divergence (default "fkl"), temperature T (both sides), t2, labels
@@ -25,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ds__tasks.h"
 #include "ds_error.h"
@@ -66,6 +70,232 @@ static int widen(ds_task_ctx_t *ctx, double **a, size_t have, size_t R, size_t V
   return 0;
 }
 
+/* ---- The fast path: every metric from the batched kernels, rows in chunks ----------------------
+ *
+ * Taken when the trial's backend is not the reference, there are no labels, the mixture weights do
+ * not depend on the row ("confidence"), and the mixed teacher is the softmax of one logit vector at
+ * every temperature (one teacher, or the geometric mixture: softmax(Σ_k w_k z_k / T)).  The files
+ * stay memory-mapped; rows are converted to fp32 a chunk at a time, so RSS is a few chunk buffers
+ * whatever the file size.  Metrics come from the same kernels as the loss (one implementation):
+ *   fkl, rkl, jsd, tvd at T = 1    the divergence itself (mix "loss" compares the arithmetic mixture);
+ *   entropy_t                      log V − KL(q_T ‖ uniform): rkl against an all-zero teacher;
+ *   teacher_entropy_t              log V − KL(p_T ‖ uniform): fkl against an all-zero student;
+ *   teacher_max_t, top1_agree      argmax and max of the combined logit vector (one expf pass);
+ *   rank_preserved                 1 (a softmax keeps the order of its logit vector at every T). */
+typedef struct {
+  const ds_npy_map_t *m;
+  size_t row0; /* first row used (the `row` parameter), or 0 */
+} lsrc_t;
+
+static void src_rows(const lsrc_t *f, size_t r0, size_t n, size_t V, float *out) {
+  const ds_npy_header_t *h = &f->m->hdr;
+  const char *base = f->m->data;
+  if (h->rows == 1) {
+    ds_npy_convert_f32(base, h->item, V, out);
+    for (size_t r = 1; r < n; r++) memcpy(out + r * V, out, V * sizeof *out);
+  } else {
+    const char *from = base + (f->row0 + r0) * V * h->item, *to = from + n * V * h->item;
+    ds_npy_convert_f32(from, h->item, n * V, out);
+    /* Done with these rows: drop their pages from this process (they stay in the page cache, and
+     * another trial sharing the mapping faults them back in), so that RSS stays at the chunk
+     * buffers however large the file is. */
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a = ((uintptr_t)from + pg - 1) & ~(pg - 1),
+              b = (uintptr_t)to & ~(pg - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+  }
+}
+
+static int logits_fast(ds_task_ctx_t *ctx, const ds__backend_t *bk, const lsrc_t *tsrc, size_t K,
+                       const lsrc_t *ssrc, size_t R, size_t V, const double *w, ds_mix_t mix,
+                       const ds_div_t *d, double T, int t2) {
+  size_t CH = ((size_t)1 << 21) / V;
+  if (CH < 1) CH = 1;
+  if (CH > R) CH = R;
+  ds_mix_t mix1 = K > 1 && mix == DS_MIX_LOSS ? DS_MIX_ARITHMETIC : mix;
+  int rc = 0;
+  float **tf = calloc(K, sizeof *tf), *sf = malloc(CH * V * sizeof *sf), *gf = malloc(CH * V * sizeof *gf);
+  float *zero = calloc(CH * V, sizeof *zero);
+  int ok = tf && sf && gf && zero;
+  for (size_t k = 0; ok && k < K; k++) ok = (tf[k] = malloc(CH * V * sizeof **tf)) != NULL;
+  if (!ok) {
+    rc = ds_task_fail(ctx, DS_ENOMEM, "out of memory");
+    goto done;
+  }
+  ds_div_t dfkl, drkl, djsd, dtvd;
+  ds_div_from_name("fkl", &dfkl);
+  ds_div_from_name("rkl", &drkl);
+  ds_div_from_name("jsd", &djsd);
+  ds_div_from_name("tvd", &dtvd);
+  double loss = 0, g2 = 0, fkl = 0, rkl = 0, jsd = 0, tvd = 0, ent = 0, tent = 0, tmax = 0, agree = 0;
+  const double *wk = K > 1 ? w : NULL;
+  for (size_t r0 = 0; r0 < R && !rc; r0 += CH) {
+    if ((rc = ds_task_should_stop(ctx))) {
+      rc = ds__stopped(ctx, rc, (long)r0);
+      break;
+    }
+    size_t n = R - r0 < CH ? R - r0 : CH;
+    for (size_t k = 0; k < K; k++) src_rows(&tsrc[k], r0, n, V, tf[k]);
+    if (ssrc->m) src_rows(ssrc, r0, n, V, sf);
+    else memset(sf, 0, n * V * sizeof *sf);
+    const float *const *tt = (const float *const *)tf;
+    const float *zt[1] = {zero};
+    struct {
+      const ds_div_t *div;
+      const float *const *teacher;
+      size_t K;
+      ds_mix_t mix;
+      const float *student;
+      double tt, ts;
+      int t2;
+      float *grad;
+      double *acc;
+    } call[] = {
+        {d, tt, K, mix, sf, T, T, t2, gf, &loss},
+        {&dfkl, tt, K, mix1, sf, 1, 1, 0, NULL, &fkl},
+        {&drkl, tt, K, mix1, sf, 1, 1, 0, NULL, &rkl},
+        {&djsd, tt, K, mix1, sf, 1, 1, 0, NULL, &jsd},
+        {&dtvd, tt, K, mix1, sf, 1, 1, 0, NULL, &tvd},
+        {&drkl, zt, 1, DS_MIX_ARITHMETIC, sf, 1, T, 0, NULL, &ent},    /* KL(q_T ‖ u) */
+        {&dfkl, tt, K, mix1, zero, T, 1, 0, NULL, &tent},              /* KL(p_T ‖ u) */
+    };
+    for (size_t c = 0; c < sizeof call / sizeof *call && !rc; c++) {
+      ds_kern_args_t a = {call[c].div, n, V, call[c].K, call[c].teacher, call[c].K > 1 ? wk : NULL, call[c].mix,
+                          call[c].student, call[c].tt, call[c].ts, call[c].t2, DS_RED_SUM, NULL, bk->threads,
+                          DS_DTYPE_F32};
+      ds_kern_out_t o = {0, NULL, call[c].grad};
+      int krc = ds_kern_fwd_bwd(bk->be, &a, &o);
+      if (krc) rc = ds_task_fail(ctx, krc, "backend %s: %s", bk->name, ds_strerror(krc));
+      *call[c].acc += o.loss;
+    }
+    for (size_t i = 0; i < n * V; i++) g2 += (double)gf[i] * gf[i];
+    /* The combined logits c = Σ_k w_k z_k (one teacher: its logits), row by row, into tf[0]. */
+    for (size_t r = 0; r < n; r++) {
+      float *c = tf[0] + r * V;
+      if (K > 1)
+        for (size_t i = 0; i < V; i++) {
+          double v = 0;
+          for (size_t k = 0; k < K; k++)
+            if (w[k] != 0) v += w[k] * tf[k][r * V + i];
+          c[i] = (float)v;
+        }
+      size_t ic = 0, is = 0;
+      const float *z = sf + r * V;
+      for (size_t i = 1; i < V; i++) {
+        if (c[i] > c[ic]) ic = i;
+        if (z[i] > z[is]) is = i;
+      }
+      double sum = 0;
+      for (size_t i = 0; i < V; i++) sum += expf((float)(((double)c[i] - c[ic]) / T));
+      tmax += 1.0 / sum;
+      agree += ic == is;
+    }
+  }
+  if (!rc) {
+    double iR = 1.0 / (double)R, lv = log((double)V);
+    struct {
+      const char *name;
+      double v;
+    } m[] = {{"loss", loss * iR},       {"grad_norm", sqrt(g2) * iR}, {"fkl", fkl * iR},
+             {"rkl", rkl * iR},         {"jsd", jsd * iR},            {"tvd", tvd * iR},
+             {"top1_agree", agree * iR}, {"entropy_t", lv - ent * iR}, {"teacher_entropy_t", lv - tent * iR},
+             {"teacher_max_t", tmax * iR}, {"rank_preserved", 1}};
+    for (size_t i = 0; i < sizeof m / sizeof *m && !rc; i++) rc = ds_result_metric(ctx->res, m[i].name, m[i].v);
+    if (rc) rc = ds_task_fail(ctx, rc, "out of memory");
+  }
+done:
+  if (tf)
+    for (size_t k = 0; k < K; k++) free(tf[k]);
+  free(tf);
+  free(sf);
+  free(gf);
+  free(zero);
+  return rc;
+}
+
+/* Shapes from the mapped files, with the same checks (and messages) as load(): V from the first
+ * file, rows 1 (broadcast) or R. */
+static int map_shape(ds_task_ctx_t *ctx, const char *what, const char *path, const ds_npy_map_t **m,
+                     size_t *R, size_t *V) {
+  char msg[300];
+  int rc = ds__npy_open(path, m, msg, sizeof msg);
+  if (rc) return ds_task_fail(ctx, rc, "%s: %s", what, msg);
+  size_t rows = (*m)->hdr.rows, cols = (*m)->hdr.cols;
+  if (!*V) *V = cols;
+  if (cols != *V) return ds_task_fail(ctx, DS_ENPY, "%s: %s has %zu columns, expected %zu", what, path, cols, *V);
+  if (rows > 1) {
+    if (*R > 1 && rows != *R) return ds_task_fail(ctx, DS_ENPY, "%s: %s has %zu rows, expected %zu", what, path, rows, *R);
+    *R = rows;
+  }
+  return 0;
+}
+
+/* The fast path when it applies (see above); 1 when it does not (the caller runs the double path). */
+static int logits_try_fast(ds_task_ctx_t *ctx, const ds__backend_t *bk) {
+  const cJSON *p = ctx->params;
+  const cJSON *teachers = cJSON_GetObjectItemCaseSensitive(p, "teachers");
+  size_t K = (size_t)cJSON_GetArraySize(teachers), R = 1, V = 0;
+  const char *mixs = ds_param_str(p, "mix", "arithmetic");
+  ds_mix_t mix = DS_MIX_ARITHMETIC;
+  if (strcmp(mixs, "confidence")) ds_mix_from_name(mixs, &mix);
+  if (!bk->be || cJSON_GetObjectItemCaseSensitive(p, "labels") || !strcmp(mixs, "confidence") ||
+      (K > 1 && mix != DS_MIX_GEOMETRIC))
+    return 1;
+  lsrc_t *tsrc = calloc(K, sizeof *tsrc), ssrc = {0};
+  double *w = malloc(K * sizeof *w);
+  int rc = 0;
+  if (!tsrc || !w) {
+    rc = ds_task_fail(ctx, DS_ENOMEM, "out of memory");
+    goto done;
+  }
+  size_t k = 0;
+  for (const cJSON *c = teachers->child; c && !rc; c = c->next, k++) {
+    char what[48];
+    snprintf(what, sizeof what, "teachers[%zu].npy", k);
+    rc = map_shape(ctx, what, cJSON_GetObjectItemCaseSensitive(c, "npy")->valuestring, &tsrc[k].m, &R, &V);
+  }
+  const char *sn = ds_param_str(p, "student_npy", NULL);
+  if (!rc && sn) {
+    size_t Rt = R;
+    rc = map_shape(ctx, "student_npy", sn, &ssrc.m, &R, &V);
+    if (!rc && Rt > 1 && R != Rt)
+      rc = ds_task_fail(ctx, DS_ENPY, "student_npy: %s has %zu rows, teachers have %zu", sn, R, Rt);
+  }
+  const cJSON *rowp = cJSON_GetObjectItemCaseSensitive(p, "row");
+  if (!rc && rowp) {
+    size_t r = (size_t)rowp->valuedouble;
+    if (r >= R) {
+      rc = ds_task_fail(ctx, DS_ESPEC, "row: %zu out of range (the files have %zu rows)", r, R);
+    } else {
+      for (k = 0; k < K; k++) tsrc[k].row0 = tsrc[k].m->hdr.rows > 1 ? r : 0;
+      if (ssrc.m) ssrc.row0 = ssrc.m->hdr.rows > 1 ? r : 0;
+      R = 1;
+    }
+  }
+  const cJSON *mixture = cJSON_GetObjectItemCaseSensitive(p, "mixture");
+  if (!rc && mixture && (size_t)cJSON_GetArraySize(mixture) != K)
+    rc = ds_task_fail(ctx, DS_ESPEC, "mixture: %d weights for %zu teachers", cJSON_GetArraySize(mixture), K);
+  if (!rc) {
+    if (mixture) ds__get_nums(mixture, w, K);
+    else
+      for (k = 0; k < K; k++) w[k] = 1.0 / (double)K;
+    ds_div_t d;
+    char msg[300];
+    ds_div_from_name("fkl", &d);
+    const cJSON *dv = cJSON_GetObjectItemCaseSensitive(p, "divergence");
+    if (dv && ds__div_parse(dv, &d, msg, sizeof msg)) rc = ds_task_fail(ctx, DS_ESPEC, "divergence%s", msg);
+    else
+      rc = logits_fast(ctx, bk, tsrc, K, &ssrc, R, V, w, mix, &d, ds_param_num(p, "temperature", 1),
+                       (int)ds_param_num(p, "t2", 0));
+  }
+done:
+  if (tsrc)
+    for (k = 0; k < K; k++) ds__npy_close(tsrc[k].m);
+  ds__npy_close(ssrc.m);
+  free(tsrc);
+  free(w);
+  return rc;
+}
+
 static int logits_run(ds_task_ctx_t *ctx) {
   const cJSON *p = ctx->params;
   const cJSON *teachers = cJSON_GetObjectItemCaseSensitive(p, "teachers");
@@ -77,6 +307,23 @@ static int logits_run(ds_task_ctx_t *ctx) {
   const double **tp = NULL;
   char msg[300];
   if (!K) return ds_task_fail(ctx, DS_ESPEC, "teachers: missing");
+  /* The backend from the sizes in the headers (before anything is read into memory). */
+  ds__backend_t bk;
+  {
+    size_t Rh = 1, Vh = 0, k0 = 0;
+    for (const cJSON *c = teachers->child; c; c = c->next, k0++) {
+      const ds_npy_map_t *m;
+      char what[48];
+      snprintf(what, sizeof what, "teachers[%zu].npy", k0);
+      rc = map_shape(ctx, what, cJSON_GetObjectItemCaseSensitive(c, "npy")->valuestring, &m, &Rh, &Vh);
+      ds__npy_close(m);
+      if (rc) return rc;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(p, "row")) Rh = 1;
+    if ((rc = ds__backend_pick(ctx, "logits", Rh * Vh * K, 1, &bk))) return rc;
+    if ((rc = logits_try_fast(ctx, &bk)) != 1) return rc;
+    rc = 0;
+  }
   t = calloc(K, sizeof *t);
   rows_of = calloc(K + 1, sizeof *rows_of);
   w = malloc(K * sizeof *w);
@@ -167,6 +414,37 @@ static int logits_run(ds_task_ctx_t *ctx) {
     }
   }
 
+  /* The loss and its gradient on the trial's backend (the metrics below stay in double). */
+  int fast = bk.be != NULL && !conf;
+  double loss = 0, g2 = 0;
+  if (fast) {
+    float **tf = calloc(K, sizeof *tf), *sf = malloc(R * V * sizeof *sf), *gf = malloc(R * V * sizeof *gf);
+    int ok = tf && sf && gf;
+    for (k = 0; ok && k < K; k++) ok = (tf[k] = malloc(R * V * sizeof **tf)) != NULL;
+    if (ok) {
+      for (size_t i = 0; i < R * V; i++) sf[i] = (float)s[i];
+      for (k = 0; k < K; k++)
+        for (size_t i = 0; i < R * V; i++) tf[k][i] = (float)t[k][i];
+      ds_kern_args_t a = {&d, R, V, K, (const float *const *)tf, K > 1 ? w : NULL, mix, sf, T, T, t2,
+                          DS_RED_BATCHMEAN, NULL, bk.threads, DS_DTYPE_F32};
+      ds_kern_out_t o = {0, NULL, gf};
+      int krc = ds_kern_fwd_bwd(bk.be, &a, &o);
+      if (krc) rc = ds_task_fail(ctx, krc, "backend %s: %s", bk.name, ds_strerror(krc));
+      loss = o.loss;
+      for (size_t i = 0; i < R * V; i++) g2 += (double)gf[i] * gf[i];
+    }
+    if (tf)
+      for (k = 0; k < K; k++) free(tf[k]);
+    free(tf);
+    free(sf);
+    free(gf);
+    if (!ok) goto oom;
+    if (rc) goto done;
+  }
+  /* Softmax at any T > 0 keeps the order of one logit vector, and the geometric mixture is the
+   * softmax of averaged logits: rank_preserved is 1 there without sorting (linear time).  Only
+   * an arithmetic (or confidence) mixture of several teachers needs the sort. */
+  int need_sort = K > 1 && mix != DS_MIX_GEOMETRIC;
   grad = malloc(V * sizeof *grad);
   lp = malloc(V * sizeof *lp);
   lq = malloc(V * sizeof *lq);
@@ -176,7 +454,7 @@ static int logits_run(ds_task_ctx_t *ctx) {
   lq_all = malloc(R * V * sizeof *lq_all);
   lk_all = lab ? malloc(K * R * V * sizeof *lk_all) : NULL;
   if (!grad || !lp || !lq || !tmp || !order || !lp_all || !lq_all || (lab && !lk_all)) goto oom;
-  double loss = 0, g2 = 0, fkl = 0, rkl = 0, jsd = 0, tvd = 0, agree = 0, ent = 0, tent = 0, tmax = 0, kept = 0;
+  double fkl = 0, rkl = 0, jsd = 0, tvd = 0, agree = 0, ent = 0, tent = 0, tmax = 0, kept = 0;
   for (size_t r = 0; r < R; r++) {
     if ((r & 63) == 0 && (rc = ds_task_should_stop(ctx))) {
       rc = ds__stopped(ctx, rc, (long)r);
@@ -195,8 +473,10 @@ static int logits_run(ds_task_ctx_t *ctx) {
     } else {
       memcpy(wrow, w, K * sizeof *w);
     }
-    loss += ds_ref_div_row(&d, V, K, tp, wrow, mix, z, T, T, t2, grad) / (double)R;
-    for (size_t i = 0; i < V; i++) g2 += grad[i] * grad[i] / ((double)R * (double)R);
+    if (!fast) {
+      loss += ds_ref_div_row(&d, V, K, tp, wrow, mix, z, T, T, t2, grad) / (double)R;
+      for (size_t i = 0; i < V; i++) g2 += grad[i] * grad[i] / ((double)R * (double)R);
+    }
     /* T = 1 statistics. */
     ds__mix_logprob(V, K, tp, wrow, mix, 1.0, lp);
     ds_ref_log_softmax(V, z, 1.0, lq);
@@ -206,12 +486,14 @@ static int logits_run(ds_task_ctx_t *ctx) {
     tvd += ds__tvd(V, lp, lq);
     agree += ds__argmax(V, lp) == ds__argmax(V, lq);
     /* At T. */
-    for (size_t i = 0; i < V; i++) order[i] = i;
-    qsort_r(order, V, sizeof *order, cmp_desc, lp);
+    if (need_sort) {
+      for (size_t i = 0; i < V; i++) order[i] = i;
+      qsort_r(order, V, sizeof *order, cmp_desc, lp);
+    }
     ds__mix_logprob(V, K, tp, wrow, mix, T, lp);
     ds_ref_log_softmax(V, z, T, lq);
     int ok = 1;
-    for (size_t i = 1; i < V && ok; i++)
+    for (size_t i = 1; need_sort && i < V && ok; i++)
       if (lp[order[i]] > lp[order[i - 1]]) ok = 0;
     kept += ok;
     ent += ds__entropy(V, lq);
