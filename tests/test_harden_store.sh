@@ -66,7 +66,7 @@ check "large healthy store: run resumes (exit 0)" "$rc" 0
 if [ "$(id -u)" -ne 0 ] || ! mkdir -p ro || ! mount -t tmpfs -o size=16m tmpfs ro 2>/dev/null; then
   echo "skip read-only file system checks: needs root and tmpfs mounts"
 else
-  trap 'umount "$TMP/ro" 2>/dev/null; rm -rf "$TMP"' EXIT
+  trap 'umount "$TMP/ro" 2>/dev/null || true; rm -rf "$TMP"' EXIT
   cp good.db ro/c.db
   cp good.db ro/w.db
   # A -wal that holds commits: write one through sqlite3 with checkpoints off, keep its WAL.
