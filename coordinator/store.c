@@ -257,9 +257,11 @@ static int check_file(const char *path, int flags, char *err, size_t err_len) {
   return 0;
 }
 
+/* The number of schema objects, or -1 when sqlite_master cannot be read (a damaged file must not
+ * pass for an empty one and get a fresh schema). */
 static int count_tables(sqlite3 *db) {
   sqlite3_stmt *st = NULL;
-  int n = 0;
+  int n = -1;
   if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) == SQLITE_OK &&
       sqlite3_step(st) == SQLITE_ROW)
     n = sqlite3_column_int(st, 0);
@@ -394,6 +396,11 @@ int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size
   if (version == 0) {
     /* Either a new file or somebody else's SQLite database: refuse the latter. */
     int tables = count_tables(s->db);
+    if (tables < 0) {
+      rc = set_err(s, DS_ESTORE, "%s: reading sqlite_master: %s; " DS_STORE_DAMAGED_HINT, path,
+                   sqlite3_errmsg(s->db), path);
+      goto fail;
+    }
     if (tables > 0) {
       rc = set_err(s, DS_ESTORE, "%s: a SQLite database that is not a divsweep store", path);
       goto fail;
