@@ -1318,12 +1318,28 @@ int ds_store_update_view(ds_store_t *s, int64_t campaign_id, const char *campaig
   static const char *reserved[] = {"trial_id", "trial_key", "idx", "seed", "status", "attempts", "wall_s", "rank", NULL};
   for (int i = 0; reserved[i]; i++) names_add(&used, reserved[i]);
   for (size_t i = 0; i < params.n; i++) {
-    if (names_has(&used, params.v[i])) continue;
-    names_add(&used, params.v[i]);
+    /* A parameter named like one of the trial columns (rank, status, in any case) is p_<name>:
+     * it used to be left out of the view.  The spec refuses parameters that meet each other. */
+    const char *name = params.v[i];
+    char *pcol = NULL;
+    if (names_has(&used, name)) {
+      size_t n = strlen(name);
+      if (!(pcol = malloc(n + 3))) {
+        q.oom = 1;
+        break;
+      }
+      snprintf(pcol, n + 3, "p_%s", name);
+      if (names_has(&used, pcol)) {
+        free(pcol);
+        continue;
+      }
+    }
+    names_add(&used, pcol ? pcol : name);
     sb_puts(&q, ", (SELECT coalesce(p.text, p.value) FROM params p WHERE p.trial_id = t.trial_id AND p.name = ");
-    sb_quoted(&q, params.v[i], '\'');
+    sb_quoted(&q, name, '\'');
     sb_puts(&q, ") AS ");
-    sb_quoted(&q, params.v[i], '"');
+    sb_quoted(&q, pcol ? pcol : name, '"');
+    free(pcol);
   }
   for (size_t i = 0; i < metrics.n; i++) {
     size_t n = strlen(metrics.v[i]);

@@ -81,6 +81,13 @@ rc=0; "$DS_BIN" run vv.json --db vv.db --quiet 2>err.txt || rc=$?
 check "Value vs metric value: run" "$rc" 0
 check "Value vs metric value: view columns" "$(q vv.db 'SELECT count(*) FROM v_vv WHERE "Value" IN (7, 8) AND m_value IS NOT NULL AND m_value <> "Value"')" 2
 
+# A parameter named like a trial column of the view (rank, Status) is p_<name> there; it used to
+# be left out of the view.
+printf '%s\n' '{"name": "rk", "task": "noop", "sweep": {"rank": [4, 16], "Status": ["a"]}}' >rk.json
+rc=0; "$DS_BIN" run rk.json --db rk.db --quiet 2>err.txt || rc=$?
+check "parameter rank: run" "$rc" 0
+check "parameter rank: view columns p_rank, p_Status" "$(q rk.db "SELECT group_concat(CAST(p_rank AS INTEGER), '|') || p_Status FROM (SELECT * FROM v_rk ORDER BY p_rank)")" "4|16a"
+
 # -- item 10: non-finite numbers (cJSON reads 1e400 as inf).
 printf '%s\n' '{"name": "c", "task": "noop", "fixed": {"y": 1e400}}' >inf.json
 expect_refused "1e400 in fixed" "$DS_BIN" validate inf.json
