@@ -17,6 +17,7 @@
 #define _GNU_SOURCE /* memmem */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +285,110 @@ static void *vec_push(vec_t *a) {
   return (char *)a->v + a->size * a->n++;
 }
 
+/* Replaces the per-trial vectors by one entry per configuration (cfg: each trial's configuration
+ * number): the first trial's id, group, rank (a configuration's seeds share it) and parameters,
+ * the mean of each objective over the seeds where it is finite, its sample std (0 for one seed,
+ * NaN for none) into msd, and the seed count into nsd.  Returns 0 or DS_ENOMEM. */
+static int aggregate_configs(size_t m, size_t np, vec_t *tid, vec_t *seed, vec_t *cfg, vec_t *grp, vec_t *rank,
+                             vec_t *met, vec_t *pval, vec_t *ptext, vec_t *msd, vec_t *nsd) {
+  size_t n = tid->n, k = 0;
+  const int64_t *c = cfg->v;
+  size_t *slot = malloc((n ? n : 1) * sizeof *slot), *first = malloc((n ? n : 1) * sizeof *first);
+  double *sum = calloc((n ? n : 1) * (m ? m : 1), sizeof *sum), *sq = calloc((n ? n : 1) * (m ? m : 1), sizeof *sq);
+  int32_t *cnt = calloc((n ? n : 1) * (m ? m : 1), sizeof *cnt), *ns = calloc(n ? n : 1, sizeof *ns);
+  if (!slot || !first || !sum || !sq || !cnt || !ns) goto oom;
+  /* Configurations in order of first appearance (trials come ordered by trial_id), through a
+   * table indexed by configuration number (linear time). */
+  int64_t cmax = -1;
+  for (size_t i = 0; i < n; i++)
+    if (c[i] > cmax) cmax = c[i];
+  size_t *of = malloc((size_t)(cmax + 1 > 0 ? cmax + 1 : 1) * sizeof *of);
+  if (!of) goto oom;
+  for (int64_t j = 0; j <= cmax; j++) of[j] = SIZE_MAX;
+  for (size_t i = 0; i < n; i++) {
+    size_t ci = c[i] >= 0 ? (size_t)c[i] : 0;
+    if (of[ci] == SIZE_MAX) {
+      of[ci] = k;
+      first[k++] = i;
+    }
+    slot[i] = of[ci];
+  }
+  free(of);
+  const double *mv = met->v;
+  for (size_t i = 0; i < n; i++) {
+    ns[slot[i]]++;
+    for (size_t o = 0; o < m; o++) {
+      double v = mv[i * m + o];
+      if (!isfinite(v)) continue;
+      sum[slot[i] * m + o] += v;
+      cnt[slot[i] * m + o]++;
+    }
+  }
+  for (size_t i = 0; i < n; i++) /* second pass: squared deviations from the mean (stable) */
+    for (size_t o = 0; o < m; o++) {
+      double v = mv[i * m + o];
+      size_t q = slot[i] * m + o;
+      if (isfinite(v)) sq[q] += (v - sum[q] / cnt[q]) * (v - sum[q] / cnt[q]);
+    }
+  msd->n = nsd->n = 0;
+  for (size_t j = 0; j < k; j++) {
+    int32_t *pn = vec_push(nsd);
+    if (!pn) goto oom;
+    *pn = ns[j];
+    for (size_t o = 0; o < m; o++) {
+      double *d = vec_push(msd);
+      if (!d) goto oom;
+      size_t q = j * m + o;
+      *d = cnt[q] == 0 ? NAN : cnt[q] < 2 ? 0.0 : sqrt(sq[q] / (cnt[q] - 1));
+    }
+  }
+  /* Compact in place: entry j takes trial first[j] (first[j] ≥ j, so nothing is overwritten
+   * before it is read); the other trials' strings are freed. */
+  int64_t *ti = tid->v, *se = seed->v;
+  char **gr = grp->v, **pt = ptext->v;
+  int32_t *rk = rank->v;
+  double *pv = pval->v, *me = met->v;
+  char *keep = calloc(n ? n : 1, 1);
+  if (!keep) goto oom;
+  for (size_t j = 0; j < k; j++) keep[first[j]] = 1;
+  for (size_t i = 0; i < n; i++)
+    if (!keep[i]) {
+      free(gr[i]);
+      for (size_t q = 0; q < np; q++) free(pt[i * np + q]);
+    }
+  for (size_t j = 0; j < k; j++) {
+    size_t i = first[j];
+    ti[j] = ti[i];
+    se[j] = se[i];
+    gr[j] = gr[i];
+    rk[j] = rk[i];
+    for (size_t q = 0; q < np; q++) {
+      pv[j * np + q] = pv[i * np + q];
+      pt[j * np + q] = pt[i * np + q];
+    }
+    for (size_t o = 0; o < m; o++) me[j * m + o] = cnt[j * m + o] ? sum[j * m + o] / cnt[j * m + o] : NAN;
+  }
+  free(keep);
+  tid->n = seed->n = grp->n = rank->n = cfg->n = k;
+  met->n = k * m;
+  pval->n = ptext->n = k * np;
+  free(slot);
+  free(first);
+  free(sum);
+  free(sq);
+  free(cnt);
+  free(ns);
+  return 0;
+oom:
+  free(slot);
+  free(first);
+  free(sum);
+  free(sq);
+  free(cnt);
+  free(ns);
+  return DS_ENOMEM;
+}
+
 int ds_cli_report(int argc, char **argv) {
   const char *db_path = NULL, *campaign = NULL, *out_path = NULL;
   for (int i = 1; i < argc; i++) {
@@ -307,7 +412,8 @@ int ds_cli_report(int argc, char **argv) {
   sqlite3_stmt *st = NULL, *rk = NULL, *pv = NULL;
   vec_t tid = {.size = sizeof(int64_t)}, seed = {.size = sizeof(int64_t)}, grp = {.size = sizeof(char *)},
         rank = {.size = sizeof(int32_t)}, met = {.size = sizeof(double)}, pval = {.size = sizeof(double)},
-        ptext = {.size = sizeof(char *)}, hv = {.size = sizeof(ds_report_hv_t)}, hvgrp = {.size = sizeof(char *)};
+        ptext = {.size = sizeof(char *)}, hv = {.size = sizeof(ds_report_hv_t)}, hvgrp = {.size = sizeof(char *)},
+        cfg = {.size = sizeof(int64_t)}, msd = {.size = sizeof(double)}, nsd = {.size = sizeof(int32_t)};
   ds_report_kv_t kv[24];
   char kvbuf[24][160];
   size_t nkv = 0;
@@ -319,7 +425,7 @@ int ds_cli_report(int argc, char **argv) {
   /* Done trials with their objectives; group labels from params_json, ranks from table pareto. */
   sb_add(&q, "SELECT t.trial_id, t.seed, t.params_json");
   for (size_t j = 0; j < m; j++) sb_add(&q, ", m%zu.value", j);
-  sb_add(&q, " FROM trials t");
+  sb_add(&q, ", t.idx FROM trials t");
   for (size_t j = 0; j < m; j++)
     sb_add(&q, " LEFT JOIN metrics m%zu ON m%zu.trial_id = t.trial_id AND m%zu.name = ?%zu", j, j, j, j + 10);
   sb_add(&q, " WHERE t.campaign_id = ?1 AND t.status = 'done' ORDER BY t.trial_id");
@@ -342,10 +448,11 @@ int ds_cli_report(int argc, char **argv) {
     char label[512];
     ds_fronts_group_label(sp, params, label, sizeof label);
     cJSON_Delete(params);
-    int64_t *pt = vec_push(&tid), *ps = vec_push(&seed);
+    int64_t *pt = vec_push(&tid), *ps = vec_push(&seed), *pc = vec_push(&cfg);
     char **pg = vec_push(&grp);
     int32_t *pr = vec_push(&rank);
-    if (!pt || !ps || !pg || !pr) goto oom;
+    if (!pt || !ps || !pc || !pg || !pr) goto oom;
+    *pc = sqlite3_column_int64(st, 3 + (int)m) / (int64_t)(sp->n_seeds ? sp->n_seeds : 1);
     *pt = id;
     *ps = sqlite3_column_int64(st, 1);
     *pg = strdup(label);
@@ -386,6 +493,11 @@ int ds_cli_report(int argc, char **argv) {
     goto out;
   }
 
+  /* Fronts over per-configuration means: one point per configuration (the mean of its seeds,
+   * the sample std as error bars), in the order of each configuration's first trial. */
+  if (x->by_config && aggregate_configs(m, x->n_param, &tid, &seed, &cfg, &grp, &rank, &met, &pval, &ptext, &msd, &nsd))
+    goto oom;
+
   /* Hypervolume history, only the rows measured against the current reference point (a derived
    * reference moves early in a campaign; values against different references do not compare). */
   sqlite3_finalize(st);
@@ -404,9 +516,12 @@ int ds_cli_report(int argc, char **argv) {
   sqlite3_finalize(st);
   st = NULL;
   if (sqlite3_prepare_v2(x->db,
-                         "SELECT grp, at - (SELECT min(at) FROM hypervolume_history WHERE campaign_id = ?1), value"
-                         " FROM hypervolume_history WHERE campaign_id = ?1 AND ref_point = ?2"
-                         " AND (?3 = 0 OR grp <> ?4) ORDER BY at",
+                         /* The history by the group's trial count, and the current value at the
+                          * current count (the history only has rows where the value moved). */
+                         "SELECT grp, n_trials, value FROM (SELECT grp, n_trials, value, at FROM hypervolume_history"
+                         " WHERE campaign_id = ?1 AND ref_point = ?2 UNION ALL SELECT grp, n_trials, value, 1e300"
+                         " FROM hypervolume WHERE campaign_id = ?1 AND ref_point = ?2) WHERE (?3 = 0 OR grp <> ?4)"
+                         " ORDER BY grp, at, n_trials",
                          -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, x->c.id);
     sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
@@ -510,12 +625,15 @@ int ds_cli_report(int argc, char **argv) {
       .param_value = pval.v,
       .param_text = (const char *const *)ptext.v,
       .metric = met.v,
+      .metric_std = x->by_config ? msd.v : NULL,
+      .n_seeds = x->by_config ? nsd.v : NULL,
+      .point_noun = x->by_config ? "configurations" : NULL,
       .scatter_x = 0,
       .scatter_y = m > 1 ? 1 : 0,
       .group_label = group_label[0] ? group_label : NULL,
       .hv = hv.v,
       .n_hv = hv.n,
-      .hv_time_label = "seconds since the first commit (against the current reference point)",
+      .hv_time_label = "trials of the group committed",
   };
   /* Chart.js from Debian's libjs-chart.js (DS_CHARTJS overrides the path), inlined; without it
    * the report keeps its SVG charts only. */
@@ -569,6 +687,9 @@ out:
   free(ptext.v);
   free(hv.v);
   free(hvgrp.v);
+  free(cfg.v);
+  free(msd.v);
+  free(nsd.v);
   free(q.s);
   ctx_close(x);
   return code;

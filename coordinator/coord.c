@@ -46,6 +46,7 @@
 #include "ds_coord.h"
 #include "ds_error.h"
 #include "ds_fronts.h"
+#include "ds_launch.h"
 #include "ds_store.h"
 
 enum { TAG_TRIAL = 11, TAG_RESULT = 12, TAG_HELLO = 13, TAG_STOP = 14 }; /* = DS_TAG_* in ds_task.h */
@@ -1148,6 +1149,11 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
   char err[1536] = "";
   int code = 0, rc;
   double t_begin = mono();
+  /* Before anything else, so that a mis-launched srun step creates and locks nothing. */
+  if (ds_launch_refuse_unwired(o->mpi_comm != NULL, err, sizeof err)) {
+    code = DS_EXIT_USAGE;
+    goto out;
+  }
   if (o->spec_path && ((o->spec_check && o->spec_check(o->spec_path, 0, err, sizeof err)) ||
                        ds_spec_load(o->spec_path, o->spec_opts, &c->spec, err, sizeof err) ||
                        (o->spec_check && o->spec_check(o->spec_path, 1, err, sizeof err)))) {
@@ -1199,6 +1205,15 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
   if (!hosts[0]) gethostname(hosts, 255);
   if ((rc = ds_store_run_begin(c->store, c->campaign_id, o->mpi_comm ? o->mpi_size : 1, hosts,
                                o->mpi_comm ? "mpi" : "local", &c->run_id))) {
+    snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
+    code = DS_EXIT_STORE;
+    goto out;
+  }
+  /* How this run was started and, in a SLURM job, which job and which start of it (a requeued
+   * job keeps its id and counts its restarts): one row per start tells them apart. */
+  ds_launch_t launch;
+  ds_launch_detect(&launch, o->mpi_comm != 0);
+  if ((rc = ds_store_run_set_launch(c->store, c->run_id, &launch))) {
     snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
     code = DS_EXIT_STORE;
     goto out;

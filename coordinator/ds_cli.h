@@ -1,4 +1,5 @@
-/* ds_cli.h — the read-side commands: validate, status, query (and result formatting). */
+/* ds_cli.h — the commands other than run/resume: validate, status, query (and result formatting),
+ * pareto, report, and repair (the one that writes: cli_repair.c, through the store). */
 #ifndef DS_CLI_H
 #define DS_CLI_H
 
@@ -41,5 +42,6 @@ int ds_cli_status(int argc, char **argv);
 int ds_cli_query(int argc, char **argv);
 int ds_cli_pareto(int argc, char **argv); /* cli_pareto.c */
 int ds_cli_report(int argc, char **argv); /* cli_pareto.c */
+int ds_cli_repair(int argc, char **argv); /* cli_repair.c */
 
 #endif

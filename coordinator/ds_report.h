@@ -66,6 +66,12 @@ typedef struct ds_report {
   const char *const *param_text;      /* [n_points*n_params] optional textual values (NULL entries
                                          fall back to param_value) */
   const double *metric;               /* [n_points*n_objectives]; NaN = missing (not plotted) */
+  const double *metric_std;           /* optional [n_points*n_objectives]: the spread of a point
+                                         that is a per-configuration mean (sample std across its
+                                         seeds), drawn as error bars; NaN = none */
+  const int32_t *n_seeds;             /* optional [n_points]: seeds behind a mean point (its
+                                         tooltip says so; the seed column is then not shown) */
+  const char *point_noun;             /* what a point is, e.g. "configurations"; NULL = "trials" */
 
   size_t scatter_x, scatter_y;        /* objective indices of the scatter plots (0 and 1 usually) */
   const char *group_label;            /* what a group is, e.g. "divergence"; NULL = "group" */

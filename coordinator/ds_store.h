@@ -26,14 +26,18 @@
 
 #include "ds_spec.h"
 #include "ds_wire.h"
+#include "ds_launch.h"
 
-#define DS_SCHEMA_VERSION 3
+#define DS_SCHEMA_VERSION 4
 
 typedef struct ds_store ds_store_t;
 
-/* DS_STORE_CHECK: before anything is written, check the existing database (see ds_store_check)
- * and refuse a damaged one with DS_ECORRUPT-style DS_ESTORE and the damaged-database hint. */
-enum { DS_STORE_READONLY = 1, DS_STORE_CREATE = 2, DS_STORE_CHECK = 4 };
+/* DS_STORE_REPAIR: a writer (same lock and refusals) that neither migrates nor switches the
+ * journal mode nor prepares the trial-writing statements, for `divsweep repair`, which checks the
+ * file before anything is written and migrates inside its own transaction (ds_store_repair_begin). */
+/* DS_STORE_CHECK: before anything is written, check an existing database (ds_store_check) and
+ * refuse a damaged one with DS_ESTORE and the damaged-database hint (`run`, `resume`). */
+enum { DS_STORE_READONLY = 1, DS_STORE_CREATE = 2, DS_STORE_REPAIR = 4, DS_STORE_CHECK = 8 };
 
 /* What every damaged-database message ends with ("%s" is the database path). */
 #define DS_STORE_DAMAGED_HINT "this database is damaged; run `divsweep repair --db %s` or restore from a backup"
@@ -129,6 +133,10 @@ int ds_store_run_begin(ds_store_t *s, int64_t campaign_id, int ranks, const char
 /* Records which CUDA device each worker rank bound ("rank:device,..."; runs.gpus, NULL when none).
  * Same thread as ds_store_run_begin.  Returns 0 or DS_ESTORE (detail in ds_store_errmsg). */
 int ds_store_run_set_gpus(ds_store_t *s, int64_t run_id, const char *gpus);
+/* Records how the run was launched (runs.launcher, slurm_job_id, slurm_restart_count,
+ * slurm_nodelist; the SLURM columns stay NULL outside a job).  Same thread as
+ * ds_store_run_begin.  Returns 0 or DS_ESTORE (detail in ds_store_errmsg). */
+int ds_store_run_set_launch(ds_store_t *s, int64_t run_id, const ds_launch_t *launch);
 int ds_store_run_end(ds_store_t *s, int64_t run_id, const char *how, int exit_code, int64_t trials_done,
                      int64_t trials_failed);
 
@@ -170,5 +178,45 @@ int ds_store_note_metric(ds_store_t *s, int64_t campaign_id, const char *name, i
 
 /* "v_" + name with every character outside [A-Za-z0-9_] replaced by '_' (lower-cased). */
 void ds_store_view_name(const char *campaign_name, char *out, size_t out_len);
+
+/* ---- repair (`divsweep repair`, coordinator/cli_repair.c) ----------------------------------
+ * Each ds_store_repair_* step reports every change it makes as one line through the log (and
+ * counts it in log->changes) and makes it inside the transaction ds_store_repair_begin opened; the
+ * caller commits (--apply) or rolls back (a dry run), so a dry run prints exactly what --apply
+ * does.  Call on a store opened with DS_STORE_REPAIR, from the thread that opened it. */
+typedef struct ds_repair_log {
+  void (*line)(void *arg, const char *text); /* may be NULL */
+  void *arg;
+  int64_t changes;
+} ds_repair_log_t;
+
+/* The schema version of the open file (after any migration). */
+int ds_store_version(ds_store_t *s);
+/* PRAGMA quick_check.  0 when SQLite finds nothing wrong; DS_EDAMAGED with what it found (and
+ * which tables or indexes, when the schema is readable) in out. */
+int ds_store_quick_check(ds_store_t *s, char *out, size_t out_len);
+/* Opens the repair transaction (BEGIN IMMEDIATE) and migrates an older schema inside it. */
+int ds_store_repair_begin(ds_store_t *s, ds_repair_log_t *log);
+/* Keeps one row per trial key of the campaign — a done row with metrics, else the latest finished
+ * row, else the latest row — and deletes the others with their params, metrics, curves and pareto
+ * rows.  *n_deleted gets how many rows went. */
+int ds_store_repair_duplicates(ds_store_t *s, int64_t campaign_id, ds_repair_log_t *log, int64_t *n_deleted);
+/* Renumbers the campaign's trials to the canonical order of spec (its stored spec, with the
+ * campaign's key scheme): keys not in spec are kept and numbered −1 (*strays counts them).  Marks
+ * trial_order 2 and corrects n_trials.  Lists the first 20 idx changes one by one, then a count. */
+int ds_store_repair_order(ds_store_t *s, const ds_campaign_row_t *row, const ds_spec_t *spec, ds_repair_log_t *log,
+                          int64_t *moved, int64_t *strays);
+/* Trials left `running` (no run is live: the caller holds the lock) become `pending`. */
+int ds_store_repair_unfinished(ds_store_t *s, int64_t campaign_id, ds_repair_log_t *log, int64_t *n);
+/* Sets the campaign's status to what its trials say (done, failed; a `running` campaign that is
+ * not complete becomes interrupted, a `done` or `failed` one incomplete). */
+int ds_store_repair_campaign_status(ds_store_t *s, const ds_campaign_row_t *row, int64_t n_trials, ds_repair_log_t *log);
+/* runs rows left `running` become `killed`. */
+int ds_store_repair_runs(ds_store_t *s, ds_repair_log_t *log);
+/* Recreates the campaign's view; a change only when its SQL differs from the stored one. */
+int ds_store_repair_view(ds_store_t *s, const ds_campaign_row_t *row, const ds_spec_t *spec, ds_repair_log_t *log);
+/* Builds the indexes of table trials that are missing (trials_key first).  DS_EDAMAGED, naming
+ * the campaigns, when some campaign still holds a key twice. */
+int ds_store_repair_indexes(ds_store_t *s, ds_repair_log_t *log);
 
 #endif /* DS_STORE_H */

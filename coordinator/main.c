@@ -29,13 +29,17 @@ static const char *USAGE =
     "  divsweep pareto --db FILE [--campaign NAME] [--group KEY] [--all] [--format table|csv|json]\n"
     "  divsweep query --db FILE \"SQL\" [--format table|csv|json]\n"
     "  divsweep report --db FILE [--campaign NAME] --out report.html\n"
+    "  divsweep repair --db FILE [--campaign NAME] [--apply]\n"
     "  divsweep kernel --div NAME [--param k=v]... --teacher T.npy [--teacher T2.npy --weights a,b\n"
     "                  [--mix arithmetic|geometric|loss]] --student S.npy [--temperature T] [--t2]\n"
     "                  [--reduction batchmean|sum|mean|none] [--grad OUT.npy] [--backend NAME] [--json]\n"
     "  divsweep bench kernels [--div NAME] [--rows B] [--vocab V] [--threads N] [--backend NAME] [--json]\n"
     "  divsweep help [TASK | divergences]\n"
     "Run under `mpirun -np N` to use rank 0 as coordinator and ranks 1..N-1 as workers.\n"
-    "Exit codes: 0 done, 1 usage/spec error, 2 store error, 3 interrupted (resumable), 4 trials failed.\n";
+    "Exit codes: 0 done, 1 usage/spec error, 2 store error, 3 interrupted (resumable), 4 trials failed,\n"
+    "  5 `repair` dry run found changes to make (none made; add --apply).\n"
+    "`repair` shows (and with --apply makes, in one transaction) what puts a damaged database back in a\n"
+    "state `run`/`resume` can finish: duplicate trial keys, trial order, rows left running, indexes, views.\n";
 
 static const ds_spec_opts_t SPEC_OPTS = {ds_task_check_param, ds_task_known};
 static const ds_cli_spec_checks_t SPEC_CHECKS = {ds_spec_check_names, ds_spec_check_whole};
@@ -208,7 +212,7 @@ static int cmd_help(const char *topic) {
   }
   if (ds_params_print_task(stdout, topic) == 0) return 0;
   /* `divsweep help run` is `divsweep run --help`. */
-  static const char *cmds[] = {"run", "resume", "validate", "status", "pareto", "query", "report", "kernel", "bench", NULL};
+  static const char *cmds[] = {"run", "resume", "validate", "status", "pareto", "query", "report", "repair", "kernel", "bench", NULL};
   for (int i = 0; cmds[i]; i++)
     if (!strcmp(topic, cmds[i])) {
       fputs(USAGE, stdout);
@@ -265,6 +269,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "pareto")) return ds_cli_pareto(argc, argv);
   if (!strcmp(cmd, "report")) return ds_cli_report(argc, argv);
+  if (!strcmp(cmd, "repair")) return ds_cli_repair(argc, argv);
   fprintf(stderr, "divsweep: unknown command '%s'\n%s", cmd, USAGE);
   return DS_EXIT_USAGE;
 }

@@ -151,6 +151,13 @@ static double py(const plot_t *p, double y)
   return p->h - p->mb - (axis_u(&p->y, y) - p->y.lo) / (p->y.hi - p->y.lo) * (p->h - p->mt - p->mb);
 }
 
+/* Spacing of a linear axis's ticks: 1, 2 or 5 × 10^k, about five per axis. */
+static double axis_step(const axis_t *a)
+{
+  double raw = (a->hi - a->lo) / 5.0, mag = pow(10.0, floor(log10(raw))), r = raw / mag;
+  return (r < 1.5 ? 1 : r < 3 ? 2 : r < 7 ? 5 : 10) * mag;
+}
+
 /* Tick values (in data units) of an axis; returns the count (≤ cap). */
 static size_t axis_ticks(const axis_t *a, double *t, size_t cap)
 {
@@ -162,8 +169,7 @@ static size_t axis_ticks(const axis_t *a, double *t, size_t cap)
     for (double d = d0; d <= d1 && n < cap; d += step) t[n++] = pow(10.0, d);
     return n;
   }
-  double raw = (a->hi - a->lo) / 5.0, mag = pow(10.0, floor(log10(raw))), r = raw / mag;
-  double step = (r < 1.5 ? 1 : r < 3 ? 2 : r < 7 ? 5 : 10) * mag;
+  double step = axis_step(a);
   double start = ceil(a->lo / step);
   for (double i = start; i * step <= a->hi && n < cap; i += 1) {
     double v = i * step;
@@ -181,7 +187,14 @@ static void tick_label(char *out, size_t cap, const axis_t *a, double v)
     else snprintf(out, cap, "1e%d", d);
     return;
   }
-  fmt_num(out, cap, v);
+  /* As many digits as the tick spacing needs, so that neighbouring ticks never read alike (a
+   * narrow range such as 1.41203..1.41217 needs six significant digits, not four). */
+  double step = axis_step(a), big = fmax(fabs(a->lo), fabs(a->hi));
+  if (v == 0 || !(step > 0) || !(big > 0)) { fmt_num(out, cap, v); return; }
+  int sig = (int)floor(log10(big)) - (int)floor(log10(step)) + 1;
+  if (sig < 4) sig = 4;
+  if (sig > 15) sig = 15;
+  snprintf(out, cap, "%.*g", sig, v);
 }
 
 static void plot_open(sb_t *b, const plot_t *p, const char *xlabel, const char *ylabel,
@@ -296,8 +309,10 @@ static void point_title(rs_t *s, size_t i)
   char buf[48];
   const char *t;
   sb_puts(b, "<title>");
-  sb_printf(b, "trial %lld", (long long)r->trial_id[i]);
-  if (r->seed) sb_printf(b, " \xc2\xb7 seed %lld", (long long)r->seed[i]);
+  if (r->n_seeds) sb_printf(b, "configuration of trial %lld \xc2\xb7 mean of %d seed%s", (long long)r->trial_id[i],
+                           (int)r->n_seeds[i], r->n_seeds[i] == 1 ? "" : "s");
+  else sb_printf(b, "trial %lld", (long long)r->trial_id[i]);
+  if (r->seed && !r->n_seeds) sb_printf(b, " \xc2\xb7 seed %lld", (long long)r->seed[i]);
   sb_puts(b, " \xc2\xb7 ");
   sb_esc(b, s->gname[s->gof[i]]);
   for (size_t j = 0; j < r->n_params; j++) {
@@ -313,6 +328,11 @@ static void point_title(rs_t *s, size_t i)
     sb_esc(b, r->objective[o]);
     sb_puts(b, " = ");
     sb_num(b, metric(s, i, o));
+    double sd = r->metric_std ? r->metric_std[i * r->n_objectives + o] : NAN;
+    if (isfinite(sd)) {
+      sb_puts(b, " \xc2\xb1 ");
+      sb_num(b, sd);
+    }
   }
   sb_puts(b, "</title>");
 }
@@ -345,6 +365,29 @@ static int cmp_xy(const void *a, const void *b)
   const xy_t *p = a, *q = b;
   if (p->x != q->x) return p->x < q->x ? -1 : 1;
   return (p->y > q->y) - (p->y < q->y);
+}
+
+/* Error bars of a mean point: ± one std across its seeds in each plotted objective (clipped at
+ * the axis; on a log axis only the part above zero). */
+static void error_bars(rs_t *s, const plot_t *p, size_t i, size_t ox, size_t oy, const char *colour)
+{
+  const ds_report_t *r = s->r;
+  if (!r->metric_std) return;
+  double x = metric(s, i, ox), y = metric(s, i, oy);
+  double sx = r->metric_std[i * r->n_objectives + ox], sy = r->metric_std[i * r->n_objectives + oy];
+  sb_t *b = &s->out;
+  if (isfinite(sx) && sx > 0) {
+    double x0 = x - sx, x1 = x + sx;
+    if (!drawable(&p->x, x0)) x0 = x;
+    sb_printf(b, "<line class=\"eb\" stroke=\"%s\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", colour,
+              px(p, x0), py(p, y), px(p, x1), py(p, y));
+  }
+  if (isfinite(sy) && sy > 0) {
+    double y0 = y - sy, y1 = y + sy;
+    if (!drawable(&p->y, y0)) y0 = y;
+    sb_printf(b, "<line class=\"eb\" stroke=\"%s\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", colour,
+              px(p, x), py(p, y0), px(p, x), py(p, y1));
+  }
 }
 
 static int section_scatter(rs_t *s)
@@ -382,8 +425,7 @@ static int section_scatter(rs_t *s)
   sb_esc(b, r->objective[oy]);
   sb_puts(b, arrow(s, oy));
   sb_puts(b, " (arrows: direction of better). Coloured: front (rank 0), linked by its attainment "
-             "staircase in these two objectives; grey: dominated trials. Hover a point for its "
-             "trial.</p>\n<div class=\"cards\">\n");
+             "staircase in these two objectives; grey: dominated points. Hover a point for what it is.</p>\n<div class=\"cards\">\n");
   for (size_t g = 0; g < s->ng; g++) {
     size_t a = s->gstart[g], e = s->gstart[g + 1], nfront = 0, ndom = 0, nfin = 0;
     for (size_t k = a; k < e; k++) {
@@ -396,7 +438,8 @@ static int section_scatter(rs_t *s)
     sb_puts(b, "<div class=\"card\"><h3>");
     sb_printf(b, "<i class=\"sw\" style=\"background:%s\"></i>", color_of(g));
     sb_esc(b, s->gname[g]);
-    sb_printf(b, "</h3><p class=\"meta\">%zu trials \xc2\xb7 %zu on the front", nfin, nfront);
+    sb_printf(b, "</h3><p class=\"meta\">%zu %s \xc2\xb7 %zu on the front", nfin, r->point_noun ? r->point_noun : "trials",
+              nfront);
     const double *hv = latest_hv(s, g);
     if (hv) {
       sb_puts(b, " \xc2\xb7 hypervolume ");
@@ -412,6 +455,7 @@ static int section_scatter(rs_t *s)
       /* Rank -1 (a NaN/Inf objective: failed trial) is not a dominated point: not drawn. */
       if (s->rank[i] <= 0 || !drawable(&base.x, x) || !drawable(&base.y, y)) continue;
       if (seen++ % stride) continue;
+      error_bars(s, &base, i, ox, oy, "#bbb");
       sb_printf(b, "<circle class=\"d\" cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\">", px(&base, x), py(&base, y));
       point_title(s, i);
       sb_puts(b, "</circle>\n");
@@ -450,6 +494,7 @@ static int section_scatter(rs_t *s)
       size_t i = s->gidx[k];
       double x = metric(s, i, ox), y = metric(s, i, oy);
       if (s->rank[i] != 0 || !drawable(&base.x, x) || !drawable(&base.y, y)) continue;
+      error_bars(s, &base, i, ox, oy, color_of(g));
       sb_printf(b, "<circle class=\"f\" cx=\"%.1f\" cy=\"%.1f\" r=\"4.2\" fill=\"%s\">", px(&base, x),
                 py(&base, y), color_of(g));
       point_title(s, i);
@@ -502,16 +547,26 @@ static int section_hv(rs_t *s)
   plot_init(&p, 620, 320);
   axis_fit(&p.x, tmn, tmx, 0);
   axis_fit(&p.y, vmn, vmx, 1);
-  sb_puts(b, "<section><h2>Hypervolume over time</h2>\n<p class=\"note\">Hypervolume of each "
-             "group's front against its recorded reference point.</p>\n");
+  sb_puts(b, "<section><h2>Hypervolume by trials</h2>\n<p class=\"note\">Hypervolume of each "
+             "group's front against the current reference point, after each number of the group's "
+             "trials (a step: the value holds until the front moves).</p>\n");
   legend(s);
   plot_open(b, &p, r->hv_time_label ? r->hv_time_label : "time", "hypervolume", NULL, NULL);
   for (size_t k = 0; k < n;) {
     size_t e = k;
     while (e < n && v[e].g == v[k].g) e++;
+    /* A step function: the history has a row only where the value moved, so the value holds
+     * until the next row (a straight line between rows would invent values in between). */
     sb_printf(b, "<polyline class=\"line\" stroke=\"%s\" points=\"", color_of(v[k].g));
-    for (size_t q = k; q < e; q++)
-      if (drawable(&p.y, v[q].v)) sb_printf(b, "%.1f,%.1f ", px(&p, v[q].t), py(&p, v[q].v));
+    int have = 0;
+    double last = 0;
+    for (size_t q = k; q < e; q++) {
+      if (!drawable(&p.y, v[q].v)) continue;
+      if (have) sb_printf(b, "%.1f,%.1f ", px(&p, v[q].t), py(&p, last));
+      sb_printf(b, "%.1f,%.1f ", px(&p, v[q].t), py(&p, v[q].v));
+      last = v[q].v;
+      have = 1;
+    }
     sb_puts(b, "\"/>\n");
     k = e;
   }
@@ -751,7 +806,7 @@ static const char css[] =
     "svg .grid{stroke:#eee}svg .axis{stroke:#999}"
     "svg .tick{font-size:10.5px;fill:#555}svg .label{font-size:12px;fill:#333}"
     "svg .d{fill:#b5b5b5;fill-opacity:.65}svg .f{stroke:#222;stroke-width:.8}"
-    "svg .stair{fill:none;stroke-width:1.6}svg .line{fill:none;stroke-width:1.8}"
+    "svg .stair{fill:none;stroke-width:1.6}svg .line{fill:none;stroke-width:1.8}svg .eb{stroke-width:1;opacity:.7}"
     "svg .band{fill-opacity:.15;stroke:none}svg .whisk{stroke-width:1;stroke-opacity:.45}"
     "svg circle:hover{stroke:#000;stroke-width:1.5}";
 

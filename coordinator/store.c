@@ -15,6 +15,10 @@
  *     and any spelling of the spec file expand alike.  Campaigns from schema 2 are renumbered by
  *     key once (ds_store_campaign_reindex) before they are resumed.
  *   - A first write is a plain INSERT (no upsert, no RETURNING: those cost 3x on this path).
+ *   - Apart from --retry-failed's re-queue of failed rows, finished rows are deleted only by
+ *     `divsweep repair` (the ds_store_repair_* steps at the end), and only rows whose key another
+ *     row of the campaign also holds; it runs in one transaction under the same lock as a run,
+ *     and reports every change it makes.
  *   - Opening never changes a database it then refuses (checks precede the first write).
  */
 #include <ctype.h>
@@ -48,6 +52,7 @@ struct ds_store {
   sqlite3_stmt *ins_trial, *ins_param, *ins_metric, *ins_curve, *ins_running, *note_metric;
   sqlite3_stmt *upd_trial, *upd_running, *sel_trial_id;
   int version;             /* user_version after opening (and migrating) */
+  int repair;              /* opened with DS_STORE_REPAIR */
   /* Background checkpointer (ds_store_checkpointer): its own connection and thread. */
   pthread_t ckpt_thread;
   int ckpt_running;
@@ -136,6 +141,16 @@ static const char *DDL_V3 =
     "  error TEXT, rank INTEGER, host TEXT, started_at REAL, finished_at REAL, requeued_at REAL);\n"
     "CREATE INDEX trial_errors_by_key ON trial_errors(campaign_id, trial_key);\n";
 
+/* Version 4: how each run was started (runs.launcher: srun, mpirun, mpi or local) and, inside a
+ * SLURM job, the job's id, its restart count (0 on the first start, n after n requeues) and its
+ * node list as SLURM wrote it (SLURM_JOB_NODELIST, e.g. "node[01-04]"): a requeued campaign has
+ * one runs row per start, and these columns say which start it was. */
+static const char *DDL_V4 =
+    "ALTER TABLE runs ADD COLUMN launcher TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN slurm_job_id TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN slurm_restart_count INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN slurm_nodelist TEXT;\n";
+
 static double wall_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -175,13 +190,11 @@ static int prepare(ds_store_t *s, sqlite3_stmt **st, const char *sql) {
   return 0;
 }
 
-static int migrate(ds_store_t *s, int from) {
-  /* Forward-only, and one transaction from whatever version the file has to the current one, so
-   * that a reader sees either the old schema or the new, never a step between (nor, for a new
-   * file, tables without their version). legacy_alter_table: the campaign views name `trials`;
-   * schema 2's rename must not re-check them. */
-  if (from >= DS_SCHEMA_VERSION) return 0;
-  int rc = exec(s, "PRAGMA legacy_alter_table = ON; BEGIN IMMEDIATE", "begin migration");
+/* The migration steps from version `from` to the current one, inside the caller's transaction
+ * (with legacy_alter_table on: the campaign views name `trials`; schema 2's rename must not
+ * re-check them). */
+static int migrate_steps(ds_store_t *s, int from) {
+  int rc = 0;
   if (!rc && from < 1) rc = exec(s, DDL_V1, "create tables");
   if (!rc && from < 2) rc = exec(s, DDL_V2, "migrating table trials to schema 2");
   if (!rc && from < 3) {
@@ -193,7 +206,18 @@ static int migrate(ds_store_t *s, int from) {
       rc = exec(s, "ROLLBACK TO key_index", "rollback to savepoint");
     if (!rc) rc = exec(s, "RELEASE key_index", "release savepoint");
   }
-  if (!rc) rc = exec(s, "PRAGMA user_version = 3", "set user_version");
+  if (!rc && from < 4) rc = exec(s, DDL_V4, "migrating table runs to schema 4");
+  if (!rc) rc = exec(s, "PRAGMA user_version = 4", "set user_version");
+  return rc;
+}
+
+static int migrate(ds_store_t *s, int from) {
+  /* Forward-only, and one transaction from whatever version the file has to the current one, so
+   * that a reader sees either the old schema or the new, never a step between (nor, for a new
+   * file, tables without their version). */
+  if (from >= DS_SCHEMA_VERSION) return 0;
+  int rc = exec(s, "PRAGMA legacy_alter_table = ON; BEGIN IMMEDIATE", "begin migration");
+  if (!rc) rc = migrate_steps(s, from);
   if (!rc) rc = exec(s, "COMMIT", "commit migration");
   sqlite3_exec(s->db, "PRAGMA legacy_alter_table = OFF", NULL, NULL, NULL);
   if (rc) {
@@ -405,7 +429,7 @@ int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size
       rc = set_err(s, DS_ESTORE, "%s: a SQLite database that is not a divsweep store", path);
       goto fail;
     }
-    if (s->readonly) {
+    if (s->readonly || (flags & DS_STORE_REPAIR)) {
       rc = set_err(s, DS_ESTORE, "%s: empty database (no campaigns yet)", path);
       goto fail;
     }
@@ -428,12 +452,22 @@ int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size
     if (rc == DS_EBUSY) set_err(s, DS_EBUSY, "%s: database is locked by another process", path);
     goto fail;
   }
+  /* Check before the first write (migration, the journal-mode switch): a damaged file is left as
+   * it was found, for `repair` or a backup. */
+  if (version > 0 && (flags & DS_STORE_CHECK) && (rc = ds_store_check(s))) goto fail;
+  if (flags & DS_STORE_REPAIR) {
+    /* No migration, no journal-mode switch, no prepared hot path: `repair` first checks the file
+     * (a damaged one must not be written), then migrates inside its own transaction. */
+    s->repair = 1;
+    exec(s, "PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY", "pragmas");
+    *out = s;
+    return 0;
+  }
   if ((rc = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536;"
                     "PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;",
                  "setting WAL mode")))
     goto fail;
   if ((rc = migrate(s, version))) goto fail;
-  if (version > 0 && (flags & DS_STORE_CHECK) && (rc = ds_store_check(s))) goto fail;
   if ((rc = prepare(s, &s->ins_trial,
                     "INSERT INTO trials(campaign_id, trial_key, idx, seed, params_json, status, attempts, rank,"
                     " host, started_at, finished_at, wall_s, error) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)")) ||
@@ -1006,6 +1040,25 @@ int ds_store_run_set_gpus(ds_store_t *s, int64_t run_id, const char *gpus) {
   return rc;
 }
 
+int ds_store_run_set_launch(ds_store_t *s, int64_t run_id, const ds_launch_t *l) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "UPDATE runs SET launcher = ?2, slurm_job_id = ?3, slurm_restart_count = ?4,"
+                         " slurm_nodelist = ?5 WHERE run_id = ?1",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "table runs");
+  sqlite3_bind_int64(st, 1, run_id);
+  sqlite3_bind_text(st, 2, l->launcher, -1, SQLITE_STATIC);
+  if (l->slurm_job_id[0]) {
+    sqlite3_bind_text(st, 3, l->slurm_job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, l->slurm_restart_count);
+  }
+  if (l->slurm_nodelist[0]) sqlite3_bind_text(st, 5, l->slurm_nodelist, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(s, "updating table runs");
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int ds_store_run_begin(ds_store_t *s, int64_t campaign_id, int ranks, const char *hosts, const char *mode,
                        int64_t *run_id) {
   sqlite3_stmt *st;
@@ -1380,4 +1433,329 @@ int ds_store_update_view(ds_store_t *s, int64_t campaign_id, const char *campaig
   names_free(&metrics);
   names_free(&used);
   return rc;
+}
+
+/* ---- repair (`divsweep repair`) --------------------------------------------------------
+ * Each step below finds what it would change, reports every change through the log, then makes
+ * it, all inside the caller's one transaction: a dry run is the same steps rolled back, so what
+ * it prints is exactly what --apply does. */
+
+int ds_store_version(ds_store_t *s) { return s->version; }
+
+static void note(ds_repair_log_t *log, const char *fmt, ...) {
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  log->changes++;
+  if (log->line) log->line(log->arg, line);
+}
+
+/* A key as text, whatever its scheme stores. */
+#define KEY_HEX_SQL(col) "CASE WHEN typeof(" col ") = 'blob' THEN lower(hex(" col ")) ELSE " col " END"
+
+int ds_store_quick_check(ds_store_t *s, char *out, size_t out_len) {
+  out[0] = 0;
+  sqlite3_stmt *st = NULL;
+  size_t len = 0;
+  int n = 0, step = SQLITE_DONE, ok = 0;
+  char trees[256] = "";
+  if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check(20)", -1, &st, NULL) == SQLITE_OK) {
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+      const char *r = (const char *)sqlite3_column_text(st, 0);
+      if (!r) continue;
+      if (!strcmp(r, "ok")) {
+        ok = 1;
+        continue;
+      }
+      /* SQLite's report starts "*** in database main ***\n": keep it to one line. */
+      if (!strncmp(r, "*** in database main ***\n", 25)) r += 25;
+      if (n++ < 4 && len + 8 < out_len) {
+        size_t at = len;
+        len += (size_t)snprintf(out + len, out_len - len, "%s%s", len ? "; " : "", r);
+        if (len >= out_len) len = out_len - 1;
+        for (char *c = out + at; *c; c++)
+          if (*c == '\n') *c = ' ';
+      }
+      /* "Tree N page P ..." (N is the root page of the damaged table or index) or "Page N: ..."
+       * (a root page when N is one). */
+      const char *t = strstr(r, "Tree ");
+      if (!t) t = strstr(r, "Page ");
+      if (t && strlen(trees) + 16 < sizeof trees)
+        snprintf(trees + strlen(trees), sizeof trees - strlen(trees), "%s%ld", trees[0] ? "," : "", strtol(t + 5, NULL, 10));
+    }
+  }
+  int failed = !st || step != SQLITE_DONE;
+  if (failed) snprintf(out + len, out_len - len, "%sPRAGMA quick_check failed: %s", len ? "; " : "", sqlite3_errmsg(s->db));
+  sqlite3_finalize(st);
+  st = NULL;
+  if (!failed && ok && n == 0) return 0;
+  /* Name what the damaged b-trees are, when the schema itself is still readable. */
+  if (trees[0]) {
+    char sql[400];
+    snprintf(sql, sizeof sql, "SELECT group_concat(type || ' ' || name || ' (root page ' || rootpage || ')', ', ') FROM sqlite_master"
+                        " WHERE rootpage IN (%s)", trees);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+        sqlite3_column_text(st, 0))
+      snprintf(out + strlen(out), out_len - strlen(out), "; damaged: %s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+  }
+  return DS_EDAMAGED;
+}
+
+int ds_store_repair_begin(ds_store_t *s, ds_repair_log_t *log) {
+  if (s->in_txn) return set_err(s, DS_EINVAL, "%s: repair inside an open transaction", s->path);
+  int rc = exec(s, "PRAGMA legacy_alter_table = ON; BEGIN IMMEDIATE", "begin repair");
+  if (rc) return rc;
+  s->in_txn = 1;
+  if (s->version < DS_SCHEMA_VERSION) {
+    note(log, "schema: migrate from version %d to %d (%s)", s->version, DS_SCHEMA_VERSION,
+         s->version < 3 ? "key scheme and trial order columns, table trial_errors; launcher and SLURM columns of runs"
+                        : "launcher and SLURM columns of runs");
+    if ((rc = migrate_steps(s, s->version))) return rc;
+    s->version = DS_SCHEMA_VERSION;
+  }
+  return 0;
+}
+
+int ds_store_repair_duplicates(ds_store_t *s, int64_t campaign_id, ds_repair_log_t *log, int64_t *n_deleted) {
+  *n_deleted = 0;
+  /* One row per key: a done row with metrics first, then any finished row, latest first, then the
+   * latest row of all (trial_id breaks ties: the row written last). */
+  int rc = exec(s, "CREATE TEMP TABLE IF NOT EXISTS ds_repair_drop(trial_id INTEGER PRIMARY KEY, keep INTEGER);"
+                   "DELETE FROM ds_repair_drop;",
+                "temp table ds_repair_drop");
+  if (rc) return rc;
+  rc = exec_bind_id_text(
+      s,
+      "INSERT INTO ds_repair_drop SELECT trial_id, keep FROM (SELECT trial_id, first_value(trial_id) OVER w AS keep,"
+      " row_number() OVER w AS rn FROM trials t WHERE campaign_id = ?1 AND trial_key IN (SELECT trial_key FROM trials"
+      " WHERE campaign_id = ?1 GROUP BY trial_key HAVING count(*) > 1)"
+      " WINDOW w AS (PARTITION BY trial_key ORDER BY (status = 'done' AND EXISTS(SELECT 1 FROM metrics m WHERE"
+      " m.trial_id = t.trial_id)) DESC, status IN ('done','failed') DESC, coalesce(finished_at, started_at, 0) DESC,"
+      " trial_id DESC)) WHERE rn > 1",
+      campaign_id, NULL, "finding duplicate keys in table trials");
+  if (rc) return rc;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT " KEY_HEX_SQL("t.trial_key") ", d.trial_id, t.idx, t.status, (SELECT count(*) FROM"
+                         " metrics m WHERE m.trial_id = d.trial_id), k.trial_id, k.idx, k.status, (SELECT count(*)"
+                         " FROM metrics m WHERE m.trial_id = k.trial_id) FROM ds_repair_drop d JOIN trials t ON"
+                         " t.trial_id = d.trial_id JOIN trials k ON k.trial_id = d.keep ORDER BY k.idx, d.keep,"
+                         " d.trial_id",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "table trials");
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    note(log,
+         "table trials: key %s is held more than once: delete trial_id %lld (idx %lld, %s, metrics: %d) with its"
+         " params, metrics, curves and pareto rows; keep trial_id %lld (idx %lld, %s, metrics: %d)",
+         (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1),
+         (long long)sqlite3_column_int64(st, 2), (const char *)sqlite3_column_text(st, 3), sqlite3_column_int(st, 4),
+         (long long)sqlite3_column_int64(st, 5), (long long)sqlite3_column_int64(st, 6),
+         (const char *)sqlite3_column_text(st, 7), sqlite3_column_int(st, 8));
+    (*n_deleted)++;
+  }
+  sqlite3_finalize(st);
+  if (step != SQLITE_DONE) return sql_err(s, "reading table trials");
+  /* Every table that refers to a trial by trial_id (DDL_V1): params, metrics, curves, pareto. */
+  static const char *del[] = {
+      "DELETE FROM params WHERE trial_id IN (SELECT trial_id FROM ds_repair_drop)",
+      "DELETE FROM metrics WHERE trial_id IN (SELECT trial_id FROM ds_repair_drop)",
+      "DELETE FROM curves WHERE trial_id IN (SELECT trial_id FROM ds_repair_drop)",
+      "DELETE FROM pareto WHERE trial_id IN (SELECT trial_id FROM ds_repair_drop)",
+      "DELETE FROM trials WHERE trial_id IN (SELECT trial_id FROM ds_repair_drop)",
+      "DELETE FROM ds_repair_drop",
+  };
+  for (size_t i = 0; !rc && i < sizeof del / sizeof del[0]; i++) rc = exec(s, del[i], "deleting duplicate rows");
+  return rc;
+}
+
+int ds_store_repair_order(ds_store_t *s, const ds_campaign_row_t *row, const ds_spec_t *spec, ds_repair_log_t *log,
+                          int64_t *moved, int64_t *strays) {
+  *moved = *strays = 0;
+  int rc = fill_newidx(s, spec);
+  if (rc) return rc;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT t.trial_id, " KEY_HEX_SQL("t.trial_key") ", t.idx, n.idx, t.status FROM trials t"
+                         " LEFT JOIN ds_newidx n ON n.trial_key = t.trial_key WHERE t.campaign_id = ?1 AND"
+                         " (t.idx IS NOT coalesce(n.idx, -1) OR n.idx IS NULL) ORDER BY coalesce(n.idx, -1), t.idx",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "table trials");
+  sqlite3_bind_int64(st, 1, row->id);
+  int step;
+  int64_t listed = 0;
+  enum { LIST_MAX = 20 };
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(st, 0), from = sqlite3_column_int64(st, 2);
+    int stray = sqlite3_column_type(st, 3) == SQLITE_NULL;
+    int64_t to = stray ? -1 : sqlite3_column_int64(st, 3);
+    if (stray) (*strays)++;
+    if (from == to) continue; /* a stray already numbered −1: reported below, not a change */
+    (*moved)++;
+    if (listed++ < LIST_MAX)
+      note(log, "table trials: trial_id %lld (key %s, %s): idx %lld -> %lld%s", (long long)id,
+           (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 4), (long long)from,
+           (long long)to, stray ? " (not a trial of the stored spec: kept, numbered -1)" : "");
+    else
+      log->changes++;
+  }
+  sqlite3_finalize(st);
+  if (step != SQLITE_DONE) return sql_err(s, "reading table trials");
+  if (listed > LIST_MAX && log->line) {
+    char line[200];
+    snprintf(line, sizeof line, "table trials: ... and %lld more idx changes (%lld in all) to the canonical trial order",
+             (long long)(listed - LIST_MAX), (long long)listed);
+    log->line(log->arg, line);
+  }
+  if (*moved) rc = renumber_from_newidx(s, row->id, NULL);
+  if (!rc && row->trial_order < 2) {
+    note(log, "table campaigns: trial_order 1 -> 2 (trial indices follow the canonical order)");
+    rc = exec_bind_id_text(s, "UPDATE campaigns SET trial_order = 2, updated_at = ?3 WHERE campaign_id = ?1", row->id,
+                           NULL, "updating table campaigns");
+  }
+  if (!rc && row->n_trials != spec->n_trials) {
+    note(log, "table campaigns: n_trials %lld -> %lld (the stored spec's count)", (long long)row->n_trials,
+         (long long)spec->n_trials);
+    sqlite3_stmt *up;
+    if (sqlite3_prepare_v2(s->db, "UPDATE campaigns SET n_trials = ?2 WHERE campaign_id = ?1", -1, &up, NULL) != SQLITE_OK)
+      return sql_err(s, "table campaigns");
+    sqlite3_bind_int64(up, 1, row->id);
+    sqlite3_bind_int64(up, 2, spec->n_trials);
+    if (sqlite3_step(up) != SQLITE_DONE) rc = sql_err(s, "updating table campaigns");
+    sqlite3_finalize(up);
+  }
+  exec(s, "DELETE FROM ds_newidx", "temp table ds_newidx");
+  return rc;
+}
+
+int ds_store_repair_unfinished(ds_store_t *s, int64_t campaign_id, ds_repair_log_t *log, int64_t *n) {
+  *n = 0;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT trial_id, idx, " KEY_HEX_SQL("trial_key") ", rank, host FROM trials WHERE campaign_id"
+                         " = ?1 AND status = 'running' ORDER BY idx",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "table trials");
+  sqlite3_bind_int64(st, 1, campaign_id);
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    note(log, "table trials: trial_id %lld (idx %lld, key %s) left running by a run that is gone (rank %d, host %s):"
+              " running -> pending",
+         (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
+         (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3),
+         sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "?");
+    (*n)++;
+  }
+  sqlite3_finalize(st);
+  if (step != SQLITE_DONE) return sql_err(s, "reading table trials");
+  if (!*n) return 0;
+  return exec_bind_id_text(s, "UPDATE trials SET status = 'pending' WHERE campaign_id = ?1 AND status = 'running'",
+                           campaign_id, NULL, "updating table trials");
+}
+
+int ds_store_repair_campaign_status(ds_store_t *s, const ds_campaign_row_t *row, int64_t n_trials, ds_repair_log_t *log) {
+  int64_t done, failed;
+  int rc = ds_store_count_finished(s, row->id, n_trials, &done, &failed);
+  if (rc) return rc;
+  /* What the coordinator would have recorded had the last run ended normally (coord.c). */
+  const char *want = row->status;
+  if (done == n_trials) want = "done";
+  else if (done + failed == n_trials) want = "failed";
+  else if (!strcmp(row->status, "running")) want = "interrupted";
+  else if (!strcmp(row->status, "done") || !strcmp(row->status, "failed")) want = "incomplete";
+  if (!strcmp(want, row->status)) return 0;
+  note(log, "table campaigns: status %s -> %s (%lld done, %lld failed of %lld trials)", row->status, want,
+       (long long)done, (long long)failed, (long long)n_trials);
+  return ds_store_campaign_status(s, row->id, want);
+}
+
+int ds_store_repair_runs(ds_store_t *s, ds_repair_log_t *log) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT r.run_id, coalesce(c.name, '?'), r.pid, r.mode, datetime(r.started_at, 'unixepoch')"
+                         " FROM runs r LEFT JOIN campaigns c USING (campaign_id) WHERE r.how_ended = 'running' ORDER BY"
+                         " r.run_id",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "table runs");
+  int step, n = 0;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    note(log, "table runs: run %lld (campaign %s, pid %d, %s, started %s UTC) never recorded its end: running -> killed",
+         (long long)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1), sqlite3_column_int(st, 2),
+         sqlite3_column_text(st, 3) ? (const char *)sqlite3_column_text(st, 3) : "?",
+         sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "?");
+    n++;
+  }
+  sqlite3_finalize(st);
+  if (step != SQLITE_DONE) return sql_err(s, "reading table runs");
+  int64_t killed;
+  return n ? ds_store_mark_killed_runs(s, &killed) : 0;
+}
+
+/* The SQL text of a schema object, malloc'd ("" when absent); NULL when out of memory. */
+static char *object_sql(ds_store_t *s, const char *name) {
+  sqlite3_stmt *st;
+  char *out = NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT sql FROM sqlite_master WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+    return strdup("");
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) out = strdup((const char *)sqlite3_column_text(st, 0));
+  else out = strdup("");
+  sqlite3_finalize(st);
+  return out;
+}
+
+int ds_store_repair_view(ds_store_t *s, const ds_campaign_row_t *row, const ds_spec_t *spec, ds_repair_log_t *log) {
+  char view[160];
+  ds_store_view_name(row->name, view, sizeof view);
+  char *before = object_sql(s, view);
+  int rc = ds_store_update_view(s, row->id, row->name, spec);
+  char *after = rc ? NULL : object_sql(s, view);
+  if (!rc && (!before || !after)) rc = set_err(s, DS_ENOMEM, "%s: out of memory", s->path);
+  if (!rc && strcmp(before, after))
+    note(log, "view %s: %s", view, before[0] ? "rebuilt (its columns differed from the campaign's)" : "created (it was missing)");
+  free(before);
+  free(after);
+  return rc;
+}
+
+int ds_store_repair_indexes(ds_store_t *s, ds_repair_log_t *log) {
+  static const struct {
+    const char *name, *sql;
+  } idx[] = {
+      {"trials_key", "CREATE UNIQUE INDEX trials_key ON trials(campaign_id, trial_key)"},
+      {"trials_by_idx", "CREATE INDEX trials_by_idx ON trials(campaign_id, idx, status)"},
+      {"trials_unfinished", "CREATE INDEX trials_unfinished ON trials(campaign_id) WHERE status IN ('pending','running')"},
+  };
+  for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+    int64_t has;
+    char q[160];
+    snprintf(q, sizeof q, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = '%s'", idx[i].name);
+    int rc = query_int64(s, q, 0, &has, "reading sqlite_master");
+    if (rc) return rc;
+    if (has) continue;
+    if (sqlite3_exec(s->db, idx[i].sql, NULL, NULL, NULL) != SQLITE_OK) {
+      if (i == 0 && (sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT) {
+        /* Only another campaign than the one repaired can still hold a key twice. */
+        sqlite3_stmt *st;
+        char names[300] = "?";
+        if (sqlite3_prepare_v2(s->db,
+                               "SELECT group_concat(name, ', ') FROM campaigns WHERE campaign_id IN (SELECT campaign_id"
+                               " FROM trials GROUP BY campaign_id, trial_key HAVING count(*) > 1)",
+                               -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+          snprintf(names, sizeof names, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        return set_err(s, DS_EDAMAGED,
+                       "%s: index trials_key covers every campaign of the file, and campaign %s still holds trial keys"
+                       " more than once; repair without --campaign",
+                       s->path, names);
+      }
+      return sql_err(s, "building an index of table trials");
+    }
+    note(log, "index %s: built (it was missing)", idx[i].name);
+  }
+  return 0;
 }

@@ -46,7 +46,8 @@ enum {
   DS_EXIT_USAGE = 1,
   DS_EXIT_STORE = 2,
   DS_EXIT_INTERRUPTED = 3,
-  DS_EXIT_FAILED_TRIALS = 4
+  DS_EXIT_FAILED_TRIALS = 4,
+  DS_EXIT_REPAIR_NEEDED = 5  /* `repair` dry run: it found changes to make (none made) */
 };
 
 #endif /* DS_ERROR_H */

@@ -14,7 +14,7 @@ done
 for d in fkl rkl jsd skl srkl tvd hellinger chi2 chi2n renyi amari ab cs wmix w1 sinkhorn entropy; do
   "$BIN" help divergences | grep -q "^| \`$d\` |" || { echo "FAIL help divergences lacks $d"; fail=1; }
 done
-for c in run resume validate status pareto query report kernel; do
+for c in run resume validate status pareto query report repair kernel; do
   out=$("$BIN" $c --help 2>&1) || { echo "FAIL divsweep $c --help: exit $? ($out)"; fail=1; }
 done
 "$BIN" help nosuchtopic > /dev/null 2>&1 && { echo "FAIL help of an unknown topic exits 0"; fail=1; }

@@ -119,6 +119,28 @@ P
 "$bin" report --db f.db --campaign $camp --out report.html || fail "report failed"
 grep -q "<svg" report.html || fail "report has no SVG"
 grep -Eq "(src|href)=\"(https?:)?//" report.html && fail "report references external resources"
+# When the fronts are over per-configuration means: each group's panel counts
+# configurations (as the header's "front F of N" does), one point per configuration with error bars.
+/usr/bin/python3 - "$camp" <<'P' || fail "report counts disagree with the store"
+import re, sqlite3, sys, json
+camp = sys.argv[1]
+con = sqlite3.connect("f.db")
+cid, spec = con.execute("SELECT campaign_id, spec_json FROM campaigns WHERE name=?", (camp,)).fetchone()
+over = con.execute("SELECT DISTINCT over FROM hypervolume WHERE campaign_id=?", (cid,)).fetchone()[0]
+h = open("report.html").read()
+panels = re.findall(r'<h3><i class="sw"[^>]*></i>([^<]*)</h3><p class="meta">(\d+) (trials|configurations) · (\d+) on the front', h)
+assert panels, "no panels"
+for grp, n, noun, nfront in panels:
+    hv = con.execute("SELECT front_size, n_points FROM hypervolume WHERE campaign_id=? AND grp=?", (cid, grp)).fetchone()
+    if over == "config":
+        assert noun == "configurations", noun
+        assert (int(nfront), int(n)) == (hv[0], hv[1]), (grp, nfront, n, hv)
+    else:
+        assert noun == "trials", noun
+if over == "config":
+    assert 'class="eb"' in h, "no error bars"
+print("report panels agree with table hypervolume:", len(panels), "groups")
+P
 chrome=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 if [ -n "$chrome" ]; then
   flags=(--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update

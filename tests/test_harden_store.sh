@@ -40,6 +40,15 @@ for t in campaigns runs params metrics; do
     check_true "zeroed $t: query says the database is damaged" grep -q "$hint" err.txt
   fi
 done
+# An older schema is not migrated before the check: a damaged file is left as it was found.
+zero_root metrics old.db
+sqlite3 old.db "PRAGMA user_version = 3"
+before=$(md5sum <old.db)
+rc=0; "$DS_BIN" run cc.json --db old.db --quiet >out.txt 2>err.txt || rc=$?
+check "zeroed metrics, schema 3: run exits 2" "$rc" 2
+check_true "zeroed metrics, schema 3: says damaged (not a migration error)" grep -q "old.db: PRAGMA quick_check: .*$hint old.db" err.txt
+check "zeroed metrics, schema 3: not migrated, nothing written" "$(md5sum <old.db) $(sqlite3 old.db 'PRAGMA user_version')" "$before 3"
+
 for t in campaigns runs; do
   rc=0; "$DS_BIN" status --db "z_$t.db" >out.txt 2>err.txt || rc=$?
   check "zeroed $t: status exits 2 (was 'no campaigns', exit 0)" "$rc" 2

@@ -220,6 +220,58 @@ static void the_report_is_written_atomically_to_a_file(void)
   demo_free(&d);
 }
 
+/* Hypervolume history: a narrow range gets tick labels that differ (they read "1.412" five times
+ * at four digits), and the line is a step — the value holds from one history row to the next —
+ * so three rows give five vertices, not a diagonal. */
+static void hypervolume_history_is_a_step_with_distinct_ticks(void)
+{
+  const char *obj[] = {"a", "b"};
+  int64_t id[] = {1, 2, 3};
+  double m[] = {0.1, 0.9, 0.5, 0.5, 0.9, 0.1};
+  ds_report_hv_t hv[] = {{"all", 10, 1.41203}, {"all", 40, 1.41217}, {"all", 20, 1.41210}};
+  ds_report_t r;
+  memset(&r, 0, sizeof r);
+  r.title = "hv";
+  r.n_objectives = 2;
+  r.objective = obj;
+  r.scatter_y = 1;
+  r.n_points = 3;
+  r.trial_id = id;
+  r.metric = m;
+  r.hv = hv;
+  r.n_hv = 3;
+  r.hv_time_label = "trials";
+  char *h = NULL;
+  ASSERT_EQ_INT(ds_report_render(&r, &h, NULL), 0);
+  ASSERT_EQ_INT(check_balanced(h), 0);
+  const char *sec = strstr(h, "<h2>Hypervolume");
+  ASSERT_TRUE(sec != NULL);
+  const char *end = strstr(sec, "</section>");
+  ASSERT_TRUE(end != NULL);
+  /* y tick labels (text-anchor end): pairwise distinct */
+  char labels[16][32];
+  size_t n = 0;
+  for (const char *p = strstr(sec, "text-anchor=\"end\">"); p && p < end && n < 16;
+       p = strstr(p + 1, "text-anchor=\"end\">")) {
+    const char *a = p + strlen("text-anchor=\"end\">"), *z = strchr(a, '<');
+    snprintf(labels[n++], sizeof labels[0], "%.*s", (int)(z - a), a);
+  }
+  ASSERT_TRUE(n >= 3);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = i + 1; j < n; j++)
+      if (!strcmp(labels[i], labels[j])) {
+        fprintf(stderr, "  tick label %s twice\n", labels[i]);
+        ASSERT_TRUE(0);
+      }
+  const char *pl = strstr(sec, "<polyline");
+  ASSERT_TRUE(pl != NULL && pl < end);
+  const char *pts = strstr(pl, "points=\"") + 8, *pe = strchr(pts, '"');
+  size_t vertices = 0;
+  for (const char *c = pts; c < pe; c++) vertices += *c == ',';
+  ASSERT_EQ_INT((int)vertices, 5);
+  free(h);
+}
+
 int main(void)
 {
   RUN_TEST(a_synthetic_campaign_renders_as_balanced_html_with_one_circle_per_trial);
@@ -227,5 +279,6 @@ int main(void)
   RUN_TEST(ranks_computed_by_the_renderer_equal_ranks_passed_in);
   RUN_TEST(degenerate_inputs_render_or_fail_cleanly);
   RUN_TEST(the_report_is_written_atomically_to_a_file);
+  RUN_TEST(hypervolume_history_is_a_step_with_distinct_ticks);
   return ds_test_exit();
 }
