@@ -134,6 +134,13 @@ int ds_cli_print_stmt(sqlite3 *db, sqlite3_stmt *st, ds_format_t fmt, FILE *f) {
     }
     nrows++;
   }
+  /* SQLite's message now: the printing below calls into SQLite again. */
+  char errmsg[400] = "";
+  int damage = 0;
+  if (rc != SQLITE_DONE) {
+    snprintf(errmsg, sizeof errmsg, "%s", sqlite3_errmsg(db));
+    damage = ds_store_code_is_damage(sqlite3_extended_errcode(db));
+  }
   if (fmt == DS_FMT_JSON) fputs(nrows ? "\n]\n" : "]\n", f);
   if (fmt == DS_FMT_TABLE && ncol > 0) {
     size_t *w = calloc((size_t)ncol, sizeof *w);
@@ -164,8 +171,13 @@ int ds_cli_print_stmt(sqlite3 *db, sqlite3_stmt *st, ds_format_t fmt, FILE *f) {
   }
   free(cells);
   if (rc != SQLITE_DONE) {
-    fprintf(stderr, "divsweep: query: %s\n", sqlite3_errmsg(db));
-    return DS_ESTORE;
+    fprintf(stderr, "divsweep: query: %s", errmsg);
+    if (damage) {
+      fputs("; ", stderr);
+      fprintf(stderr, DS_STORE_DAMAGED_HINT, sqlite3_db_filename(db, "main"));
+    }
+    fputc('\n', stderr);
+    return damage ? DS_EDAMAGED : DS_ESTORE;
   }
   return 0;
 }
@@ -177,7 +189,23 @@ ds_store_t *ds_cli_open_reader(const char *db_path) {
     fprintf(stderr, "divsweep: %s\n", err);
     return NULL;
   }
+  if (*ds_store_note(s)) fprintf(stderr, "divsweep: note: %s\n", ds_store_note(s));
   return s;
+}
+
+/* Prints "divsweep: PATH: WHAT: <SQLite's message>" (with the damaged-database hint when the file
+ * itself is bad) and returns the store exit code.  Call it right after the failing call: a later
+ * statement, even a successful PRAGMA, replaces sqlite3_errmsg() (the duplicate-key message once
+ * ended in "not an error" that way). */
+static int db_fail(sqlite3 *db, const char *path, const char *what) {
+  int ec = sqlite3_extended_errcode(db);
+  fprintf(stderr, "divsweep: %s: %s: %s", path, what, sqlite3_errmsg(db));
+  if (ds_store_code_is_damage(ec)) {
+    fputs("; ", stderr);
+    fprintf(stderr, DS_STORE_DAMAGED_HINT, path);
+  }
+  fputc('\n', stderr);
+  return DS_EXIT_STORE;
 }
 
 /* ---- campaign choice ------------------------------------------------------------------ */
@@ -200,13 +228,20 @@ const char *ds_cli_pick_campaign(const char *db_path, const char *campaign, char
     *code = DS_EXIT_STORE;
     return NULL;
   }
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     const char *nm = (const char *)sqlite3_column_text(st, 0);
     if (campaign && !strcmp(nm, campaign)) found = 1;
     if (n == 0) snprintf(buf, len, "%s", nm);
     if (o + 8 < sizeof names) o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", n ? ", " : "", nm);
     if (o >= sizeof names) o = sizeof names - 1;
     n++;
+  }
+  if (step != SQLITE_DONE) {
+    *code = db_fail(db, db_path, "reading table campaigns");
+    sqlite3_finalize(st);
+    ds_store_close(s);
+    return NULL;
   }
   sqlite3_finalize(st);
   ds_store_close(s);
@@ -225,21 +260,13 @@ const char *ds_cli_pick_campaign(const char *db_path, const char *campaign, char
 
 /* ---- validate ------------------------------------------------------------------------- */
 
+/* Read through the same bounded reader as ds_spec_load, so that a FIFO or /dev/zero is refused
+ * (NULL here, then ds_spec_load's message) instead of blocking or reading without bound. */
 cJSON *ds_cli_read_json(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 1 << 16, n = 0;
-  char *buf = malloc(cap);
-  for (size_t r; buf && (r = fread(buf + n, 1, cap - n, f)) > 0;) {
-    n += r;
-    if (n == cap) {
-      char *nb = realloc(buf, cap *= 2);
-      if (!nb) { free(buf); buf = NULL; }
-      buf = nb;
-    }
-  }
-  fclose(f);
-  cJSON *root = buf ? cJSON_ParseWithLength(buf, n) : NULL;
+  char *buf, err[16];
+  size_t n;
+  if (ds_spec_read_file(path, &buf, &n, err, sizeof err)) return NULL;
+  cJSON *root = cJSON_ParseWithLength(buf, n);
   free(buf);
   return root;
 }
@@ -296,15 +323,19 @@ int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts, const ds_
 
 /* ---- status --------------------------------------------------------------------------- */
 
-static int64_t count_status(sqlite3 *db, int64_t cid, const char *status) {
+/* The number of trials of campaign cid in status; -1 after printing the error. */
+static int64_t count_status(sqlite3 *db, const char *path, int64_t cid, const char *status) {
   sqlite3_stmt *st;
-  int64_t n = 0;
-  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM trials WHERE campaign_id = ?1 AND status = ?2", -1, &st, NULL) ==
+  int64_t n = -1;
+  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM trials WHERE campaign_id = ?1 AND status = ?2", -1, &st, NULL) !=
       SQLITE_OK) {
-    sqlite3_bind_int64(st, 1, cid);
-    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    db_fail(db, path, "table trials");
+    return -1;
   }
+  sqlite3_bind_int64(st, 1, cid);
+  sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+  else db_fail(db, path, "reading table trials");
   sqlite3_finalize(st);
   return n;
 }
@@ -346,15 +377,21 @@ int ds_cli_status(int argc, char **argv) {
   char host[256] = "";
   gethostname(host, sizeof host - 1);
   if (json) printf("[");
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int step, bad = 0;
+  while (!bad && (step = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t cid = sqlite3_column_int64(st, 0), total = sqlite3_column_int64(st, 4);
     const char *name = (const char *)sqlite3_column_text(st, 1);
     const char *status = (const char *)sqlite3_column_text(st, 3);
     const char *how = (const char *)sqlite3_column_text(st, 5);
     const char *hosts = (const char *)sqlite3_column_text(st, 7);
     int pid = sqlite3_column_int(st, 6);
-    int64_t done = count_status(db, cid, "done"), failed = count_status(db, cid, "failed"),
-            running = count_status(db, cid, "running");
+    int64_t done = count_status(db, db_path, cid, "done");
+    int64_t failed = done < 0 ? -1 : count_status(db, db_path, cid, "failed");
+    int64_t running = failed < 0 ? -1 : count_status(db, db_path, cid, "running");
+    if (running < 0) {
+      bad = 1;
+      break;
+    }
     int64_t pending = total - done - failed - running;
     if (pending < 0) pending = 0;
     /* A run still marked running whose process is gone was killed: say so. */
@@ -375,16 +412,21 @@ int ds_cli_status(int argc, char **argv) {
       double now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec, oldest = now;
       int64_t k = 0;
       sqlite3_bind_int64(q, 1, cid);
-      while (sqlite3_step(q) == SQLITE_ROW) {
+      int qs;
+      while ((qs = sqlite3_step(q)) == SQLITE_ROW) {
         if (sqlite3_column_type(q, 0) == SQLITE_NULL) continue; /* a running row */
         double f = sqlite3_column_double(q, 0);
         if (f < now - 10) break;
         k++;
         oldest = f;
       }
+      if (qs != SQLITE_ROW && qs != SQLITE_DONE) bad = db_fail(db, db_path, "reading table trials");
       if (k > 1 && now - oldest > 0.05) rate = (double)k / (now - oldest);
       sqlite3_finalize(q);
+    } else {
+      bad = db_fail(db, db_path, "table trials");
     }
+    if (bad) break;
     /* Not running: the campaign's own rate (trials done over the time of the runs that did
      * work), not the last run's, which is 0 after a rerun that found nothing to do. */
     if (strcmp(state, "running")) {
@@ -393,10 +435,16 @@ int ds_cli_status(int argc, char **argv) {
       if (sqlite3_prepare_v2(db, "SELECT sum(trials_done), sum(ended_at - started_at) FROM runs"
                              " WHERE campaign_id = ?1 AND trials_done > 0 AND ended_at > started_at", -1, &rr, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(rr, 1, cid);
-        if (sqlite3_step(rr) == SQLITE_ROW && sqlite3_column_double(rr, 1) > 0)
+        int rs = sqlite3_step(rr);
+        if (rs == SQLITE_ROW && sqlite3_column_double(rr, 1) > 0)
           rate = sqlite3_column_double(rr, 0) / sqlite3_column_double(rr, 1);
+        else if (rs != SQLITE_ROW && rs != SQLITE_DONE)
+          bad = db_fail(db, db_path, "reading table runs");
         sqlite3_finalize(rr);
+      } else {
+        bad = db_fail(db, db_path, "table runs");
       }
+      if (bad) break;
     }
     if (json) {
       printf("%s\n {\"campaign\": ", n ? "," : "");
@@ -427,7 +475,8 @@ int ds_cli_status(int argc, char **argv) {
                            " WHERE campaign_id = ?1 ORDER BY grp = 'all' DESC, grp", -1, &fr, NULL) == SQLITE_OK) {
       sqlite3_bind_int64(fr, 1, cid);
       if (json) printf(", \"fronts\": [");
-      while (sqlite3_step(fr) == SQLITE_ROW) {
+      int fs;
+      while ((fs = sqlite3_step(fr)) == SQLITE_ROW) {
         const char *grp = (const char *)sqlite3_column_text(fr, 0);
         const char *over = sqlite3_column_text(fr, 4) ? (const char *)sqlite3_column_text(fr, 4) : "trial";
         if (json) {
@@ -447,15 +496,22 @@ int ds_cli_status(int argc, char **argv) {
         }
         nf++;
       }
+      if (fs != SQLITE_DONE) bad = db_fail(db, db_path, "reading table hypervolume");
       if (json) printf("]");
       sqlite3_finalize(fr);
+    } else {
+      bad = db_fail(db, db_path, "table hypervolume");
     }
     if (json) printf("}");
     n++;
   }
-  if (json) printf("%s]\n", n ? "\n" : "");
+  /* A failing step is an error, never "no more rows": a zeroed page of table campaigns once
+   * printed "no campaigns" and exit 0. */
+  if (!bad && step != SQLITE_DONE) bad = db_fail(db, db_path, "reading tables campaigns and runs");
+  if (json && !bad) printf("%s]\n", n ? "\n" : "");
   sqlite3_finalize(st);
   ds_store_close(s);
+  if (bad) return DS_EXIT_STORE;
   if (n == 0 && campaign) {
     fprintf(stderr, "divsweep: %s: no campaign named %s (table campaigns)\n", db_path, campaign);
     return DS_EXIT_USAGE;
@@ -505,7 +561,8 @@ int ds_cli_query(int argc, char **argv) {
       code = DS_EXIT_USAGE;
       break;
     }
-    if (ds_cli_print_stmt(db, st, (ds_format_t)fmt, stdout)) code = DS_EXIT_USAGE;
+    int prc = ds_cli_print_stmt(db, st, (ds_format_t)fmt, stdout);
+    if (prc) code = prc == DS_EDAMAGED ? DS_EXIT_STORE : DS_EXIT_USAGE;
     sqlite3_finalize(st);
   }
   ds_store_close(s);

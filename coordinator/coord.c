@@ -1186,7 +1186,7 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
     code = DS_EXIT_USAGE;
     goto out;
   }
-  if ((rc = ds_store_open(o->db_path, DS_STORE_CREATE, &c->store, err, sizeof err))) {
+  if ((rc = ds_store_open(o->db_path, DS_STORE_CREATE | DS_STORE_CHECK, &c->store, err, sizeof err))) {
     code = DS_EXIT_STORE;
     goto out;
   }

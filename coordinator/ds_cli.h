@@ -13,8 +13,9 @@ typedef enum { DS_FMT_TABLE = 0, DS_FMT_CSV, DS_FMT_JSON } ds_format_t;
 /* Parses "table", "csv" or "json"; returns -1 for anything else. */
 int ds_cli_format(const char *s);
 
-/* Steps st to the end, printing its rows to f in the given format.  Returns 0 or DS_ESTORE (the
- * message is printed). */
+/* Steps st to the end, printing its rows to f in the given format.  Returns 0, DS_ESTORE (the
+ * statement failed), or DS_EDAMAGED (the file is corrupt or unreadable: the message ends with
+ * the damaged-database hint); the message is printed. */
 int ds_cli_print_stmt(sqlite3 *db, sqlite3_stmt *st, ds_format_t fmt, FILE *f);
 
 /* Opens db_path read-only for a command; on failure prints the one-line error and returns NULL. */

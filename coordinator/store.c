@@ -31,8 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +48,7 @@ struct ds_store {
   int in_txn;
   int lock_fd;
   char errmsg[512];
+  char note[512];          /* what a reader should know about how it opened the file, or "" */
   sqlite3_stmt *ins_trial, *ins_param, *ins_metric, *ins_curve, *ins_running, *note_metric;
   sqlite3_stmt *upd_trial, *upd_running, *sel_trial_id;
   int version;             /* user_version after opening (and migrating) */
@@ -296,9 +299,11 @@ static int check_file(const char *path, int flags, char *err, size_t err_len) {
   return 0;
 }
 
+/* The number of schema objects, or -1 when sqlite_master cannot be read (a damaged file must not
+ * pass for an empty one and get a fresh schema). */
 static int count_tables(sqlite3 *db) {
   sqlite3_stmt *st = NULL;
-  int n = 0;
+  int n = -1;
   if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) == SQLITE_OK &&
       sqlite3_step(st) == SQLITE_ROW)
     n = sqlite3_column_int(st, 0);
@@ -314,6 +319,75 @@ static int user_version(sqlite3 *db) {
   sqlite3_finalize(st);
   return v;
 }
+
+typedef struct { char *data; } sqlbuf_uri_t;
+
+static int uri_immutable(const char *path, sqlbuf_uri_t *u) {
+  size_t n = strlen(path);
+  char *d = malloc(3 * n + 32), *o = d;
+  if (!d) return -1;
+  o += sprintf(o, "file:");
+  for (const unsigned char *c = (const unsigned char *)path; *c; c++)
+    if (*c == '?' || *c == '#' || *c == '%' || *c < 0x20 || *c >= 0x7f) o += sprintf(o, "%%%02X", *c);
+    else *o++ = (char)*c;
+  strcpy(o, "?immutable=1");
+  u->data = d;
+  return 0;
+}
+
+/* A WAL database can only be read with its -shm index, which the first reader creates beside the
+ * file: on a read-only file system (a snapshot, a read-only NFS or Lustre export) where none is
+ * left, SQLite fails with a bare "unable to open database file".  If the WAL is empty too (the
+ * last writer checkpointed and removed it), the file alone holds every committed result and
+ * reading it with immutable=1 (no locks, no -shm) is exact for as long as nobody writes it: do
+ * that, and say so in ds_store_note().  With a non-empty -wal beside it, immutable=1 would
+ * silently miss those results: refuse and say how to read it. */
+static int reader_fallback(ds_store_t *s) {
+  sqlite3_stmt *st = NULL;
+  int ok = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+           sqlite3_step(st) == SQLITE_ROW;
+  int ec = sqlite3_extended_errcode(s->db);
+  sqlite3_finalize(st);
+  if (ok || (ec & 0xff) != SQLITE_CANTOPEN) return 0; /* opens, or fails for another reason */
+  size_t n = strlen(s->path);
+  char *side = malloc(n + 5), dir[4096];
+  if (!side) return set_err(s, DS_ENOMEM, "%s: out of memory", s->path);
+  snprintf(dir, sizeof dir, "%s", s->path);
+  char *slash = strrchr(dir, '/');
+  if (slash == dir) dir[1] = 0;
+  else if (slash) *slash = 0;
+  else snprintf(dir, sizeof dir, ".");
+  struct statvfs vfs;
+  struct stat sb;
+  int ro_dir = (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) || access(dir, W_OK) != 0;
+  snprintf(side, n + 5, "%s-shm", s->path);
+  int have_shm = stat(side, &sb) == 0;
+  snprintf(side, n + 5, "%s-wal", s->path);
+  int wal_bytes = stat(side, &sb) == 0 && sb.st_size > 0;
+  free(side);
+  if (!ro_dir || have_shm) return 0; /* not the WAL limitation: the caller reports SQLite's error */
+  if (wal_bytes)
+    return set_err(s, DS_ESTORE, "%s: cannot read a WAL database on a read-only file system without its -shm file"
+                   " (SQLite creates it beside the database), and %s-wal holds commits not yet copied into"
+                   " the file; copy %s and %s-wal to a writable directory and read the copy", s->path, s->path,
+                   s->path, s->path);
+  /* file:PATH?immutable=1, with the characters a URI path may not hold percent-encoded. */
+  sqlbuf_uri_t u = {0};
+  if (uri_immutable(s->path, &u)) return set_err(s, DS_ENOMEM, "%s: out of memory", s->path);
+  sqlite3_close(s->db);
+  s->db = NULL;
+  int rc = sqlite3_open_v2(u.data, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+  free(u.data);
+  if (rc != SQLITE_OK)
+    return set_err(s, DS_ESTORE, "%s: cannot open with immutable=1: %s", s->path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+  sqlite3_busy_timeout(s->db, 5000);
+  sqlite3_extended_result_codes(s->db, 1);
+  snprintf(s->note, sizeof s->note, "%s: read-only file system and no %s-shm, which SQLite's WAL mode needs to"
+           " read; opened as file:...?immutable=1 instead (exact while no run writes this database)", s->path, s->path);
+  return 0;
+}
+
+const char *ds_store_note(ds_store_t *s) { return s ? s->note : ""; }
 
 int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size_t err_len) {
   *out = NULL;
@@ -336,10 +410,11 @@ int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size
   sqlite3_extended_result_codes(s->db, 1);
   int version = -1;
   sqlite3_stmt *st = NULL;
+  if (s->readonly && (rc = reader_fallback(s))) goto fail;
   if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
       sqlite3_step(st) != SQLITE_ROW) {
+    rc = sql_err(s, "reading the schema version"); /* the message before finalize resets it */
     sqlite3_finalize(st);
-    rc = sql_err(s, "reading the schema version");
     if (rc == DS_ESTORE && strstr(s->errmsg, "not a database"))
       set_err(s, DS_ESTORE, "%s: not a SQLite database (or corrupt)", path);
     goto fail;
@@ -363,6 +438,11 @@ int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size
   if (version == 0) {
     /* Either a new file or somebody else's SQLite database: refuse the latter. */
     int tables = count_tables(s->db);
+    if (tables < 0) {
+      rc = set_err(s, DS_ESTORE, "%s: reading sqlite_master: %s; " DS_STORE_DAMAGED_HINT, path,
+                   sqlite3_errmsg(s->db), path);
+      goto fail;
+    }
     if (tables > 0) {
       rc = set_err(s, DS_ESTORE, "%s: a SQLite database that is not a divsweep store", path);
       goto fail;
@@ -390,6 +470,9 @@ int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size
     if (rc == DS_EBUSY) set_err(s, DS_EBUSY, "%s: database is locked by another process", path);
     goto fail;
   }
+  /* Check before the first write (migration, the journal-mode switch): a damaged file is left as
+   * it was found, for `repair` or a backup. */
+  if (version > 0 && (flags & DS_STORE_CHECK) && (rc = ds_store_check(s))) goto fail;
   if (flags & DS_STORE_REPAIR) {
     /* No migration, no journal-mode switch, no prepared hot path: `repair` first checks the file
      * (a damaged one must not be written), then migrates inside its own transaction. */
@@ -426,6 +509,67 @@ int ds_store_open(const char *path, int flags, ds_store_t **out, char *err, size
 fail:
   snprintf(err, err_len, "%s", s->errmsg);
   ds_store_close(s);
+  return rc;
+}
+
+int ds_store_code_is_damage(int ec) {
+  int p = ec & 0xff;
+  return p == SQLITE_CORRUPT || p == SQLITE_NOTADB || p == SQLITE_IOERR || p == SQLITE_FORMAT;
+}
+
+/* Runs sql (one statement) to completion; every row of a quick_check must read "ok". */
+static int check_stmt(ds_store_t *s, const char *sql, const char *what, int expect_ok) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), step = SQLITE_DONE;
+  if (rc != SQLITE_OK) {
+    set_err(s, DS_ESTORE, "%s: %s: %s; " DS_STORE_DAMAGED_HINT, s->path, what, sqlite3_errmsg(s->db), s->path);
+    sqlite3_finalize(st);
+    return DS_ESTORE;
+  }
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    if (expect_ok && (!t || strcmp(t, "ok"))) {
+      /* quick_check's report is several lines ("*** in database main ***\nPage 2: ..."): the
+       * first finding, on one line. */
+      char line[200];
+      const char *from = t && !strncmp(t, "*** in database main ***\n", 25) ? t + 25 : t ? t : "(null)";
+      snprintf(line, sizeof line, "%s", from);
+      for (char *c = line; *c; c++)
+        if (*c == '\n' || *c == '\r') *c = ' ';
+      set_err(s, DS_ESTORE, "%s: %s: %s; " DS_STORE_DAMAGED_HINT, s->path, what, line, s->path);
+      sqlite3_finalize(st);
+      return DS_ESTORE;
+    }
+  }
+  if (step != SQLITE_DONE) {
+    /* The message now, before finalize or any later statement replaces it. */
+    set_err(s, DS_ESTORE, "%s: %s: %s; " DS_STORE_DAMAGED_HINT, s->path, what, sqlite3_errmsg(s->db), s->path);
+    sqlite3_finalize(st);
+    return DS_ESTORE;
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
+int ds_store_check(ds_store_t *s) {
+  struct stat st;
+  if (stat(s->path, &st) == 0 && st.st_size <= ((off_t)64 << 20))
+    return check_stmt(s, "PRAGMA quick_check", "PRAGMA quick_check", 1);
+  static const char *small[] = {"campaigns", "runs", "metric_names"};
+  static const char *large[] = {"trials", "params", "metrics", "curves"};
+  char sql[200], what[120];
+  int rc = 0;
+  for (size_t i = 0; i < sizeof small / sizeof *small && !rc; i++) {
+    snprintf(sql, sizeof sql, "PRAGMA quick_check(%s)", small[i]);
+    snprintf(what, sizeof what, "table %s (quick_check)", small[i]);
+    rc = check_stmt(s, sql, what, 1);
+  }
+  for (size_t i = 0; i < sizeof large / sizeof *large && !rc; i++) {
+    snprintf(sql, sizeof sql, "SELECT 1 FROM (SELECT trial_id FROM %s ORDER BY trial_id LIMIT 1) UNION ALL"
+             " SELECT 1 FROM (SELECT trial_id FROM %s ORDER BY trial_id DESC LIMIT 1)", large[i], large[i]);
+    snprintf(what, sizeof what, "table %s", large[i]);
+    rc = check_stmt(s, sql, what, 0);
+  }
   return rc;
 }
 
@@ -1149,9 +1293,11 @@ typedef struct namelist {
   size_t n;
 } namelist_t;
 
+/* Case-insensitive, as SQLite compares column names: a metric "value" beside a parameter
+ * "Value" must become m_value, not a second column SQLite calls the same. */
 static int names_has(const namelist_t *l, const char *name) {
   for (size_t i = 0; i < l->n; i++)
-    if (!strcmp(l->v[i], name)) return 1;
+    if (!strcasecmp(l->v[i], name)) return 1;
   return 0;
 }
 
@@ -1243,23 +1389,51 @@ int ds_store_update_view(ds_store_t *s, int64_t campaign_id, const char *campaig
   static const char *reserved[] = {"trial_id", "trial_key", "idx", "seed", "status", "attempts", "wall_s", "rank", NULL};
   for (int i = 0; reserved[i]; i++) names_add(&used, reserved[i]);
   for (size_t i = 0; i < params.n; i++) {
-    if (names_has(&used, params.v[i])) continue;
-    names_add(&used, params.v[i]);
+    /* A parameter named like one of the trial columns (rank, status, in any case) is p_<name>:
+     * it used to be left out of the view.  The spec refuses parameters that meet each other. */
+    const char *name = params.v[i];
+    char *pcol = NULL;
+    if (names_has(&used, name)) {
+      size_t n = strlen(name);
+      if (!(pcol = malloc(n + 3))) {
+        q.oom = 1;
+        break;
+      }
+      snprintf(pcol, n + 3, "p_%s", name);
+      if (names_has(&used, pcol)) {
+        free(pcol);
+        continue;
+      }
+    }
+    names_add(&used, pcol ? pcol : name);
     sb_puts(&q, ", (SELECT coalesce(p.text, p.value) FROM params p WHERE p.trial_id = t.trial_id AND p.name = ");
-    sb_quoted(&q, params.v[i], '\'');
+    sb_quoted(&q, name, '\'');
     sb_puts(&q, ") AS ");
-    sb_quoted(&q, params.v[i], '"');
+    sb_quoted(&q, pcol ? pcol : name, '"');
+    free(pcol);
   }
   for (size_t i = 0; i < metrics.n; i++) {
     size_t n = strlen(metrics.v[i]);
-    char *col = malloc(n + 3);
+    char *col = malloc(n + 2 * 8 + 1);
     if (!col) {
       q.oom = 1;
       break;
     }
-    snprintf(col, n + 3, "%s%s", names_has(&used, metrics.v[i]) ? "m_" : "", metrics.v[i]);
+    snprintf(col, n + 1, "%s", metrics.v[i]);
     for (char *c = col; *c; c++)
       if (!isalnum((unsigned char)*c) && *c != '_') *c = '_';
+    /* m_ until it is a column of its own (a parameter m_value beside a metric value gives
+     * m_m_value); after 8 the column is left out rather than shadowing another. */
+    int tries = 0;
+    while (names_has(&used, col) && tries < 8) {
+      memmove(col + 2, col, strlen(col) + 1);
+      col[0] = 'm', col[1] = '_';
+      tries++;
+    }
+    if (names_has(&used, col)) {
+      free(col);
+      continue;
+    }
     names_add(&used, col);
     sb_puts(&q, ", (SELECT m.value FROM metrics m WHERE m.trial_id = t.trial_id AND m.name = ");
     sb_quoted(&q, metrics.v[i], '\'');

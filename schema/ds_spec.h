@@ -166,6 +166,10 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
 /* Reads a file and calls ds_spec_parse().  DS_EIO if the file cannot be read. */
 int ds_spec_load(const char *path, const ds_spec_opts_t *opts, ds_spec_t **out, char *err,
                  size_t err_len);
+/* Reads a spec file into *text (NUL-terminated, caller frees) and its length.  Refuses anything
+ * but a regular file (a FIFO, /dev/zero, a directory: said by name) and files over 64 MiB before
+ * reading them.  On failure returns DS_EIO or DS_ENOMEM, *text is NULL and err names the file. */
+int ds_spec_read_file(const char *path, char **text, size_t *text_len, char *err, size_t err_len);
 void ds_spec_free(ds_spec_t *s);
 
 /* Fills t with trial idx (0 <= idx < n_trials).  Thread-compatible: one ds_trial_t per thread. */

@@ -12,13 +12,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ds_error.h"
 #include "ds_spec.h"
 #include "ds__schema.h"
 
+/* Caps on what a spec may ask for, each checked by counting before anything is expanded: a
+ * parsed value costs about 200 bytes (two axes of 10⁶ points took 433 MiB before the count came
+ * first), and a campaign of 10⁹ trials is already ~330 GB of store. */
 #define MAX_AXIS_POINTS 10000000
-#define MAX_TRIALS ((int64_t)1 << 40)
+#define MAX_TOTAL_POINTS 10000000
+#define MAX_TRIALS ((int64_t)1000000000)
+#define MAX_AXES 64          /* ds_spec_trial() picks values for at most this many axes */
+#define MAX_SPEC_BYTES ((size_t)64 << 20)
 
 typedef struct parser {
   ds_spec_t *s;
@@ -480,6 +490,170 @@ static int axis_duplicates(parser_t *p, const ds_axis_t *ax) {
   return rc;
 }
 
+
+/* ---- counting before expanding -------------------------------------------------------- */
+
+/* The number of values a "points" member asks for, or 1 when it is malformed (the parser then
+ * reports it with its path). */
+static double count_points(const cJSON *obj) {
+  const cJSON *pts = cJSON_GetObjectItemCaseSensitive(obj, "points");
+  return cJSON_IsNumber(pts) && pts->valuedouble >= 1 ? floor(pts->valuedouble) : 1;
+}
+
+/* How many values axis value v would expand to, without expanding it (saturates at 1e300).
+ * Mirrors parse_axis(), expand_named() and the range/simplex/dirichlet forms. */
+static double count_axis(const cJSON *v) {
+  if (cJSON_IsArray(v)) {
+    double n = 0;
+    for (const cJSON *c = v->child; c; c = c->next) {
+      double k = 1;
+      if (cJSON_IsObject(c) && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "name")))
+        for (const cJSON *e = c->child; e; e = e->next) {
+          if (cJSON_IsArray(e)) k *= fmax(1, cJSON_GetArraySize(e));
+          else if (cJSON_IsObject(e) && (cJSON_GetObjectItemCaseSensitive(e, "linear") ||
+                                         cJSON_GetObjectItemCaseSensitive(e, "log")))
+            k *= count_points(e);
+          if (k > 1e300) k = 1e300;
+        }
+      n += k;
+    }
+    return fmin(n, 1e300);
+  }
+  if (!cJSON_IsObject(v)) return 1;
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(v, "simplex");
+  if (m) {
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(v, "steps");
+    if (!cJSON_IsNumber(m) || !cJSON_IsNumber(st) || m->valuedouble < 1 || m->valuedouble > 32 ||
+        st->valuedouble < 1 || st->valuedouble > 1000)
+      return 1;
+    double points = 1, S = floor(st->valuedouble);
+    for (int i = 1; i < (int)m->valuedouble; i++) points = points * (S + i) / i;
+    return points;
+  }
+  return count_points(v);
+}
+
+/* ---- whole-document checks ------------------------------------------------------------ */
+
+/* JSON path of member c under parent path `path` ("fixed.x", "sweep.x[2]"). */
+static void child_path(char *out, size_t cap, const char *path, const cJSON *c, int i) {
+  if (c->string) snprintf(out, cap, "%s%s%s", path, *path ? "." : "", c->string);
+  else snprintf(out, cap, "%s[%d]", path, i);
+}
+
+/* cJSON reads 1e400 as inf, which would be stored as null in params_json but Inf in params:
+ * every number of a spec must be finite.  Nesting is bounded by cJSON (1000 levels). */
+static int check_finite(parser_t *p, const cJSON *v, const char *path) {
+  if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
+    return fail(p, path, "not a finite number (JSON numbers beyond ±1.8e308 overflow)");
+  int i = 0;
+  for (const cJSON *c = v->child; c; c = c->next, i++) {
+    char sub[600];
+    child_path(sub, sizeof sub, path, c, i);
+    int rc = check_finite(p, c, sub);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* Duplicate member names in one object (cJSON keeps both): sorted, so linear-time after the
+ * sort — 60,000 fixed keys took 25 s with the pairwise check. */
+typedef struct named {
+  const char *name; /* compared */
+  const char *key;  /* the top-level key it came from */
+  const char *section;
+  size_t order;
+} named_t;
+
+static int cmp_named(const void *a, const void *b) {
+  const named_t *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+  return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+static int check_unique_members(parser_t *p, const cJSON *obj, const char *section) {
+  size_t n = 0, i = 0;
+  for (const cJSON *c = obj ? obj->child : NULL; c; c = c->next) n++;
+  if (n < 2) return 0;
+  named_t *v = malloc(n * sizeof *v);
+  if (!v) return DS_ENOMEM;
+  for (const cJSON *c = obj->child; c; c = c->next, i++) v[i] = (named_t){c->string, c->string, section, i};
+  qsort(v, n, sizeof *v, cmp_named);
+  int rc = 0;
+  for (i = 1; i < n && !rc; i++)
+    if (!strcmp(v[i - 1].name, v[i].name)) {
+      char path[300];
+      snprintf(path, sizeof path, "%s.%s", section, v[i].name);
+      rc = fail(p, path, "duplicate key");
+    }
+  free(v);
+  return rc;
+}
+
+static int cmp_named_ci(const void *a, const void *b) {
+  const named_t *x = a, *y = b;
+  int c = strcasecmp(x->name, y->name);
+  return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+static int names_push(named_t **v, size_t *n, size_t *cap, const char *name, const char *key, const char *section) {
+  if (*n == *cap) {
+    size_t c = *cap ? 2 * *cap : 64;
+    named_t *d = realloc(*v, c * sizeof *d);
+    if (!d) return DS_ENOMEM;
+    *v = d;
+    *cap = c;
+  }
+  (*v)[*n] = (named_t){name, key, section, *n};
+  (*n)++;
+  return 0;
+}
+
+/* Parameter names become `params.name` (letters, digits and '_', so "a-b" and "a_b" are one)
+ * and columns of the campaign view (where SQLite compares names without case, so "X" and "x"
+ * are one): two different keys of the spec whose flattened names meet that way would silently
+ * lose one of them.  Refuses the first such pair with both JSON paths.  slot_name[i] is the
+ * spec key of slot i (borrowed from the cJSON tree). */
+static int check_collisions(parser_t *p, const char *const *slot_name) {
+  ds_spec_t *s = p->s;
+  named_t *v = NULL;
+  size_t n = 0, cap = 0;
+  int rc = 0;
+  for (size_t i = 0; i < s->n_slots && !rc; i++) {
+    if (s->slot_axis[i] != -1) continue;
+    const ds_pval_t *pv = &s->slot_fixed[i];
+    for (size_t f = 0; f < pv->n_flat && !rc; f++) rc = names_push(&v, &n, &cap, pv->flat[f].name, slot_name[i], "fixed");
+  }
+  for (size_t a = 0; a < s->n_axes && !rc; a++) {
+    const ds_axis_t *ax = &s->axes[a];
+    for (size_t j = 0; j < ax->n && !rc; j++) {
+      const ds_pval_t *pv = &ax->vals[j];
+      for (size_t f = 0; f < pv->n_flat && !rc; f++) {
+        /* The values of one axis mostly repeat the first value's names: skip those cheaply. */
+        if (j > 0 && f < ax->vals[0].n_flat && !strcmp(pv->flat[f].name, ax->vals[0].flat[f].name)) continue;
+        rc = names_push(&v, &n, &cap, pv->flat[f].name, ax->name, "sweep");
+      }
+    }
+  }
+  if (!rc && n > 1) {
+    qsort(v, n, sizeof *v, cmp_named_ci);
+    for (size_t i = 1; i < n && !rc; i++) {
+      const named_t *x = &v[i - 1], *y = &v[i];
+      /* Names that meet within one key are that key's own flattening (the values of one axis
+       * all give the axis's name). */
+      if (strcasecmp(x->name, y->name) || !strcmp(x->key, y->key)) continue;
+      char px[400], py[400];
+      snprintf(px, sizeof px, "%s.%s", x->section, x->key);
+      snprintf(py, sizeof py, "%s.%s", y->section, y->key);
+      rc = fail(p, py, "collides with %s: both become the parameter column \"%s\" (in params and the campaign"
+                " view, names compare without case and characters other than letters, digits and '_' read"
+                " as '_'); rename one", px, y->name);
+    }
+  }
+  free(v);
+  return rc;
+}
+
 /* ---- top level ------------------------------------------------------------------------ */
 
 static int is_uint(const cJSON *v, double max) {
@@ -599,22 +773,31 @@ static int parse_trial_opts(parser_t *p, const cJSON *v) {
   return 0;
 }
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
+/* Orders the parameter slots by key, pre-rendering each "\"key\":" prefix, then refuses
+ * parameter names that collide.  Linear after one sort (60,000 fixed keys: the lookup of each
+ * key's value by name made this quadratic). */
+typedef struct slot_src {
+  const char *name;
+  const cJSON *fixed; /* the value, for a fixed key */
+  int axis;           /* -1 fixed, -2 seed, else the axis */
+} slot_src_t;
+
+static int cmp_slot_src(const void *a, const void *b) {
+  return strcmp(((const slot_src_t *)a)->name, ((const slot_src_t *)b)->name);
 }
 
-/* Orders the parameter slots by key, pre-rendering each "\"key\":" prefix. */
 static int build_slots(parser_t *p, const cJSON *fixed) {
   ds_spec_t *s = p->s;
   size_t n = s->n_axes + 1;
   for (const cJSON *c = fixed ? fixed->child : NULL; c; c = c->next) n++;
-  char **names = calloc(n, sizeof *names);
-  if (!names) return DS_ENOMEM;
+  slot_src_t *src = calloc(n, sizeof *src);
+  const char **names = calloc(n, sizeof *names);
+  if (!src || !names) { free(src); free(names); return DS_ENOMEM; }
   size_t k = 0;
-  for (const cJSON *c = fixed ? fixed->child : NULL; c; c = c->next) names[k++] = c->string;
-  for (size_t i = 0; i < s->n_axes; i++) names[k++] = s->axes[i].name;
-  names[k++] = "seed";
-  qsort(names, n, sizeof *names, cmp_str);
+  for (const cJSON *c = fixed ? fixed->child : NULL; c; c = c->next) src[k++] = (slot_src_t){c->string, c, -1};
+  for (size_t i = 0; i < s->n_axes; i++) src[k++] = (slot_src_t){s->axes[i].name, NULL, (int)i};
+  src[k++] = (slot_src_t){"seed", NULL, -2};
+  qsort(src, n, sizeof *src, cmp_slot_src);
   s->n_slots = n;
   s->slot_key = calloc(n, sizeof *s->slot_key);
   s->slot_axis = calloc(n, sizeof *s->slot_axis);
@@ -622,14 +805,14 @@ static int build_slots(parser_t *p, const cJSON *fixed) {
   int rc = (!s->slot_key || !s->slot_axis || !s->slot_fixed) ? DS_ENOMEM : 0;
   for (size_t i = 0; i < n && !rc; i++) {
     ds__buf_t b = {0};
-    if (ds__buf_json_string(&b, names[i]) || ds__buf_put(&b, ":", 1)) { free(b.data); rc = DS_ENOMEM; break; }
+    if (ds__buf_json_string(&b, src[i].name) || ds__buf_put(&b, ":", 1)) { free(b.data); rc = DS_ENOMEM; break; }
     s->slot_key[i] = b.data;
-    s->slot_axis[i] = -1;
-    if (!strcmp(names[i], "seed")) s->slot_axis[i] = -2;
-    for (size_t a = 0; a < s->n_axes; a++)
-      if (!strcmp(names[i], s->axes[a].name)) s->slot_axis[i] = (int)a;
-    if (s->slot_axis[i] == -1) rc = pval_make(&s->slot_fixed[i], names[i], cJSON_GetObjectItemCaseSensitive(fixed, names[i]));
+    s->slot_axis[i] = src[i].axis;
+    names[i] = src[i].name;
+    if (src[i].axis == -1) rc = pval_make(&s->slot_fixed[i], src[i].name, src[i].fixed);
   }
+  if (!rc) rc = check_collisions(p, names);
+  free(src);
   free(names);
   return rc;
 }
@@ -686,7 +869,10 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
                   ds_spec_t **out, char *err, size_t err_len) {
   *out = NULL;
   ds_spec_t *s = calloc(1, sizeof *s);
-  if (!s) return DS_ENOMEM;
+  if (!s) {
+    if (err && err_len) snprintf(err, err_len, "%s: out of memory", file ? file : "spec");
+    return DS_ENOMEM;
+  }
   parser_t P = {s, opts, err, err_len}, *p = &P;
   int rc = 0;
   s->file = strdup(file ? file : "spec");
@@ -709,6 +895,7 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
     }
   const cJSON *r = s->root;
   if (!cJSON_IsObject(r)) { rc = fail(p, "", "the spec must be a JSON object"); goto fail; }
+  if ((rc = check_finite(p, r, ""))) goto fail;
   static const char *known[] = {"name", "task", "fixed", "sweep", "sampler", "seeds", "objectives",
                                 "pareto_by", "pareto", "trial", "description", NULL};
   for (const cJSON *c = r->child; c; c = c->next) {
@@ -731,17 +918,43 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
   }
   const cJSON *fixed = cJSON_GetObjectItemCaseSensitive(r, "fixed");
   if (fixed && !cJSON_IsObject(fixed)) { rc = fail(p, "fixed", "expected an object"); goto fail; }
+  if ((rc = check_unique_members(p, fixed, "fixed"))) goto fail;
   for (const cJSON *c = fixed ? fixed->child : NULL; c; c = c->next) {
     char path[300];
     snprintf(path, sizeof path, "fixed.%s", c->string);
     if (!strcmp(c->string, "seed")) { rc = fail(p, path, "\"seed\" is reserved; use the top-level \"seeds\""); goto fail; }
-    for (const cJSON *d = fixed->child; d != c; d = d->next)
-      if (!strcmp(d->string, c->string)) { rc = fail(p, path, "duplicate key"); goto fail; }
     if ((rc = check_value(p, path, c->string, c))) goto fail;
   }
   const cJSON *sweep = cJSON_GetObjectItemCaseSensitive(r, "sweep");
   if (sweep && !cJSON_IsObject(sweep)) { rc = fail(p, "sweep", "expected an object"); goto fail; }
   for (const cJSON *c = sweep ? sweep->child : NULL; c; c = c->next) s->n_axes++;
+  if (s->n_axes > MAX_AXES) { rc = fail(p, "sweep", "%zu swept parameters; at most %d", s->n_axes, MAX_AXES); goto fail; }
+  /* Seeds and sampler first, then count the trials the sweep asks for before expanding a single
+   * value: a grid of two 10⁶-point axes is refused here in microseconds instead of after
+   * 433 MiB of parsed values. */
+  if ((rc = parse_seeds(p, cJSON_GetObjectItemCaseSensitive(r, "seeds")))) goto fail;
+  if ((rc = parse_sampler(p, cJSON_GetObjectItemCaseSensitive(r, "sampler")))) goto fail;
+  {
+    double configs = 1, points = 0;
+    for (const cJSON *c = sweep ? sweep->child : NULL; c; c = c->next) {
+      double k = count_axis(c);
+      points += k;
+      configs = fmin(configs * k, 1e300);
+    }
+    if (s->sampler != DS_SAMPLER_GRID) configs = fmin(configs, (double)s->sampler_n);
+    double trials = configs * (double)s->n_seeds;
+    if (s->sampler == DS_SAMPLER_GRID && trials > (double)MAX_TRIALS) {
+      rc = fail(p, "sweep", "the grid has %.4g configurations x %zu seeds = %.4g trials; at most %lld trials"
+                " (sample it with {\"random\": n} or {\"lhs\": n}, or use fewer points)",
+                configs, s->n_seeds, trials, (long long)MAX_TRIALS);
+      goto fail;
+    }
+    if (points > MAX_TOTAL_POINTS) {
+      rc = fail(p, "sweep", "the axes list %.4g values in all; at most %d", points, MAX_TOTAL_POINTS);
+      goto fail;
+    }
+  }
+  if ((rc = check_unique_members(p, sweep, "sweep"))) goto fail;
   s->axes = calloc(s->n_axes + 1, sizeof *s->axes);
   if (!s->axes) { rc = DS_ENOMEM; goto fail; }
   size_t a = 0;
@@ -750,8 +963,6 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
     snprintf(path, sizeof path, "sweep.%s", c->string);
     if (!strcmp(c->string, "seed")) { rc = fail(p, path, "\"seed\" is reserved; use the top-level \"seeds\""); goto fail; }
     if (cJSON_GetObjectItemCaseSensitive(fixed, c->string)) { rc = fail(p, path, "also given in fixed"); goto fail; }
-    for (const cJSON *d = sweep->child; d != c; d = d->next)
-      if (!strcmp(d->string, c->string)) { rc = fail(p, path, "duplicate key"); goto fail; }
     s->axes[a].name = strdup(c->string);
     if ((rc = parse_axis(p, &s->axes[a], c))) goto fail;
   }
@@ -759,8 +970,6 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
    * in any order and `resume`, which reads the stored canonical spec, must expand the same trials
    * in the same order, since the store and the resume bitmap refer to trials by index. */
   qsort(s->axes, s->n_axes, sizeof *s->axes, cmp_axis);
-  if ((rc = parse_seeds(p, cJSON_GetObjectItemCaseSensitive(r, "seeds")))) goto fail;
-  if ((rc = parse_sampler(p, cJSON_GetObjectItemCaseSensitive(r, "sampler")))) goto fail;
   if ((rc = parse_trial_opts(p, cJSON_GetObjectItemCaseSensitive(r, "trial")))) goto fail;
 
   v = cJSON_GetObjectItemCaseSensitive(r, "objectives");
@@ -799,7 +1008,7 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
     for (size_t i = 0; i < s->n_axes; i++) {
       if ((rc = axis_duplicates(p, &s->axes[i]))) goto fail;
       if (s->n_configs > MAX_TRIALS / (int64_t)s->axes[i].n) {
-        rc = fail(p, "sweep", "the grid has more than 2^40 configurations");
+        rc = fail(p, "sweep", "the grid has more than %lld configurations", (long long)MAX_TRIALS);
         goto fail;
       }
       s->n_configs *= (int64_t)s->axes[i].n;
@@ -816,7 +1025,7 @@ int ds_spec_parse(const char *text, size_t len, const char *file, const ds_spec_
     s->draw_space = space;
     s->n_configs = space > 0 && space < s->sampler_n ? space : s->sampler_n;
   }
-  if (s->n_configs > MAX_TRIALS / (int64_t)s->n_seeds) { rc = fail(p, "seeds", "more than 2^40 trials"); goto fail; }
+  if (s->n_configs > MAX_TRIALS / (int64_t)s->n_seeds) { rc = fail(p, "seeds", "%lld configurations x %zu seeds: more than %lld trials", (long long)s->n_configs, s->n_seeds, (long long)MAX_TRIALS); goto fail; }
   s->n_trials = s->n_configs * (int64_t)s->n_seeds;
   if ((rc = build_slots(p, fixed))) goto fail;
   s->canonical = ds_json_canonical(s->root);
@@ -831,27 +1040,86 @@ fail:
   return rc;
 }
 
-int ds_spec_load(const char *path, const ds_spec_opts_t *opts, ds_spec_t **out, char *err, size_t err_len) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
+/* Reads the spec file: a regular file of at most MAX_SPEC_BYTES, refused by what it is before a
+ * byte is read (a FIFO would block, /dev/zero would read without bound), and read with the cap
+ * enforced on the bytes actually read too (a file that grows, /proc).  Every failure writes a
+ * message naming the file. */
+int ds_spec_read_file(const char *path, char **text, size_t *text_len, char *err, size_t err_len) {
+  *text = NULL;
+  *text_len = 0;
+  /* O_NONBLOCK so that opening a FIFO without a writer returns instead of waiting forever. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
     snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
     return DS_EIO;
   }
-  ds__buf_t b = {0};
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    if (ds__buf_put(&b, chunk, n)) { fclose(f); free(b.data); return DS_ENOMEM; }
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    free(b.data);
-    snprintf(err, err_len, "%s: read error", path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    snprintf(err, err_len, "%s: cannot stat: %s", path, strerror(errno));
+    close(fd);
     return DS_EIO;
   }
-  int rc = ds_spec_parse(b.data ? b.data : "", b.len, path, opts, out, err, err_len);
-  free(b.data);
+  if (!S_ISREG(st.st_mode)) {
+    snprintf(err, err_len, "%s: %s, not a spec file (want a regular JSON file)", path,
+             S_ISDIR(st.st_mode) ? "is a directory" : S_ISFIFO(st.st_mode) ? "is a FIFO" :
+             S_ISCHR(st.st_mode) ? "is a character device" : S_ISSOCK(st.st_mode) ? "is a socket" :
+             "is not a regular file");
+    close(fd);
+    return DS_EIO;
+  }
+  if ((uint64_t)st.st_size > MAX_SPEC_BYTES) {
+    snprintf(err, err_len, "%s: %lld bytes; a spec file may have at most %zu MiB", path,
+             (long long)st.st_size, MAX_SPEC_BYTES >> 20);
+    close(fd);
+    return DS_EIO;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  size_t cap = (size_t)st.st_size + 1, len = 0;
+  char *buf = malloc(cap + 1);
+  if (!buf) {
+    snprintf(err, err_len, "%s: out of memory reading %zu bytes", path, cap);
+    close(fd);
+    return DS_ENOMEM;
+  }
+  for (;;) {
+    if (len == cap) { /* it grew since fstat: allow up to the cap, then refuse */
+      size_t nc = cap * 2 > MAX_SPEC_BYTES + 1 ? MAX_SPEC_BYTES + 1 : cap * 2;
+      char *nb = nc > cap ? realloc(buf, nc + 1) : NULL;
+      if (!nb) {
+        snprintf(err, err_len, "%s: more than %zu MiB; a spec file may have at most that", path, MAX_SPEC_BYTES >> 20);
+        free(buf);
+        close(fd);
+        return DS_EIO;
+      }
+      buf = nb;
+      cap = nc;
+    }
+    ssize_t n = read(fd, buf + len, cap - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      snprintf(err, err_len, "%s: read error: %s", path, strerror(errno));
+      free(buf);
+      close(fd);
+      return DS_EIO;
+    }
+    if (n == 0) break;
+    len += (size_t)n;
+  }
+  close(fd);
+  buf[len] = 0;
+  *text = buf;
+  *text_len = len;
+  return 0;
+}
+
+int ds_spec_load(const char *path, const ds_spec_opts_t *opts, ds_spec_t **out, char *err, size_t err_len) {
+  *out = NULL;
+  char *buf;
+  size_t len;
+  int rc = ds_spec_read_file(path, &buf, &len, err, err_len);
+  if (rc) return rc;
+  rc = ds_spec_parse(buf, len, path, opts, out, err, err_len);
+  free(buf);
   return rc;
 }
 

@@ -252,6 +252,14 @@ static void bad_specs_are_rejected_with_the_json_path(void) {
        "spec.json: sweep.divergence[0].alpha: expected a non-empty list of numbers"},
       {"{\"name\":\"a\",\n\"task\":\"noop\",,}", "spec.json: malformed JSON near line 2"},
       {"[1,2]", "spec.json: the spec must be a JSON object"},
+      /* issue 12 item 10: names that meet in params or the view, numbers that are not finite */
+      {"{\"name\":\"a\",\"task\":\"noop\",\"fixed\":{\"a-b\":1,\"a_b\":2}}",
+       "spec.json: fixed.a_b: collides with fixed.a-b: both become the parameter column \"a_b\""},
+      {"{\"name\":\"a\",\"task\":\"noop\",\"fixed\":{\"X\":1},\"sweep\":{\"x\":[1,2]}}",
+       "spec.json: sweep.x: collides with fixed.X"},
+      {"{\"name\":\"a\",\"task\":\"noop\",\"fixed\":{\"y\":[1,1e400]}}", "spec.json: fixed.y[1]: not a finite number"},
+      {"{\"name\":\"a\",\"task\":\"noop\",\"fixed\":{\"y\":1,\"y\":2}}", "spec.json: fixed.y: duplicate key"},
+      {"{\"name\":\"a\",\"task\":\"noop\",\"sweep\":{\"y\":[1],\"y\":[2]}}", "spec.json: sweep.y: duplicate key"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char err[512];
@@ -316,6 +324,27 @@ static void shortest_round_trip_numbers(void) {
   ASSERT_STREQ(buf, "3");
 }
 
+/* Issue 12 item 6: the trials are counted from the axes' sizes before one value is expanded. */
+static void a_grid_over_the_trial_cap_is_refused_before_expanding(void) {
+  char err[512];
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  ds_spec_t *s = parse("{\"name\":\"a\",\"task\":\"noop\",\"sweep\":{\"x\":{\"linear\":[0,1],\"points\":1000000},"
+                       "\"y\":{\"log\":[1,2],\"points\":1000000}},\"seeds\":2}", err, sizeof err);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  ASSERT_TRUE(s == NULL);
+  ds_spec_free(s);
+  ASSERT_CONTAINS(err, "spec.json: sweep: the grid has 1e+12 configurations x 2 seeds = 2e+12 trials; at most 1000000000 trials");
+  double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+  ASSERT_TRUE(ms < 100); /* expanding them first took seconds and 433 MiB */
+  /* Sampled, the same axes are fine: only the draws become trials. */
+  s = parse("{\"name\":\"a\",\"task\":\"noop\",\"sweep\":{\"x\":{\"linear\":[0,1],\"points\":3},"
+            "\"y\":{\"log\":[1,2],\"points\":3}},\"sampler\":{\"random\":5}}", err, sizeof err);
+  ASSERT_TRUE(s != NULL);
+  if (s) ASSERT_EQ_INT(s->n_trials, 5);
+  ds_spec_free(s);
+}
+
 int main(void) {
   RUN_TEST(grid_trial_count_is_the_product_of_axes_times_seeds);
   RUN_TEST(simplex_lattice_has_binomial_size_and_sums_to_one);
@@ -327,6 +356,7 @@ int main(void) {
   RUN_TEST(random_and_lhs_samplers_are_seeded_and_stay_in_range);
   RUN_TEST(dirichlet_draws_lie_on_the_simplex_and_are_seeded);
   RUN_TEST(bad_specs_are_rejected_with_the_json_path);
+  RUN_TEST(a_grid_over_the_trial_cap_is_refused_before_expanding);
   RUN_TEST(task_checks_see_every_swept_value_and_name_its_path);
   RUN_TEST(spec_diff_names_what_changed);
   RUN_TEST(shortest_round_trip_numbers);

@@ -48,6 +48,9 @@ int ds__backend_pick(ds_task_ctx_t *ctx, const char *task, size_t elems, int has
  * parameters) and checks its domain.  On failure returns DS_ESPEC with "<suffix>: message" in err,
  * the suffix a JSON path relative to v ("", ".alpha"), as the task check() contract wants. */
 int ds__div_parse(const cJSON *v, ds_div_t *out, char *err, size_t err_len);
+/* Hands the trial's stop flag and deadline to d's iterative kernels (see ds_div_t.stop), so a
+ * sinkhorn call inside one step still ends near timeout_s under isolation "thread". */
+void ds__div_watch(ds_div_t *d, const ds_task_ctx_t *ctx);
 
 /* Checks that v is a list of exactly n finite numbers (n == 0: any positive length).  "<suffix>:"
  * message as above. */

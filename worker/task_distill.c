@@ -509,6 +509,7 @@ static int distill_run(ds_task_ctx_t *ctx) {
     rc = ds_task_fail(ctx, DS_ESPEC, "divergence%s", msg);
     goto done;
   }
+  ds__div_watch(&d.div, ctx);
   d.T = ds_param_num(p, "temperature", 1);
   d.t2 = (int)ds_param_num(p, "t2", 0);
   const cJSON *lab = cJSON_GetObjectItemCaseSensitive(p, "labels");
@@ -595,6 +596,11 @@ static int distill_run(ds_task_ctx_t *ctx) {
         }
       } else {
         L = loss_grad(&d, th, s < steps ? g : NULL, z, gz, tp, wrow, tmp);
+      }
+      /* A kernel that gave up on the trial's stop returns NaN: report the stop, not a divergence. */
+      if (!isfinite(L) && (rc = ds_task_should_stop(ctx))) {
+        rc = ds__stopped(ctx, rc, s);
+        goto done;
       }
       if (ds__curve_point(s, steps) && n_curve < 200) {
         curve_step[n_curve] = s;

@@ -165,6 +165,8 @@ static int logits_fast(ds_task_ctx_t *ctx, const ds__backend_t *bk, const lsrc_t
       ds_kern_out_t o = {0, NULL, call[c].grad};
       int krc = ds_kern_fwd_bwd(bk->be, &a, &o);
       if (krc) rc = ds_task_fail(ctx, krc, "backend %s: %s", bk->name, ds_strerror(krc));
+      /* A kernel that gave up on the trial's stop returns NaN: report the stop, not the NaN. */
+      else if (!isfinite(o.loss) && (krc = ds_task_should_stop(ctx))) rc = ds__stopped(ctx, krc, (long)r0);
       *call[c].acc += o.loss;
     }
     for (size_t i = 0; i < n * V; i++) g2 += (double)gf[i] * gf[i];
@@ -283,7 +285,7 @@ static int logits_try_fast(ds_task_ctx_t *ctx, const ds__backend_t *bk) {
     ds_div_from_name("fkl", &d);
     const cJSON *dv = cJSON_GetObjectItemCaseSensitive(p, "divergence");
     if (dv && ds__div_parse(dv, &d, msg, sizeof msg)) rc = ds_task_fail(ctx, DS_ESPEC, "divergence%s", msg);
-    else
+    else if ((ds__div_watch(&d, ctx), 1))
       rc = logits_fast(ctx, bk, tsrc, K, &ssrc, R, V, w, mix, &d, ds_param_num(p, "temperature", 1),
                        (int)ds_param_num(p, "t2", 0));
   }
@@ -399,6 +401,7 @@ static int logits_run(ds_task_ctx_t *ctx) {
     rc = ds_task_fail(ctx, DS_ESPEC, "divergence%s", msg);
     goto done;
   }
+  ds__div_watch(&d, ctx);
   double T = ds_param_num(p, "temperature", 1);
   int t2 = (int)ds_param_num(p, "t2", 0);
   const cJSON *labf = cJSON_GetObjectItemCaseSensitive(p, "labels");
@@ -430,6 +433,7 @@ static int logits_run(ds_task_ctx_t *ctx) {
       ds_kern_out_t o = {0, NULL, gf};
       int krc = ds_kern_fwd_bwd(bk.be, &a, &o);
       if (krc) rc = ds_task_fail(ctx, krc, "backend %s: %s", bk.name, ds_strerror(krc));
+      else if (!isfinite(o.loss) && (krc = ds_task_should_stop(ctx))) rc = ds__stopped(ctx, krc, 0);
       loss = o.loss;
       for (size_t i = 0; i < R * V; i++) g2 += (double)gf[i] * gf[i];
     }
@@ -474,7 +478,12 @@ static int logits_run(ds_task_ctx_t *ctx) {
       memcpy(wrow, w, K * sizeof *w);
     }
     if (!fast) {
-      loss += ds_ref_div_row(&d, V, K, tp, wrow, mix, z, T, T, t2, grad) / (double)R;
+      double lr = ds_ref_div_row(&d, V, K, tp, wrow, mix, z, T, T, t2, grad);
+      if (!isfinite(lr) && (rc = ds_task_should_stop(ctx))) {
+        rc = ds__stopped(ctx, rc, (long)r);
+        goto done;
+      }
+      loss += lr / (double)R;
       for (size_t i = 0; i < V; i++) g2 += grad[i] * grad[i] / ((double)R * (double)R);
     }
     /* T = 1 statistics. */
