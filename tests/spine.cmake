@@ -7,3 +7,4 @@ ds_add_script_test(test_faults_trials test_faults_trials.sh LABELS "mpi;integrat
 ds_add_script_test(test_faults_kill test_faults_kill.sh LABELS "mpi;integration;slow" TIMEOUT 180)
 ds_add_script_test(test_faults_db test_faults_db.sh LABELS "mpi;integration" TIMEOUT 120)
 ds_add_script_test(test_faults_readers test_faults_readers.sh LABELS "mpi;integration" TIMEOUT 180)
+ds_add_script_test(test_signals test_signals.sh LABELS "mpi;integration" TIMEOUT 240)
