@@ -32,6 +32,8 @@ Environment:
   DS_TORTURE_CAMPAIGN_SEED   run only the campaign with this seed (replay one failure)
   DS_TORTURE_ONLY        "repro" or "torture" to run one part only
   DS_TORTURE_KEEP        1: keep the temporary directory (it is always kept on failure)
+  DS_TORTURE_SORTED      1: write every spec file with sorted keys (a diagnostic: tells key-order
+                         bugs from others; the same seed then draws the same campaigns)
   DS_TORTURE_MPI_SIGKILL_TIMEOUT  if set, exported as OMPI_MCA_odls_base_sigkill_timeout (the
                          setting is otherwise removed from the environment: Open MPI's default)
 Exit 0 when everything holds, 1 on any failure (each printed with its replay command).
@@ -73,6 +75,7 @@ ONLY = os.environ.get("DS_TORTURE_ONLY", "")
 KEEP = os.environ.get("DS_TORTURE_KEEP", "") not in ("", "0")
 SEED = env_int("DS_TORTURE_SEED", int(time.time() * 1000) % (1 << 31))
 ONE_SEED = os.environ.get("DS_TORTURE_CAMPAIGN_SEED", "").strip()
+SORTED = os.environ.get("DS_TORTURE_SORTED", "") not in ("", "0")
 
 GRACE_S = 30       # a SIGINT/SIGTERM'd run must have exited by then (DESIGN says about 1 s)
 LEFTOVER_S = 20    # no process of a killed run may remain after this
@@ -104,22 +107,23 @@ class Fatal(Exception):
 # Processes
 
 
-def live_procs(tag):
-    """(pid, cmdline) of every live (non-zombie) process whose command line contains tag."""
+def live_procs(where):
+    """(pid, cmdline) of every live (non-zombie) process working in directory `where` or below
+    it: the launcher and every rank of a run started there (ranks inherit the working directory)."""
     out = []
-    btag = tag.encode()
     for d in os.listdir("/proc"):
         if not d.isdigit() or int(d) == os.getpid():
             continue
         try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                cmd = f.read()
-            if btag not in cmd:
+            cwd = os.readlink("/proc/%s/cwd" % d)
+            if cwd != where and not cwd.startswith(where + "/"):
                 continue
             with open("/proc/%s/stat" % d) as f:
                 st = f.read()
             if st[st.rindex(")") + 2] == "Z":
                 continue
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read()
             out.append((int(d), cmd.replace(b"\0", b" ").decode(errors="replace").strip()))
         except (OSError, ValueError):
             pass
@@ -314,6 +318,8 @@ def spec_text(spec, rng, avoid=None):
         s = shuffled(spec, rng)
         if avoid is None or key_orders(s) != key_orders(avoid):
             break
+    if SORTED:
+        s = json.loads(json.dumps(s, sort_keys=True))
     indent = rng.choice([None, None, 1, 2, "\t"])
     seps = rng.choice([(", ", ": "), (",", ":")]) if indent is None else (",", ": ")
     return s, json.dumps(s, indent=indent, separators=seps, ensure_ascii=rng.random() < 0.5) + "\n"
@@ -550,7 +556,7 @@ class Runner:
         """Polls until no process of this subject run remains; returns the leftovers after limit."""
         end = time.time() + limit
         while True:
-            left = live_procs(self.db)
+            left = live_procs(self.wd)
             if not left or time.time() > end:
                 return left
             time.sleep(0.05)
@@ -700,7 +706,10 @@ def campaign(cseed, idx, root):
             how = rng.choice(["done", "done", "delay"])
             before_done = done_count(db, name)
             target = before_done + rng.randint(1, max(1, int(0.8 * (n_final - before_done))))
-            delay = rng.uniform(0.0, 1.5)
+            # a delay that lands anywhere from start-up to near the end of this run's work
+            workers = threads if mode == "local" else 2
+            left_s = (n_final - before_done) * spec["fixed"]["sleep_ms"] / 1000.0 / workers
+            delay = rng.uniform(0.0, 0.8 * left_s + (1.0 if mode == "mpi" else 0.1))
             extra = rng.uniform(0.0, 0.15)
             runs_before = runs_count(db)
             p = run.start(mode, args, threads)
@@ -760,7 +769,7 @@ def campaign(cseed, idx, root):
             if left:
                 fails.append("step %d: %d processes of the run still alive %d s after it was signalled (%s): %s" % (
                     step, len(left), LEFTOVER_S, sigs[-1], "; ".join("%d %s" % x for x in left)[:300]))
-                kill_leftovers(db)
+                kill_leftovers(wd)
                 run.wait_gone(5)
             state_check("after step %d (%s, %s, %s)" % (step, label, mode, sigs[-1]))
             if ext_issued and not ext_confirmed:
@@ -837,7 +846,7 @@ def campaign(cseed, idx, root):
     except subprocess.TimeoutExpired as e:
         fails.append("timed out: %s" % e)
     finally:
-        kill_leftovers(db)
+        kill_leftovers(wd)
 
     sub_s = time.time() - sub_start
     line = ("campaign %d seed %08x: %s, %d trials%s, %s; %d interruptions [%s]; launches [%s]; commands [%s]; "
