@@ -705,11 +705,13 @@ def campaign(cseed, idx, root):
             sig = rng.choice([signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
             how = rng.choice(["done", "done", "delay"])
             before_done = done_count(db, name)
-            target = before_done + rng.randint(1, max(1, int(0.8 * (n_final - before_done))))
+            # spread the interruptions over what is left, so that most of them land mid-run
+            span = (n_final - before_done) / (n_int - step + 2.0)
+            target = before_done + rng.randint(1, max(1, int(1.6 * span)))
             # a delay that lands anywhere from start-up to near the end of this run's work
             workers = threads if mode == "local" else 2
-            left_s = (n_final - before_done) * spec["fixed"]["sleep_ms"] / 1000.0 / workers
-            delay = rng.uniform(0.0, 0.8 * left_s + (1.0 if mode == "mpi" else 0.1))
+            span_s = span * spec["fixed"]["sleep_ms"] / 1000.0 / workers
+            delay = rng.uniform(0.0, 1.6 * span_s + (1.0 if mode == "mpi" else 0.1))
             extra = rng.uniform(0.0, 0.15)
             runs_before = runs_count(db)
             p = run.start(mode, args, threads)
