@@ -213,8 +213,8 @@ static int cmd_run(int argc, char **argv, int is_resume) {
       fflush(NULL);
       _exit(code);
     }
-    if (mpi && size > 1 && abandoned < 0) {
-      release_workers(size);
+    if (abandoned < 0) { /* failed before any work was handed out */
+      if (mpi && size > 1) release_workers(size);
       abandoned = 0;
     }
     if (abandoned) {
