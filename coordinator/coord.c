@@ -8,7 +8,9 @@
  *   - loop (the caller's thread, libuv): the store.  Finished trials reach it as batches — the
  *     RESULT messages as received plus one small item per trial pointing into them, so no result
  *     is copied or decoded into the heap — through a mutex-held swap and a uv_async wake-up; a
- *     200 ms timer commits, refreshes the view and the progress line.  Signal handlers run here.
+ *     200 ms timer commits, refreshes the view and the progress line.  It acts on stop signals
+ *     (message, commit, the run recorded interrupted); the handlers themselves only set flags
+ *     (see "stop signals" below), which the dispatcher polls too.
  * Each trial is regenerated from its index on the writer side (string concatenation + hash), so
  * nothing per trial but the result crosses threads.
  *
