@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_signals.sh — how a run stops, with real processes and real signals (issue 11's mpirun signal
 # path, issue 12 items 2 and 11):
-#   - a signal during set-up is handled (exit 3, nothing left `running`), not a kill with 143;
+#   - a signal during set-up is handled (exit 3, nothing left `running`), not a kill with 143, and
+#     one during close-out lets the close-out complete;
 #   - SIGHUP stops gracefully like SIGTERM; SIGPIPE from a stderr whose reader is gone does too, and
 #     the stop message written to that dead pipe does not kill the run (it died with 141);
 #   - under mpirun: SIGINT/SIGTERM to mpirun itself, to every process of the job (as SLURM does),
@@ -110,6 +111,24 @@ if command -v "$DS_MPIEXEC" >/dev/null; then
   done
   check "mpirun, SIGINT to mpirun: committed trials are all there" \
     "$(q m1.db "SELECT (SELECT trials_done FROM runs) = (SELECT count(*) FROM trials WHERE status = 'done')")" 1
+
+  # A signal during close-out: rank 0 has recorded how the run ended (here: every trial failed,
+  # exit 4) and is finishing (MPI_Finalize, a short wait so that the workers leave first).  The
+  # old libuv handles were closed by then, so SIGTERM killed it (143).  Now the close-out
+  # completes and the exit code stays 4.
+  cat > f.json <<'EOF'
+{"name":"f","task":"noop","fixed":{"fail_rate":1},"sweep":{"a":{"linear":[0,1],"points":300}}}
+EOF
+  "$DS_MPIEXEC" --oversubscribe -np 3 "$DS_BIN" run f.json --db f.db --quiet > f.out 2>&1 & P=$!
+  for _ in $(seq 6000); do
+    h=$(sqlite3 "file:f.db?mode=ro" "SELECT how_ended FROM runs" 2>/dev/null || true)
+    [ -n "$h" ] && [ "$h" != running ] && break
+    sleep 0.005
+  done
+  r0=$(pgrep -f "^$DS_BIN run f.json --db f.db" | head -n 1 || true)
+  [ -n "$r0" ] && kill -TERM "$r0" 2>/dev/null || true
+  rc=0; wait $P || rc=$?
+  check "SIGTERM during close-out (mpirun): the close-out completes, exit 4 (not 143)" "$rc/$(runs_row f.db)" "4/failed/4"
 
   # kill -9 of mpirun: the ranks die with it, the run is not left `running`, the next run finishes.
   "$DS_MPIEXEC" --oversubscribe -np 3 "$DS_BIN" run s.json --db k9.db > k9.out 2>&1 & P=$!
