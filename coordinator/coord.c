@@ -8,7 +8,9 @@
  *   - loop (the caller's thread, libuv): the store.  Finished trials reach it as batches — the
  *     RESULT messages as received plus one small item per trial pointing into them, so no result
  *     is copied or decoded into the heap — through a mutex-held swap and a uv_async wake-up; a
- *     200 ms timer commits, refreshes the view and the progress line.  Signal handlers run here.
+ *     200 ms timer commits, refreshes the view and the progress line.  It acts on stop signals
+ *     (message, commit, the run recorded interrupted); the handlers themselves only set flags
+ *     (see "stop signals" below), which the dispatcher polls too.
  * Each trial is regenerated from its index on the writer side (string concatenation + hash), so
  * nothing per trial but the result crosses threads.
  *
@@ -26,6 +28,7 @@
  * and the in-flight table is a FIFO ring per worker.
  */
 #include <errno.h>
+#include <poll.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -165,8 +168,7 @@ struct coord {
 
   /* writer state */
   uv_timer_t timer;
-  uv_signal_t sig_int, sig_term;
-  int signals;
+  int signal_noted;        /* the loop has acted on a stop signal (message, early record) */
   batch_t work;
   size_t work_pos;         /* items of work already written */
   ds_trial_t trial;
@@ -204,6 +206,75 @@ static void nap(long ns) {
   struct timespec ts = {0, ns};
   nanosleep(&ts, NULL);
 }
+
+/* ---- stop signals ----------------------------------------------------------------------
+ * SIGINT, SIGTERM and SIGHUP ask for a graceful stop; SIGPIPE does too when it means that stderr
+ * (or stdout) has lost its reader.  The handlers are plain sigaction handlers installed once, at
+ * the start of `run`/`resume`, and stay until the process exits: set-up, the run and close-out are
+ * all covered (libuv's signal handles, used before, were closed with the loop, so a signal during
+ * close-out killed the process).  A handler only stores flags, interrupts a set-up statement
+ * (sqlite3_interrupt, as SQLite's own shell does from its SIGINT handler) and, on the second
+ * signal (not counting those the launcher sends), leaves with _exit(3); it never writes: stderr
+ * may be a dead pipe or a full one.  The
+ * dispatcher and the loop poll the flags (every ~0.5 ms and 200 ms). */
+
+static volatile sig_atomic_t g_stop_sig;    /* the first stop signal, 0 while none */
+static volatile sig_atomic_t g_stop_count;  /* stop signals so far (SIGPIPE not counted) */
+static volatile sig_atomic_t g_out_dead;    /* stderr or stdout lost its reader */
+static sqlite3 *volatile g_setup_db;        /* set-up's connection, interrupted by a signal */
+static pid_t g_launcher;                    /* parent at start under mpirun/srun (0: none) */
+
+static int stream_dead(int fd) {
+  struct pollfd p = {fd, POLLOUT, 0};
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
+static void on_stop_signal(int sig, siginfo_t *si, void *uc) {
+  (void)uc;
+  int saved = errno;
+  if (sig == SIGPIPE) {
+    /* A write to a pipe without reader.  Only a dead stderr/stdout stops the run (the user's
+     * terminal or log pipe is gone); any other pipe's writer sees EPIPE and handles it. */
+    if (!(stream_dead(2) || stream_dead(1))) {
+      errno = saved;
+      return;
+    }
+    g_out_dead = 1;
+    if (g_stop_sig) {
+      errno = saved;
+      return;
+    }
+  } else if (g_stop_sig && g_launcher > 0 && si && si->si_pid == g_launcher) {
+    /* Never a second signal when it comes from the launcher: mpirun follows its SIGTERM with
+     * SIGKILL on its own schedule, and PR_SET_PDEATHSIG fires once per exiting thread of a dying
+     * launcher (with the launcher's pid), so its repeats are one event. */
+    errno = saved;
+    return;
+  } else if (g_stop_count++ >= 1) {
+    _exit(DS_EXIT_INTERRUPTED); /* second signal: committed results are safe */
+  }
+  if (!g_stop_sig) g_stop_sig = sig;
+  sqlite3 *db = g_setup_db;
+  if (db) sqlite3_interrupt(db);
+  errno = saved;
+}
+
+void ds_coord_signals_install(int launcher_pid) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART | SA_SIGINFO;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+  sigaction(SIGPIPE, &sa, NULL);
+  g_launcher = (pid_t)launcher_pid;
+}
+
+int ds_coord_stop_signal(void) { return g_stop_sig; }
+
+int ds_coord_launcher_gone(void) { return g_launcher > 0 && getppid() != g_launcher; }
 
 static int batch_item(batch_t *b, const item_t *it) {
   if (b->n == b->cap) {
@@ -363,9 +434,16 @@ static int tsend(coord_t *c, int w, int tag) {
     return 0;
   }
   wstate_t *ws = &c->ws[w];
-  while (ws->nsend == MAX_SENDS) { /* fill() checks first; only STOP can get here */
+  /* fill() checks first; only STOP can get here.  A worker that never receives again (dead)
+   * must not hold the stop up: give up on it after a second. */
+  for (double until = mono() + 1.0; ws->nsend == MAX_SENDS;) {
     reap_sends(c, w);
-    if (ws->nsend == MAX_SENDS) nap(50000);
+    if (ws->nsend < MAX_SENDS) break;
+    if (mono() > until || ds_coord_launcher_gone()) {
+      free(copy);
+      return DS_EIO;
+    }
+    nap(50000);
   }
   if (MPI_Isend(copy, (int)c->wb.len, MPI_BYTE, w, tag, *(MPI_Comm *)c->o->mpi_comm, &ws->req[ws->nsend]) !=
       MPI_SUCCESS) {
@@ -691,6 +769,10 @@ static void *dispatcher_main(void *arg) {
   for (int w = 1; w <= c->n_workers && !rc; w++) rc = fill(c, w, &t);
   long idle_ns = 20000;
   while (!rc) {
+    if (g_stop_sig && !atomic_load(&c->stop)) {
+      atomic_store(&c->stop, 1);
+      uv_async_send(&c->async); /* the loop records the run interrupted at once */
+    }
     if (atomic_load(&c->stop)) break;
     if (atomic_load(&c->inflight) == 0) {
       /* Nothing in flight: hand out work; if there is none left, the campaign is finished. */
@@ -739,8 +821,12 @@ static void *dispatcher_main(void *arg) {
     if (c->ws[w].alive) tsend(c, w, TAG_STOP);
   /* Local mode: trials in worker threads learn of the stop here (exec trials then get SIGTERM). */
   if (atomic_load(&c->stop) && c->o->local_cancel) *c->o->local_cancel = 1;
-  /* exec trials get kill_grace_s between SIGTERM and SIGKILL to checkpoint: wait that long too. */
-  double deadline = mono() + (atomic_load(&c->stop) ? 0.7 + (c->run_dir[0] ? c->spec->trial.kill_grace_s : 0) : 30.0);
+  /* exec trials get kill_grace_s between SIGTERM and SIGKILL to checkpoint: wait that long too.
+   * When the launcher has died (PR_SET_PDEATHSIG brought the stop), its workers died with it:
+   * nobody will say goodbye, so do not wait for them. */
+  double deadline = mono() + (ds_coord_launcher_gone() ? 0.0
+                              : atomic_load(&c->stop) ? 0.7 + (c->run_dir[0] ? c->spec->trial.kill_grace_s : 0)
+                                                      : 30.0);
   int alive = 0;
   for (int w = 1; w <= c->n_workers; w++) alive += c->ws[w].alive;
   while (alive > 0 && mono() < deadline) {
@@ -754,7 +840,7 @@ static void *dispatcher_main(void *arg) {
   publish(c, &local);
   /* Sends still unfinished now belong to workers that are gone or abandoned. */
   for (int w = 1; c->o->mpi_comm && w <= c->n_workers; w++) {
-    double until = mono() + 0.2;
+    double until = mono() + (ds_coord_launcher_gone() ? 0.0 : 0.2);
     reap_sends(c, w);
     while (c->ws[w].nsend > 0 && mono() < until) {
       nap(1000000);
@@ -925,12 +1011,38 @@ static void commit(coord_t *c) {
 static void close_all(coord_t *c) {
   uv_close((uv_handle_t *)&c->async, NULL);
   uv_close((uv_handle_t *)&c->timer, NULL);
-  uv_close((uv_handle_t *)&c->sig_int, NULL);
-  uv_close((uv_handle_t *)&c->sig_term, NULL);
+}
+
+/* Records the run as interrupted now, before the in-flight trials are collected: under mpirun
+ * the ranks get SIGKILL one odls_base_sigkill_timeout (1 s) after SIGTERM, so what matters is
+ * committed first.  Close-out later rewrites the row with the final counts (or another ending). */
+static void record_interrupted(coord_t *c) {
+  if (c->store_error) return;
+  commit(c);
+  if (c->store_error) return;
+  if (ds_store_begin(c->store) || ds_store_campaign_status(c->store, c->campaign_id, "interrupted") ||
+      ds_store_run_end(c->store, c->run_id, "interrupted", DS_EXIT_INTERRUPTED, c->done_run, c->failed_run) ||
+      ds_store_commit(c->store))
+    store_failed(c, "");
+}
+
+/* Acts once on a stop signal seen by the handler: says so (unless stderr is gone), stops the
+ * dispatcher, commits and records the run interrupted. */
+static void note_signal(coord_t *c) {
+  int sig = g_stop_sig;
+  if (!sig || c->signal_noted) return;
+  c->signal_noted = 1;
+  atomic_store(&c->stop, 1);
+  if (!c->o->quiet && !g_out_dead)
+    fprintf(stderr, "\ndivsweep: %s received; stopping (resume with the same command; a second signal exits at once)\n",
+            sig == SIGPIPE ? "SIGPIPE (output closed)" : strsignal(sig));
+  if (write_items(c)) uv_async_send(&c->async);
+  record_interrupted(c);
 }
 
 static void on_async(uv_async_t *h) {
   coord_t *c = h->data;
+  note_signal(c);
   if (write_items(c)) uv_async_send(&c->async); /* more: after the timer has had its turn */
   pthread_mutex_lock(&c->mu);
   int done = c->dispatcher_done;
@@ -944,20 +1056,10 @@ static void on_async(uv_async_t *h) {
 
 static void on_timer(uv_timer_t *h) {
   coord_t *c = h->data;
+  note_signal(c);
   if (write_items(c)) uv_async_send(&c->async);
   commit(c);
-  progress(c, 0);
-}
-
-static void on_signal(uv_signal_t *h, int signum) {
-  coord_t *c = h->data;
-  if (++c->signals >= 2) {
-    /* Second signal: leave at once.  Committed results are safe; the open transaction rolls back. */
-    fprintf(stderr, "\ndivsweep: second signal, exiting now\n");
-    _exit(DS_EXIT_INTERRUPTED);
-  }
-  if (!c->o->quiet) fprintf(stderr, "\ndivsweep: %s received; stopping (resume with the same command)\n", strsignal(signum));
-  atomic_store(&c->stop, 1);
+  if (!g_out_dead) progress(c, 0);
 }
 
 /* ---- set-up ---------------------------------------------------------------------------- */
@@ -1171,7 +1273,7 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
   memset(c, 0, sizeof *c);
   c->o = o;
   c->ewma_trial_s = -1;
-  *abandoned = 0;
+  *abandoned = -1; /* until the dispatcher has run: the workers were never started */
   char err[1536] = "";
   int code = 0, rc;
   double t_begin = mono();
@@ -1191,7 +1293,21 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
     goto out;
   }
   if (!o->spec_path && (code = load_spec_for_resume(c, err, sizeof err))) goto out;
-  if ((code = setup_campaign(c, err, sizeof err))) goto out;
+  /* A signal during set-up (seconds at 10⁶ trials) interrupts its statement: set-up is one
+   * transaction, so it rolls back and nothing changes. */
+  if (g_stop_sig) {
+    snprintf(err, sizeof err, "interrupted (%s) before the campaign started; nothing changed", strsignal(g_stop_sig));
+    code = DS_EXIT_INTERRUPTED;
+    goto out;
+  }
+  g_setup_db = ds_store_db(c->store);
+  code = setup_campaign(c, err, sizeof err);
+  g_setup_db = NULL;
+  if (code && g_stop_sig) {
+    snprintf(err, sizeof err, "interrupted (%s) during set-up; nothing changed", strsignal(g_stop_sig));
+    code = DS_EXIT_INTERRUPTED;
+  }
+  if (code) goto out;
   if ((rc = ds_store_checkpointer(c->store, 1))) {
     snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
     code = DS_EXIT_STORE;
@@ -1269,11 +1385,6 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
   uv_timer_init(c->loop, &c->timer);
   c->timer.data = c;
   uv_timer_start(&c->timer, on_timer, 200, 200);
-  uv_signal_init(c->loop, &c->sig_int);
-  uv_signal_init(c->loop, &c->sig_term);
-  c->sig_int.data = c->sig_term.data = c;
-  uv_signal_start(&c->sig_int, on_signal, SIGINT);
-  uv_signal_start(&c->sig_term, on_signal, SIGTERM);
   c->tty = isatty(2);
   c->t_start = c->last_progress = mono();
 
@@ -1300,7 +1411,7 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
   }
   write_all(c);
   commit(c);
-  progress(c, 1);
+  if (!g_out_dead) progress(c, 1);
 
   int interrupted = atomic_load(&c->stop) && !c->store_error;
   int64_t failed_total = c->base_failed + c->failed_run;

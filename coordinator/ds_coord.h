@@ -3,9 +3,14 @@
  * ds_coord_run() loads the spec, opens the store, creates or resumes the campaign, and then runs
  * two threads: a dispatcher that owns all MPI traffic (or, with one rank, feeds in-process worker
  * threads) and the libuv loop on the calling thread, which owns the store: it writes results in
- * batched transactions (a commit at least every 200 ms), draws the progress line, and handles
- * SIGINT/SIGTERM (first: stop dispatching, collect what arrives within about a second, commit,
- * record the run as interrupted, exit 3; second: exit at once).
+ * batched transactions (a commit at least every 200 ms) and draws the progress line.
+ *
+ * Signals (ds_coord_signals_install, from the first moment of `run`/`resume` to the last):
+ * SIGINT, SIGTERM, SIGHUP, and SIGPIPE when stderr/stdout has lost its reader, ask for a graceful
+ * stop — during set-up it rolls back (nothing changes, exit 3); during the run the loop commits
+ * and records the run `interrupted` at once, then collects what arrives within ~0.7 s, commits
+ * and exits 3; during close-out, close-out finishes (a run that completed stays `done`).  A
+ * second SIGINT/SIGTERM/SIGHUP exits 3 at once.
  */
 #ifndef DS_COORD_H
 #define DS_COORD_H
@@ -47,8 +52,22 @@ typedef struct ds_run_opts {
 
 /* Runs (or resumes) a campaign to completion or interruption.  Returns a process exit code
  * (DS_EXIT_*: 0 done, 1 usage/spec error, 2 store error, 3 interrupted, 4 trials failed) and
- * prints one clear line on error.  *abandoned is set when workers did not acknowledge the stop in
- * time (the caller should MPI_Abort with the exit code). */
+ * prints one clear line on error.  *abandoned is 1 when workers did not acknowledge the stop in
+ * time (the caller should MPI_Abort with the exit code), −1 when the run failed before any work
+ * was handed out (MPI workers still wait for work: the caller sends them STOP), else 0. */
 int ds_coord_run(const ds_run_opts_t *o, int *abandoned);
+
+/* Installs the stop-signal handlers described above for the rest of the process's life
+ * (main thread, before any other thread starts).  launcher_pid: the launcher (mpirun's or
+ * slurmstepd's pid, the parent at start) when ranks were started by one, else 0; see
+ * ds_coord_launcher_gone(). */
+void ds_coord_signals_install(int launcher_pid);
+
+/* The first stop signal received (SIGINT, SIGTERM, SIGHUP or SIGPIPE), or 0.  Any thread. */
+int ds_coord_stop_signal(void);
+
+/* 1 when a launcher was given and this process's parent is no longer it (it died: the workers
+ * died with it, so MPI must not be called again).  Any thread. */
+int ds_coord_launcher_gone(void);
 
 #endif /* DS_COORD_H */

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mpi.h>
@@ -83,6 +85,58 @@ static int under_mpirun(void) {
   return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("PMI_SIZE");
 }
 
+/* This rank's number from the launcher's environment, before MPI_Init (−1 when unknown). */
+static int env_rank(void) {
+  static const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID", NULL};
+  for (int i = 0; vars[i]; i++) {
+    const char *v = getenv(vars[i]);
+    if (v && *v) return atoi(v);
+  }
+  return -1;
+}
+
+/* Ranks die with their launcher (mpirun, orted or slurmstepd).  After `kill -9 mpirun` Open MPI
+ * leaves each rank in its own process group, running for up to a second and holding the database;
+ * with PR_SET_PDEATHSIG the kernel signals them when the parent dies.  Workers hold nothing and
+ * get SIGKILL; the coordinator gets SIGTERM, its graceful stop: it commits, records the run
+ * interrupted and exits without calling MPI again (ds_coord_launcher_gone).  A parent that died
+ * before the prctl is caught by comparing getppid() afterwards. */
+static void die_with_launcher(pid_t launcher, int rank) {
+  int sig = rank == 0 ? SIGTERM : SIGKILL;
+  if (prctl(PR_SET_PDEATHSIG, sig) == 0 && getppid() != launcher) raise(sig);
+}
+
+/* Rank 0 failed before any work was handed out (bad spec, busy or broken store): the workers sit
+ * in their loop waiting.  Send each STOP and collect the goodbyes (up to 5 s), so that the job
+ * ends normally with the coordinator's exit code and one clear line, not MPI_Abort's banner. */
+static void release_workers(int size) {
+  ds_wbuf_t wb = {0};
+  ds_wire_begin(&wb, DS_MSG_STOP);
+  if (ds_wire_end(&wb)) return;
+  for (int w = 1; w < size; w++) MPI_Send(wb.data, (int)wb.len, MPI_BYTE, w, DS_TAG_STOP, MPI_COMM_WORLD);
+  ds_wbuf_free(&wb);
+  struct timespec t0, now, nap = {0, 1000000};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int byes = 0; byes < size - 1;) {
+    int flag;
+    MPI_Status st;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+    if (flag) {
+      int n;
+      MPI_Get_count(&st, MPI_BYTE, &n);
+      char *buf = malloc(n > 0 ? (size_t)n : 1);
+      if (!buf) return;
+      MPI_Recv(buf, n, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      free(buf);
+      byes += st.MPI_TAG == DS_TAG_STOP;
+      continue;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((double)(now.tv_sec - t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - t0.tv_nsec) > 5.0) break;
+    nanosleep(&nap, NULL);
+  }
+}
+
 static int cmd_run(int argc, char **argv, int is_resume) {
   ds_run_opts_t o = {0};
   o.spec_opts = &SPEC_OPTS;
@@ -111,6 +165,10 @@ static int cmd_run(int argc, char **argv, int is_resume) {
   if (!o.db_path) o.db_path = "divsweep.db";
 
   int mpi = under_mpirun(), rank = 0, size = 1;
+  pid_t launcher = mpi ? getppid() : 0;
+  if (mpi) die_with_launcher(launcher, env_rank() > 0);
+  /* Stop signals are handled from here to the end: MPI start-up, set-up and close-out included. */
+  ds_coord_signals_install((int)launcher);
   if (mpi) {
     int provided;
     setenv("OMPI_MCA_mpi_warn_on_fork", "0", 0); /* isolation "process" forks trial children */
@@ -121,6 +179,7 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    die_with_launcher(launcher, rank);
   }
   ds_worker_env_t env = {.rank = rank, .threads = 1, .gpu = -1};
   gethostname(env.host, sizeof env.host - 1);
@@ -158,8 +217,17 @@ static int cmd_run(int argc, char **argv, int is_resume) {
   /* exec trials get OMP_NUM_THREADS from this rank's share of its node's cores. */
   if (mpi && rank > 0) env.core_share = cores_share(node_workers);
   if (rank > 0) {
-    signal(SIGINT, on_worker_signal);
-    signal(SIGTERM, on_worker_signal);
+    /* A worker's signals only cancel its trial; the coordinator decides when the job ends.  A
+     * worker writes nothing a lost reader should stop: EPIPE, not SIGPIPE. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_worker_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     MPI_Comm comm = MPI_COMM_WORLD;
     code = ds_worker_main(&comm, &env) ? DS_EXIT_STORE : 0;
   } else {
@@ -175,6 +243,15 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     if (!mpi) env.core_share = cores_share(o.threads > 0 ? o.threads : 1);
     int abandoned = 0;
     code = ds_coord_run(&o, &abandoned);
+    if (mpi && ds_coord_launcher_gone()) {
+      /* The launcher died and the workers with it: everything is committed; MPI would hang. */
+      fflush(NULL);
+      _exit(code);
+    }
+    if (abandoned < 0) { /* failed before any work was handed out */
+      if (mpi && size > 1) release_workers(size);
+      abandoned = 0;
+    }
     if (abandoned) {
       /* Some worker did not stop in time: everything is committed, so end the job hard. */
       fflush(NULL);
@@ -188,13 +265,8 @@ static int cmd_run(int argc, char **argv, int is_resume) {
   }
   free(gpus);
   if (mpi) {
-    /* Rank 0 may have failed before dispatching (bad spec, store error): the workers are then
-     * still in their loop waiting; abort the job with the exit code rather than hang. */
+    /* Workers that rank 0 never started were released above (release_workers). */
     int my = code, worst = 0;
-    if (rank == 0 && code != 0 && code != DS_EXIT_INTERRUPTED && code != DS_EXIT_FAILED_TRIALS) {
-      fflush(NULL);
-      MPI_Abort(MPI_COMM_WORLD, code);
-    }
     MPI_Reduce(&my, &worst, 1, MPI_INT, MPI_MAX, 0, MPI_COMM_WORLD);
     MPI_Finalize();
     /* mpirun treats the first non-zero exit as a failed job and tears the others down with a

@@ -7,7 +7,6 @@ BIN=${1:-build/divsweep}
 DIR=$(cd "$(dirname "$0")" && pwd)
 DB=${DS_DEMO_DB:-demo.db}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OMPI_MCA_odls_base_sigkill_timeout=0
 echo "== mpirun -np 3 $BIN run experiments/quickstart.json --db $DB"
 mpirun --oversubscribe -np 3 "$BIN" run "$DIR/quickstart.json" --db "$DB" ${DS_DEMO_FLAGS:-}
 echo

@@ -4,7 +4,8 @@
 # kills), then let it finish.  Every trial key must be there exactly once, every result equal to
 # an uninterrupted run's bit for bit, and no `running`/`pending` row left.  Then SLURM's way of
 # ending a job: SIGTERM to every rank, SIGKILL after a grace period — the job must have committed
-# and exited 3 within 1 s, before the SIGKILL.
+# and exited 3 before the SIGKILL (a generous 10 s here: mpirun alone takes ~2 s to report a
+# non-zero exit with Open MPI's default odls_base_sigkill_timeout).
 . "$(dirname "$0")/lib.sh"
 KILLS=${DS_TORTURE_KILLS:-12}
 
@@ -79,13 +80,13 @@ done
 ranks=$(pgrep -P "$pid" || true)
 t0=$(date +%s.%N)
 kill -TERM $ranks
-( sleep 1; kill -KILL "$pid" $ranks 2>/dev/null ) &
+( sleep 10; kill -KILL "$pid" $ranks 2>/dev/null ) &
 killer=$!
 set +e; wait "$pid"; rc=$?; set -e
 t1=$(date +%s.%N)
 kill "$killer" 2>/dev/null || true
 check "SIGTERM: exit 3 before the SIGKILL" "$rc" 3
-check_true "SIGTERM: exited within 1 s ($(echo "$t1 - $t0" | bc) s)" test "$(echo "$t1 - $t0 < 1.0" | bc)" -eq 1
+check_true "SIGTERM: exited within 10 s ($(echo "$t1 - $t0" | bc) s)" test "$(echo "$t1 - $t0 < 10.0" | bc)" -eq 1
 check "SIGTERM: run recorded as interrupted, its trials committed" "$(q "$G" "SELECT how_ended, exit_code, trials_done = (SELECT count(*) FROM trials WHERE status = 'done') FROM runs")" "interrupted,3,1"
 check "SIGTERM: no running rows" "$(q "$G" "SELECT count(*) FROM trials WHERE status IN ('running','pending')")" 0
 mpi 3 "$DS_BIN" run "$TMP/g.json" --db "$G" --quiet

@@ -15,7 +15,7 @@ n=${2:-2000}
 bin="$build/divsweep"
 [ -x "$bin" ] || { echo "bench_exec.sh: build first"; exit 1; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_odls_base_sigkill_timeout=0
+export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
 tmp=$(mktemp -d /tmp/ds_bench_exec.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 echo "# $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), $n trials per row"

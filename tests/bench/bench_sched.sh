@@ -15,7 +15,6 @@ N=${N:-1000000}
 ANCHORS=${ANCHORS:-$(cd "$SRC/.." && pwd)/shared/anchors}
 DS=$BUILD/divsweep
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OMPI_MCA_odls_base_sigkill_timeout=0
 W=$(mktemp -d /tmp/ds_bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "nan"}'; }
