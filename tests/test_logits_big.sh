@@ -24,6 +24,8 @@ out=$("$DS_BIN" run big.json --db big.db --threads 1 2>&1)
 rss=$(sed -n 's/.*peak RSS \([0-9]*\) MiB.*/\1/p' <<<"$out")
 check "both trials done" "$(q big.db "SELECT count(*) FROM trials WHERE status='done'")" 2
 check_true "peak RSS ${rss:-?} MiB < 64 MiB for 128 MiB of float16 files" test "${rss:-999}" -lt 64
+# Kernel threads default to this worker's share of the cores: one worker thread gets them all.
+check "kernel threads: the worker's share of the cores" "$(q big.db "SELECT DISTINCT CAST(value AS INT) FROM metrics WHERE name='kernel_threads'")" "$(nproc)"
 check "backend recorded" "$(q big.db "SELECT count(*) FROM metrics WHERE name='backend_id' AND value=1")" 2
 q big.db "SELECT json_extract(t.params_json,'$.divergence'), m.name, m.value FROM trials t JOIN metrics m USING(trial_id)
           WHERE m.name IN ('loss','fkl','rkl','jsd','tvd','entropy_t','teacher_entropy_t','teacher_max_t','top1_agree')" > got.csv

@@ -148,7 +148,11 @@ static void run_here(const ds_task_t *task, const ds_wire_trial_t *t, const ds_w
       .seed = t->rng_seed,
       .trial_seed = (int64_t)ds_param_num(params, "seed", 0),
       .deadline = t->timeout_s > 0 ? t0 + t->timeout_s : 0,
-      .threads = t->threads > 0 ? (int)t->threads : env->threads > 0 ? env->threads : 1,
+      /* Kernel threads: trial.threads, else this worker's share of its node's cores (results do
+       * not depend on the count: rows are split deterministically). */
+      .threads = t->threads > 0         ? (int)t->threads
+                 : env->core_share > 0 ? env->core_share
+                                       : (env->threads > 0 ? env->threads : 1),
       .device = t->device == 2 ? "cuda" : t->device == 1 ? "cpu" : "auto",
       /* trial.device "cuda" is a request for the CUDA backend too (never a silent CPU run). */
       .backend = t->backend == DS_WIRE_BACKEND_AUTO && t->device == 2 ? "cuda" : ds_wire_backend_name(t->backend),
