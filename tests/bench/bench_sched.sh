@@ -34,7 +34,7 @@ J
 mpicc -O2 "$ANCHORS/farm_ceiling.c" -lsqlite3 -lm -o "$W/farm" 2>/dev/null
 gcc -O2 "$ANCHORS/sqlite_ceiling.c" -lsqlite3 -o "$W/sqlite_ceiling" 2>/dev/null
 gcc -O2 -I"$SRC/schema" -I"$SRC/coordinator" "$SRC/tests/bench/bench_store.c" "$BUILD/coordinator/libds_coord.a" \
-  "$BUILD/schema/libds_schema.a" $(pkg-config --libs sqlite3 libcjson) -lm -lpthread -o "$W/bench_store"
+  "$BUILD/schema/libds_schema.a" $(pkg-config --libs sqlite3 libcjson libxxhash) -lm -lpthread -o "$W/bench_store"
 have_py=1
 if ! /usr/bin/python3 -c "import optuna, mpi4py" 2>/dev/null; then
   if [ "$(id -u)" -eq 0 ]; then
