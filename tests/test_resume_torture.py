@@ -143,6 +143,14 @@ def live_procs(where):
     return out
 
 
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def marked_procs(marker):
     """(pid, cmdline) of every live (non-zombie) process with `marker` as one of its arguments."""
     out = []
@@ -898,7 +906,13 @@ def campaign(cseed, idx, root):
                 # calls mpirun), to every process of the job (SLURM signals them all), or to the
                 # ranks only.
                 sig_to = rng.choice(["mpirun", "all", "ranks"]) if mode == "mpi" else "local"
-                ranks = [pid for pid, cmd in live_procs(wd) if pid != p.pid and cmd.startswith(BIN + " ")]
+                # (an exec trial's supervisor never execs: it has the rank's argv, but its comm
+                # is divsweep-trial.  "all" is every process of the job, as SLURM's cgroup sees
+                # it: the ranks, the supervisors, the programs and whatever those forked.)
+                job = [pid for pid, cmd in live_procs(wd) if pid != p.pid and cmd.startswith(BIN + " ")]
+                ranks = [pid for pid in job if comm(pid) != "divsweep-trial"]
+                if sig_to == "all" and is_exec:
+                    ranks = job + [pid for pid, _ in marked_procs(marker)]
                 if sig_to in ("mpirun", "all") or not ranks:
                     p.send_signal(sig)
                 for pid in ranks if sig_to in ("all", "ranks") else []:
