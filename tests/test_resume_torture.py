@@ -920,6 +920,13 @@ def campaign(cseed, idx, root):
                         os.kill(pid, sig)
                     except OSError:
                         pass
+                if sig_to == "all" and is_exec and sig == signal.SIGKILL:
+                    # A cgroup kill takes what is forked meanwhile too (a daemon's second fork):
+                    # keep killing the marked processes for a moment.
+                    end_k = time.time() + 0.5
+                    while time.time() < end_k:
+                        kill_marked(marker)
+                        time.sleep(0.02)
                 sigs.append(SIGNAME[sig] + ("@" + sig_to if mode == "mpi" else ""))
                 replay.append("$ %s &  # then %s: kill -%s $!  (%d done then), exit %s" % (
                     run.shown(p.argv), moment, SIGNAME[sig], done_at_sig, "%s"))
