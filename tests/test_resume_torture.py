@@ -23,6 +23,21 @@ trial without metrics, no process of a killed run left after 20 s, a gracefully 
 
 Plus the issue's reproduction as a fixed case (n_ba: axes b, a; SIGINT after 0.4 s; resume).
 
+exec campaigns (issue 14): one campaign in DS_TORTURE_EXEC_EVERY (chosen by its seed, so a replay by
+seed draws the same kind; the second campaign always) runs tests/exec/torture_prog.py as an `exec`
+trial instead: 6-16 trials of a few short steps, each reporting a curve point per step, a checkpoint
+every 1-3 steps into DIVSWEEP_CHECKPOINT_DIR that it resumes from under DIVSWEEP_RESUMED=1, and in
+some trials a child left behind (a plain child, one that ignores SIGTERM, a setsid daemon).  Under
+mpiexec "ranks" are the ranks only (an exec trial's supervisor has the rank's argv but its comm is
+divsweep-trial) and "all" is every process of the job as SLURM's cgroup sees it: ranks,
+supervisors, programs and their children.  Besides the checks above (the dump then holds every
+curve point too): no process carrying the campaign's marker (a unique argument on every trial
+process's command line) alive after the reference run, 20 s after each interruption, or after the
+final run exits 0; and in each trial's torture.journal no launch that found a checkpoint without
+DIVSWEEP_RESUMED=1, none that started before the last checkpoint saved (a restart from scratch),
+none that never ended.  DS_TORTURE_EXEC_BREAK=noresume|state breaks the program on purpose (the
+journal check, the dump comparison must then fail).
+
 Environment:
   DS_BIN                 the divsweep binary (required)
   DS_MPIEXEC             mpiexec (default: mpiexec on PATH; without one, every launch is local)
@@ -36,6 +51,8 @@ Environment:
   DS_TORTURE_KEEP        1: keep the temporary directory (it is always kept on failure)
   DS_TORTURE_SORTED      1: write every spec file with sorted keys (a diagnostic: tells key-order
                          bugs from others; the same seed then draws the same campaigns)
+  DS_TORTURE_EXEC_EVERY  one campaign in N is an exec campaign (default 4; 1: all of them; 0: none)
+  DS_TORTURE_EXEC_MIN_TRIALS, DS_TORTURE_EXEC_MAX_TRIALS   their trial-count range (default 6, 16)
   DS_TORTURE_MPI_SIGKILL_TIMEOUT  if set, exported as OMPI_MCA_odls_base_sigkill_timeout (the
                          setting is otherwise removed from the environment: Open MPI's default)
 Exit 0 when everything holds, 1 on any failure (each printed with its replay command).
