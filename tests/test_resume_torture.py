@@ -656,7 +656,7 @@ def gen_exec_spec(rng, cseed, marker):
     steps = fixed.get("steps") or sum(sweep["steps"]) / 2.0
     trial_ms = 40.0 + steps * (fixed["sleep_ms"] + 1.0)
     label = sampler if samp is not None or sampler != "grid" else "grid(default)"
-    return spec, n_trials, "exec " + label, growable, trial_ms
+    return spec, n_trials, label, growable, trial_ms
 
 
 def grow(spec, rng, growable):
@@ -1094,9 +1094,9 @@ def campaign(cseed, idx, root):
         kill_marked(marker)
 
     sub_s = time.time() - sub_start
-    line = ("campaign %d seed %08x: %s, %d trials%s, %s; %d interruptions [%s]; launches [%s]; commands [%s]; "
+    line = ("campaign %d seed %08x: %s%s, %d trials%s, %s; %d interruptions [%s]; launches [%s]; commands [%s]; "
             "extend: %s;%s ref %.1f s, subject %.1f s: %s" % (
-                idx, cseed, sampler, n_final,
+                idx, cseed, "exec " if is_exec else "", sampler, n_final,
                 (" (%d before growing)" % n_trials) if grown is not None else "",
                 "axes " + ",".join(spec_obj["sweep"].keys()),
                 n_int, ",".join(sigs), ",".join(modes), ", ".join(cmds), extended,
