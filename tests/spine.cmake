@@ -12,7 +12,9 @@ ds_add_script_test(test_signals test_signals.sh LABELS "mpi;integration" TIMEOUT
 # Issue 11's resume torture: random campaigns (key order, samplers, simplex/Dirichlet axes, divergence
 # entries, seeds) interrupted at random by SIGINT/SIGTERM/SIGKILL, locally or under mpiexec, resumed by
 # random `run SPEC`/`resume` (sometimes after growing an axis, with --extend); each must end equal to
-# an uninterrupted run's, bit for bit.  Plus the issue's n_ba reproduction.  Prints its seed
+# an uninterrupted run's, bit for bit.  Some campaigns (issue 14) are exec ones: tests/exec/torture_prog.py
+# checkpointing, resuming and forking children; their curves must match too, no launch may start over
+# from scratch, and no trial process may outlive a run.  Plus the issue's n_ba reproduction.  Prints its seed
 # (DS_TORTURE_SEED replays it).  The soak (label slow) runs only with DS_TORTURE_SOAK=1 in the
 # environment: DS_TORTURE_SOAK=1 ctest -R test_resume_torture_soak --output-on-failure
 add_test(NAME test_resume_torture COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_resume_torture.sh)
