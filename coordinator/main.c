@@ -19,6 +19,7 @@
 #include "ds_coord.h"
 #include "ds_error.h"
 #include "ds_kernels.h"
+#include "ds_launch.h"
 #include "ds_task.h"
 #include "ds_wire.h"
 
@@ -28,8 +29,9 @@
 
 static const char *USAGE =
     "usage:\n"
-    "  divsweep run SPEC.json [--db FILE] [--fresh | --extend] [--retry-failed] [--threads N] [--depth N] [--quiet]\n"
-    "  divsweep resume --db FILE [--campaign NAME] [--retry-failed] [--threads N] [--quiet]\n"
+    "  divsweep run SPEC.json [--db FILE] [--fresh | --extend] [--retry-failed] [--threads N] [--depth N]\n"
+    "               [--deadline TIME] [--quiet]\n"
+    "  divsweep resume --db FILE [--campaign NAME] [--retry-failed] [--threads N] [--deadline TIME] [--quiet]\n"
     "  divsweep validate SPEC.json [--show N]\n"
     "  divsweep status --db FILE [--campaign NAME] [--json]\n"
     "  divsweep pareto --db FILE [--campaign NAME] [--group KEY] [--all] [--format table|csv|json]\n"
@@ -43,6 +45,9 @@ static const char *USAGE =
     "  divsweep bench kernels [--div NAME] [--rows B] [--vocab V] [--threads N] [--backend NAME] [--json]\n"
     "  divsweep help [TASK | divergences]\n"
     "Run under `mpirun -np N` to use rank 0 as coordinator and ranks 1..N-1 as workers.\n"
+    "--deadline TIME (ISO-8601 like 2026-12-02T15:00:00Z, or +SECONDS, +HH:MM:SS; `none`: no deadline): no trial\n"
+    "  starts that would not end before it (judged by the longest recent trial), then exit 3 to resume later.\n"
+    "  In a SLURM job with a time limit the job's end is the default deadline (squeue %L).\n"
     "Exit codes: 0 done, 1 usage/spec error, 2 store error, 3 interrupted (resumable), 4 trials failed,\n"
     "  5 `repair` dry run found changes to make (none made; add --apply).\n"
     "`repair` shows (and with --apply makes, in one transaction) what puts a damaged database back in a\n"
@@ -137,8 +142,15 @@ static void release_workers(int size) {
   }
 }
 
+static double unix_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmd_run(int argc, char **argv, int is_resume) {
   ds_run_opts_t o = {0};
+  const char *deadline = NULL;
   o.spec_opts = &SPEC_OPTS;
   o.spec_check = run_spec_check;
   o.db_path = NULL;
@@ -152,6 +164,7 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     else if (!strcmp(a, "--threads") && i + 1 < argc) o.threads = atoi(argv[++i]);
     else if (!strcmp(a, "--depth") && i + 1 < argc) o.depth = atoi(argv[++i]);
     else if (!strcmp(a, "--campaign") && i + 1 < argc) o.campaign = argv[++i];
+    else if (!strcmp(a, "--deadline") && i + 1 < argc) deadline = argv[++i];
     else if (a[0] != '-' && !o.spec_path && !is_resume) o.spec_path = a;
     else {
       fprintf(stderr, "divsweep %s: unexpected argument %s\n%s", argv[0], a, USAGE);
@@ -163,8 +176,29 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     return DS_EXIT_USAGE;
   }
   if (!o.db_path) o.db_path = "divsweep.db";
+  if (deadline && strcmp(deadline, "none") && ds_launch_parse_deadline(deadline, unix_now(), &o.deadline)) {
+    fprintf(stderr, "divsweep %s: --deadline %s: expected an ISO-8601 time (2026-12-02T15:00:00Z, +01:00 or local),"
+            " +SECONDS, +HH:MM:SS or none\n", argv[0], deadline);
+    return DS_EXIT_USAGE;
+  }
+  if (deadline) o.deadline_from = strcmp(deadline, "none") ? "--deadline" : NULL;
 
   int mpi = under_mpirun(), rank = 0, size = 1;
+  /* In a SLURM job the job's end is the deadline unless --deadline says otherwise.  Asked once,
+   * by the coordinator only, before MPI_Init (squeue is a child process; forking after
+   * MPI_Init is what Open MPI warns about). */
+  static char slurm_from[96];
+  const char *job = getenv("SLURM_JOB_ID");
+  if (!deadline && job && *job && env_rank() <= 0) {
+    char why[256];
+    int got = ds_launch_slurm_deadline(job, unix_now(), &o.deadline, why, sizeof why);
+    if (got == 0) {
+      snprintf(slurm_from, sizeof slurm_from, "the time limit of SLURM job %s", job);
+      o.deadline_from = slurm_from;
+    } else if (got < 0 && !o.quiet) {
+      fprintf(stderr, "divsweep: SLURM job %s: %s; no deadline\n", job, why);
+    }
+  }
   pid_t launcher = mpi ? getppid() : 0;
   if (mpi) die_with_launcher(launcher, env_rank() > 0);
   /* Stop signals are handled from here to the end: MPI start-up, set-up and close-out included. */
