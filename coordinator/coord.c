@@ -1419,11 +1419,12 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
     code = DS_EXIT_STORE;
     goto out;
   }
-  /* Which GPU each worker rank bound ("rank:device", comma-separated; trials.rank joins it). */
+  /* Which GPU each worker rank bound ("rank:device", comma-separated; trials.rank joins it; the
+   * device as CUDA_VISIBLE_DEVICES names it, so that SLURM's binding shows). */
   char gpus[4096] = "";
   for (int r = 0; o->gpus && r < (o->mpi_comm ? o->mpi_size : 1); r++)
-    if (o->gpus[r] >= 0)
-      snprintf(gpus + strlen(gpus), sizeof gpus - strlen(gpus), "%s%d:%d", gpus[0] ? "," : "", r, o->gpus[r]);
+    if (o->gpus[r][0])
+      snprintf(gpus + strlen(gpus), sizeof gpus - strlen(gpus), "%s%d:%s", gpus[0] ? "," : "", r, o->gpus[r]);
   if (gpus[0] && (rc = ds_store_run_set_gpus(c->store, c->run_id, gpus))) {
     snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
     code = DS_EXIT_STORE;

@@ -53,8 +53,9 @@ typedef struct ds_run_opts {
   void *mpi_comm;
   int mpi_size;
   char **hosts;              /* host name per rank (mpi_size entries), or NULL */
-  int *gpus;                 /* CUDA device per rank (mpi_size entries; local mode: 1), −1 none;
-                                or NULL (no GPU anywhere).  Recorded in runs.gpus. */
+  char **gpus;               /* the GPU each rank bound, as CUDA_VISIBLE_DEVICES names it (mpi_size
+                                entries; local mode: 1), "" none; or NULL (no GPU anywhere).
+                                Recorded in runs.gpus. */
   ds_local_trial_fn local_fn;
   void *local_arg;
   volatile sig_atomic_t *local_cancel; /* local mode: set to 1 when a stop is requested (or NULL) */
