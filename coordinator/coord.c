@@ -11,6 +11,8 @@
  *     200 ms timer commits, refreshes the view and the progress line.  It acts on stop signals
  *     (message, commit, the run recorded interrupted); the handlers themselves only set flags
  *     (see "stop signals" below), which the dispatcher polls too.
+ * The deadline guard (o->deadline) lives in the dispatcher: fill() gives a worker only the trials
+ * that would end before the deadline (dl_room), and the loop ends the run when none fits.
  * Each trial is regenerated from its index on the writer side (string concatenation + hash), so
  * nothing per trial but the result crosses threads.
  *

@@ -286,7 +286,8 @@ static int cmd_run(int argc, char **argv, int is_resume) {
   }
   ds_worker_env_t env = {.rank = rank, .threads = 1, .gpu = -1};
   gethostname(env.host, sizeof env.host - 1);
-  /* One GPU per worker rank (DESIGN.md §9), chosen by node_gpu(). */
+  /* One GPU per worker rank (DESIGN.md §9; "GPUs" above: visible_gpus, node_slot).  In local
+   * mode the worker threads share the first visible GPU. */
   char gpu_ids[MAX_GPUS][64];
   int fake = 0, ngpu = visible_gpus(gpu_ids, &fake), local = 0, node_workers = 1;
   if (mpi) node_slot(rank, &local, &node_workers);
