@@ -11,6 +11,8 @@
  *     200 ms timer commits, refreshes the view and the progress line.  It acts on stop signals
  *     (message, commit, the run recorded interrupted); the handlers themselves only set flags
  *     (see "stop signals" below), which the dispatcher polls too.
+ * The deadline guard (o->deadline) lives in the dispatcher: fill() gives a worker only the trials
+ * that would end before the deadline (dl_room), and the loop ends the run when none fits.
  * Each trial is regenerated from its index on the writer side (string concatenation + hash), so
  * nothing per trial but the result crosses threads.
  *
@@ -32,6 +34,7 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -61,6 +64,12 @@ enum { TAG_TRIAL = 11, TAG_RESULT = 12, TAG_HELLO = 13, TAG_STOP = 14 }; /* = DS
 #define NOTICE_S 1.0          /* a trial running this long is written `running` */
 #define BACKLOG_MAX 65536     /* results received but not yet written: dispatching pauses above */
 #define WRITE_CHUNK 4096      /* results written per turn of the loop (~30 ms), so commits keep time */
+/* The deadline guard judges a trial by the longest of the last DL_RECENT trial times: a high
+ * quantile, not the mean (the EWMA), because one trial that overruns costs the whole interrupted
+ * attempt.  DL_MARGIN_S is kept free before the deadline for the last commit and close-out (a
+ * commit comes every 200 ms and takes milliseconds; close-out of 10^6 trials, about 0.5 s). */
+#define DL_RECENT 64
+#define DL_MARGIN_S 1.0
 
 /* One finished trial (or a running notice) on its way to the writer. */
 typedef struct item {
@@ -147,6 +156,10 @@ struct coord {
   retry_t *retry;
   size_t retry_head, retry_tail, retry_cap;
   double ewma_trial_s;
+  double dl_recent[DL_RECENT]; /* the deadline guard's last trial times (wall_s), a ring */
+  int dl_n, dl_pos;
+  int deadline_hit;        /* the guard stopped dispatching (or stopped the trials at the deadline) */
+  double deadline_est;     /* the trial time it judged by when it did (−1: none known) */
   double dispatcher_cpu_s;  /* CPU time the dispatcher thread used (for the summary) */
   double first_dispatch;    /* monotonic time the first trial was sent (0: none yet) */
   int depth, msg_max;
@@ -578,6 +591,40 @@ static int ring_take(wstate_t *ws, int64_t idx, uint32_t attempt, slot_t *out) {
   return 0;
 }
 
+/* ---- the deadline guard ------------------------------------------------------------------ */
+
+static void dl_note(coord_t *c, double wall_s) {
+  c->dl_recent[c->dl_pos] = wall_s;
+  c->dl_pos = (c->dl_pos + 1) % DL_RECENT;
+  if (c->dl_n < DL_RECENT) c->dl_n++;
+}
+
+/* How long the next trial may take: the longest recent one, −1 while none is known. */
+static double dl_estimate(const coord_t *c) {
+  double m = -1;
+  for (int i = 0; i < c->dl_n; i++)
+    if (c->dl_recent[i] > m) m = c->dl_recent[i];
+  return m;
+}
+
+/* How many more trials worker w may be given before the deadline (INT_MAX without one).  A
+ * worker runs its trials one after another, so the k-th new one ends about (n + k) trial times
+ * from now, the one running counted whole.  Before any trial time is known, one trial per idle
+ * worker: the first results give the estimate.  When an idle worker cannot fit a single trial,
+ * no worker can from now on: dispatching ends (deadline_hit). */
+static int dl_room(coord_t *c, const wstate_t *ws) {
+  if (c->o->deadline <= 0) return INT_MAX;
+  if (c->deadline_hit) return 0;
+  double est = dl_estimate(c), left = c->o->deadline - DL_MARGIN_S - wall();
+  double fit = left <= 0 ? 0 : est < 0 ? (ws->n == 0) : floor(left / est) - (double)ws->n;
+  if (fit >= 1) return fit > INT_MAX ? INT_MAX : (int)fit;
+  if (ws->n == 0 && (est >= 0 || left <= 0)) {
+    c->deadline_hit = 1;
+    c->deadline_est = est;
+  }
+  return 0;
+}
+
 /* Tops worker w up towards the current depth, in messages of up to msg_max trials. */
 static int fill(coord_t *c, int w, ds_trial_t *t) {
   wstate_t *ws = &c->ws[w];
@@ -593,7 +640,8 @@ static int fill(coord_t *c, int w, ds_trial_t *t) {
   const ds_trial_opts_t *to = &c->spec->trial;
   uint8_t device = (uint8_t)(!strcmp(to->device, "cpu") ? 1 : !strcmp(to->device, "cuda") ? 2 : 0);
   for (;;) {
-    int want = c->depth - (int)ws->n;
+    int want = c->depth - (int)ws->n, room = dl_room(c, ws);
+    if (want > room) want = room;
     /* Whole messages only (unless the worker is idle): fewer, fuller messages. */
     if (ws->nsend == MAX_SENDS) c->paused = 1;
     if (want <= 0 || (want < c->msg_max && ws->n > 0) || ws->nsend == MAX_SENDS) return 0;
@@ -677,6 +725,7 @@ static int on_results(coord_t *c, int w, uint8_t *buf, ds_rbuf_t *rd, batch_t *l
     ws->busy_since = mono();
     atomic_fetch_sub(&c->inflight, 1);
     c->ewma_trial_s = c->ewma_trial_s < 0 ? v.wall_s : 0.95 * c->ewma_trial_s + 0.05 * v.wall_s;
+    if (v.status != DS_EINTR) dl_note(c, v.wall_s);
     int has_row = s.has_row || s.noticed;
     if (v.status == DS_EINTR) { /* interrupted, not failed: re-run later */
       retry_push(c, s.idx, s.attempt, has_row);
@@ -779,7 +828,7 @@ static void *dispatcher_main(void *arg) {
       c->paused = 0;
       for (int w = 1; w <= c->n_workers && !rc; w++) rc = fill(c, w, &t);
       if (atomic_load(&c->inflight) == 0) {
-        if (!c->paused) break;
+        if (!c->paused || c->deadline_hit) break;
         nap(1000000); /* the writer is catching up */
       }
       continue;
@@ -801,6 +850,18 @@ static void *dispatcher_main(void *arg) {
       for (int w = 1; w <= c->n_workers && !rc; w++) rc = fill(c, w, &t);
       nap(idle_ns);
       if (idle_ns < 500000) idle_ns *= 2;
+    }
+    /* The deadline came with trials still running (longer than the recent ones): stop them as
+     * a stop signal would, so that the results in hand are committed before the job's end. */
+    if (c->o->deadline > 0 && atomic_load(&c->inflight) > 0 && wall() > c->o->deadline - DL_MARGIN_S) {
+      c->deadline_hit = 1;
+      atomic_store(&c->stop, 1);
+      if (!c->o->quiet)
+        fprintf(stderr, "\ndivsweep: the deadline (%s) has come with %lld trial%s running; stopping them\n",
+                c->o->deadline_from ? c->o->deadline_from : "--deadline", (long long)atomic_load(&c->inflight),
+                atomic_load(&c->inflight) == 1 ? "" : "s");
+      uv_async_send(&c->async);
+      break;
     }
     double now = mono();
     if (now - last_notice > 0.25) {
@@ -1360,15 +1421,29 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
     code = DS_EXIT_STORE;
     goto out;
   }
-  /* Which GPU each worker rank bound ("rank:device", comma-separated; trials.rank joins it). */
+  /* Which GPU each worker rank bound ("rank:device", comma-separated; trials.rank joins it; the
+   * device as CUDA_VISIBLE_DEVICES names it, so that SLURM's binding shows). */
   char gpus[4096] = "";
   for (int r = 0; o->gpus && r < (o->mpi_comm ? o->mpi_size : 1); r++)
-    if (o->gpus[r] >= 0)
-      snprintf(gpus + strlen(gpus), sizeof gpus - strlen(gpus), "%s%d:%d", gpus[0] ? "," : "", r, o->gpus[r]);
+    if (o->gpus[r][0])
+      snprintf(gpus + strlen(gpus), sizeof gpus - strlen(gpus), "%s%d:%s", gpus[0] ? "," : "", r, o->gpus[r]);
   if (gpus[0] && (rc = ds_store_run_set_gpus(c->store, c->run_id, gpus))) {
     snprintf(err, sizeof err, "%s", ds_store_errmsg(c->store));
     code = DS_EXIT_STORE;
     goto out;
+  }
+  /* A resumed campaign already knows how long its trials take: the guard starts from that. */
+  double prior = -1;
+  if (o->deadline > 0 && c->base_done + c->base_failed > 0 &&
+      (rc = ds_store_recent_wall_max(c->store, c->campaign_id, DL_RECENT, &prior)) == 0 && prior >= 0)
+    dl_note(c, prior);
+  c->deadline_est = -1;
+  if (!o->quiet && o->deadline > 0) {
+    char when[64];
+    time_t t = (time_t)o->deadline;
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
+    fprintf(stderr, "divsweep: deadline %s (%s, %.0f s from now): no trial starts that would not end before it\n",
+            when, o->deadline_from ? o->deadline_from : "--deadline", o->deadline - wall());
   }
   if (!o->quiet) {
     int64_t todo = c->spec->n_trials - c->base_done - c->base_failed;
@@ -1413,10 +1488,14 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
   commit(c);
   if (!g_out_dead) progress(c, 1);
 
-  int interrupted = atomic_load(&c->stop) && !c->store_error;
   int64_t failed_total = c->base_failed + c->failed_run;
   int64_t done_total = c->base_done + c->done_run;
-  const char *how = c->store_error ? "store-error" : interrupted ? "interrupted" : failed_total ? "failed" : "done";
+  /* The deadline guard ended the run with trials left: resumable, like a stop signal, but told
+   * apart in runs.how_ended, so that a time limit is not mistaken for a preemption. */
+  int by_deadline = c->deadline_hit && !g_stop_sig && !c->store_error && done_total + failed_total < c->spec->n_trials;
+  int interrupted = (atomic_load(&c->stop) || by_deadline) && !c->store_error;
+  const char *how = c->store_error ? "store-error" : by_deadline ? "deadline" : interrupted ? "interrupted"
+                    : failed_total ? "failed" : "done";
   code = c->store_error ? DS_EXIT_STORE : interrupted ? DS_EXIT_INTERRUPTED : failed_total ? DS_EXIT_FAILED_TRIALS : 0;
   if (!interrupted && !c->store_error && done_total + failed_total < c->spec->n_trials) {
     how = "incomplete";
@@ -1464,7 +1543,15 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
               n ? 1e6 * writer_cpu / (double)n : 0, 100 * writer_cpu / (loop_s > 0 ? loop_s : 1),
               n ? 1e6 * c->dispatcher_cpu_s / (double)n : 0, (long)(ru.ru_maxrss / 1024));
     }
-    if (interrupted) fprintf(stderr, "divsweep: interrupted; run the same command again to resume\n");
+    if (by_deadline) {
+      char when[64];
+      time_t t = (time_t)c->o->deadline;
+      strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
+      char est[48] = "";
+      if (c->deadline_est >= 0) snprintf(est, sizeof est, " (trials take up to %.1f s)", c->deadline_est);
+      fprintf(stderr, "divsweep: stopped for the deadline %s (%s): no further trial would have ended before it%s;"
+              " run the same command again to resume\n", when, c->o->deadline_from ? c->o->deadline_from : "--deadline", est);
+    } else if (interrupted) fprintf(stderr, "divsweep: interrupted; run the same command again to resume\n");
     if (failed_total && !interrupted)
       fprintf(stderr, "divsweep: %lld trials failed permanently; see: divsweep query --db %s \"SELECT trial_id, error"
               " FROM trials WHERE status = 'failed'\"\n", (long long)failed_total, o->db_path);

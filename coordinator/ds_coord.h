@@ -11,6 +11,12 @@
  * and records the run `interrupted` at once, then collects what arrives within ~0.7 s, commits
  * and exits 3; during close-out, close-out finishes (a run that completed stays `done`).  A
  * second SIGINT/SIGTERM/SIGHUP exits 3 at once.
+ *
+ * Deadline (o->deadline): no trial is handed out that would not end before it, judged by the
+ * longest of the campaign's last DL_RECENT trial times (the store's, on a resume) plus a margin
+ * for the commit; when an idle worker cannot fit one, dispatching stops, the trials in flight
+ * finish, and the run ends `deadline` (runs.how_ended; the campaign `interrupted`), exit 3.
+ * Trials still running DL_MARGIN_S before the deadline are stopped as on SIGTERM.
  */
 #ifndef DS_COORD_H
 #define DS_COORD_H
@@ -34,6 +40,10 @@ typedef struct ds_run_opts {
   int threads;               /* local mode worker threads (0: number of cores) */
   int quiet;
   int depth;                 /* trials in flight per worker (0: adaptive) */
+  /* The deadline guard: the Unix time by which the run should have exited (0: none), from
+   * --deadline or the SLURM job's time limit, and where it came from, for messages. */
+  double deadline;
+  const char *deadline_from;
   const ds_spec_opts_t *spec_opts;
   /* run: the checks `validate` makes on the spec file beyond ds_spec_load's (parameter names
    * before it, whole-spec checks after; phase 0 and 1).  0 or an error with one line in err.
@@ -43,8 +53,9 @@ typedef struct ds_run_opts {
   void *mpi_comm;
   int mpi_size;
   char **hosts;              /* host name per rank (mpi_size entries), or NULL */
-  int *gpus;                 /* CUDA device per rank (mpi_size entries; local mode: 1), −1 none;
-                                or NULL (no GPU anywhere).  Recorded in runs.gpus. */
+  char **gpus;               /* the GPU each rank bound, as CUDA_VISIBLE_DEVICES names it (mpi_size
+                                entries; local mode: 1), "" none; or NULL (no GPU anywhere).
+                                Recorded in runs.gpus. */
   ds_local_trial_fn local_fn;
   void *local_arg;
   volatile sig_atomic_t *local_cancel; /* local mode: set to 1 when a stop is requested (or NULL) */

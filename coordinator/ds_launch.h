@@ -30,4 +30,23 @@ void ds_launch_detect(ds_launch_t *out, int under_mpi);
  * every trial alone.  Returns 0 otherwise, err untouched.  Any thread. */
 int ds_launch_refuse_unwired(int under_mpi, char *err, size_t err_len);
 
+/* ---- the job's end: the deadline guard (coord.c) ------------------------------------------- */
+
+/* Parses a --deadline value into a Unix time in *out: an ISO-8601 time ("2026-12-02T15:00:00Z",
+ * with "+01:00"-style offsets, or without a zone: local time; seconds optional, 'T' or ' '), or a
+ * span from now: "+SECONDS" (fractions allowed), "+MM:SS" or "+HH:MM:SS".  now: the current Unix
+ * time.  Returns 0, or −1 (*out untouched) for anything else.  Any thread. */
+int ds_launch_parse_deadline(const char *s, double now, double *out);
+
+/* Seconds in squeue's %L ("time left": "SS", "MM:SS", "H:MM:SS", "D-HH:MM:SS"), or −1 for
+ * "UNLIMITED", "NOT_SET", "INVALID" or anything unparsable.  Any thread. */
+double ds_launch_parse_time_left(const char *s);
+
+/* Inside a SLURM job (job_id not empty): the job's end as a Unix time in *out, from one call of
+ * `squeue -h -j JOBID -o %L` (time left, so that no time zone is involved; slurm 22.05 sets no
+ * SLURM_JOB_END_TIME).  Returns 0; 1 when the job has no time limit; −1 when squeue cannot tell
+ * (not installed, the job unknown).  On 1 and −1 why says which in one line, *out untouched.  Runs a child process: the main thread, before other
+ * threads start. */
+int ds_launch_slurm_deadline(const char *job_id, double now, double *out, char *why, size_t why_len);
+
 #endif

@@ -130,6 +130,11 @@ int ds_store_load_finished(ds_store_t *s, int64_t campaign_id, int64_t n_trials,
 
 int ds_store_run_begin(ds_store_t *s, int64_t campaign_id, int ranks, const char *hosts, const char *mode,
                        int64_t *run_id);
+/* The longest wall_s among the campaign's last n finished trials (by trial_id, the order they were
+ * written), in *max_s; −1 when none has one.  The deadline guard (coord.c) starts a resumed run
+ * with it instead of knowing nothing.  Reads at most n matching rows, walking trial_id down.
+ * Same thread as the connection's other calls.  Returns 0 or DS_ESTORE (ds_store_errmsg). */
+int ds_store_recent_wall_max(ds_store_t *s, int64_t campaign_id, int n, double *max_s);
 /* Records which CUDA device each worker rank bound ("rank:device,..."; runs.gpus, NULL when none).
  * Same thread as ds_store_run_begin.  Returns 0 or DS_ESTORE (detail in ds_store_errmsg). */
 int ds_store_run_set_gpus(ds_store_t *s, int64_t run_id, const char *gpus);

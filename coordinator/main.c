@@ -4,6 +4,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #endif
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "ds_coord.h"
 #include "ds_error.h"
 #include "ds_kernels.h"
+#include "ds_launch.h"
 #include "ds_task.h"
 #include "ds_wire.h"
 
@@ -28,8 +30,9 @@
 
 static const char *USAGE =
     "usage:\n"
-    "  divsweep run SPEC.json [--db FILE] [--fresh | --extend] [--retry-failed] [--threads N] [--depth N] [--quiet]\n"
-    "  divsweep resume --db FILE [--campaign NAME] [--retry-failed] [--threads N] [--quiet]\n"
+    "  divsweep run SPEC.json [--db FILE] [--fresh | --extend] [--retry-failed] [--threads N] [--depth N]\n"
+    "               [--deadline TIME] [--quiet]\n"
+    "  divsweep resume --db FILE [--campaign NAME] [--retry-failed] [--threads N] [--deadline TIME] [--quiet]\n"
     "  divsweep validate SPEC.json [--show N]\n"
     "  divsweep status --db FILE [--campaign NAME] [--json]\n"
     "  divsweep pareto --db FILE [--campaign NAME] [--group KEY] [--all] [--format table|csv|json]\n"
@@ -43,6 +46,9 @@ static const char *USAGE =
     "  divsweep bench kernels [--div NAME] [--rows B] [--vocab V] [--threads N] [--backend NAME] [--json]\n"
     "  divsweep help [TASK | divergences]\n"
     "Run under `mpirun -np N` to use rank 0 as coordinator and ranks 1..N-1 as workers.\n"
+    "--deadline TIME (ISO-8601 like 2026-12-02T15:00:00Z, or +SECONDS, +HH:MM:SS; `none`: no deadline): no trial\n"
+    "  starts that would not end before it (judged by the longest recent trial), then exit 3 to resume later.\n"
+    "  In a SLURM job with a time limit the job's end is the default deadline (squeue %L).\n"
     "Exit codes: 0 done, 1 usage/spec error, 2 store error, 3 interrupted (resumable), 4 trials failed,\n"
     "  5 `repair` dry run found changes to make (none made; add --apply).\n"
     "`repair` shows (and with --apply makes, in one transaction) what puts a damaged database back in a\n"
@@ -137,8 +143,83 @@ static void release_workers(int size) {
   }
 }
 
+/* ---- GPUs ----------------------------------------------------------------------------------
+ * A worker rank binds one GPU: the (k mod n)-th of the n its process can see, k being its
+ * node-local index among the worker ranks.  That index is the launcher's node-local rank
+ * (SLURM_LOCALID under srun, OMPI_COMM_WORLD_LOCAL_RANK under mpirun; MPI's shared-memory split
+ * under another launcher), less one on the coordinator's node for the ranks after it: the
+ * coordinator binds no GPU, so that on its node workers 1..G take GPUs 0..G−1 rather than
+ * leaving GPU 0 idle and doubling up on another.  "Can see" is CUDA's view: CUDA_VISIBLE_DEVICES
+ * when set (by SLURM's --gpus-per-task or --gpu-bind, by the user), and then an exec trial gets
+ * the entry itself (GPU 5 stays GPU 5, a UUID stays a UUID), not CUDA's number for it.
+ * DIVSWEEP_FAKE_GPUS=N, read only when CUDA finds no device, pretends there are N (for tests of
+ * the mapping on machines without GPUs: nothing is bound, kernels run on the CPU). */
+
+enum { MAX_GPUS = 64 };
+
+/* Fills ids with the GPUs this process can see, as CUDA_VISIBLE_DEVICES names them, and returns
+ * how many (0: none).  *fake: they come from DIVSWEEP_FAKE_GPUS. */
+static int visible_gpus(char ids[][64], int *fake) {
+  int n = ds_kern_cuda_device_count();
+  const char *fk = getenv("DIVSWEEP_FAKE_GPUS");
+  *fake = n <= 0 && fk && atoi(fk) > 0;
+  if (*fake) n = atoi(fk);
+  if (n <= 0) return 0;
+  if (n > MAX_GPUS) n = MAX_GPUS;
+  const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+  if (!cvd) {
+    for (int i = 0; i < n; i++) snprintf(ids[i], 64, "%d", i);
+    return n;
+  }
+  /* As CUDA reads it: comma-separated indices, GPU-/MIG- UUIDs, up to the first entry that is
+   * neither (SLURM writes "NoDevFiles" for a job without GPUs).  CUDA's own count already
+   * reflects the list; a fake count is only an upper bound. */
+  int k = 0;
+  for (const char *p = cvd; *p && k < n;) {
+    size_t len = strcspn(p, ",");
+    int ok = len > 0 && len < 64 && (strspn(p, "0123456789") >= len || !strncmp(p, "GPU-", 4) || !strncmp(p, "MIG-", 4));
+    if (!ok) break;
+    snprintf(ids[k++], 64, "%.*s", (int)len, p);
+    p += len + (p[len] == ',');
+  }
+  return k;
+}
+
+/* This rank's node-local rank as its launcher numbered it, or −1 when it does not say.  Under
+ * mpirun inside a SLURM job SLURM_LOCALID is the local id of mpirun's daemon: mpirun first. */
+static int launcher_local_rank(void) {
+  const char *v = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+  if (!v && getenv("SLURM_STEP_ID")) v = getenv("SLURM_LOCALID");
+  return v && *v ? atoi(v) : -1;
+}
+
+/* This rank's node-local index among the worker ranks (*slot) and the worker ranks on its node
+ * (*workers).  Collective over MPI_COMM_WORLD. */
+static void node_slot(int rank, int *slot, int *workers) {
+  MPI_Comm node;
+  int nrank, nsize;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &nrank);
+  MPI_Comm_size(node, &nsize);
+  int local = launcher_local_rank();
+  if (local < 0) local = nrank;
+  int mine = rank == 0 ? local : INT_MAX, coord_local = INT_MAX;
+  MPI_Allreduce(&mine, &coord_local, 1, MPI_INT, MPI_MIN, node);
+  MPI_Comm_free(&node);
+  int here = coord_local != INT_MAX;
+  *slot = local - (here && coord_local < local);
+  *workers = nsize - here > 0 ? nsize - here : 1;
+}
+
+static double unix_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmd_run(int argc, char **argv, int is_resume) {
   ds_run_opts_t o = {0};
+  const char *deadline = NULL;
   o.spec_opts = &SPEC_OPTS;
   o.spec_check = run_spec_check;
   o.db_path = NULL;
@@ -152,6 +233,7 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     else if (!strcmp(a, "--threads") && i + 1 < argc) o.threads = atoi(argv[++i]);
     else if (!strcmp(a, "--depth") && i + 1 < argc) o.depth = atoi(argv[++i]);
     else if (!strcmp(a, "--campaign") && i + 1 < argc) o.campaign = argv[++i];
+    else if (!strcmp(a, "--deadline") && i + 1 < argc) deadline = argv[++i];
     else if (a[0] != '-' && !o.spec_path && !is_resume) o.spec_path = a;
     else {
       fprintf(stderr, "divsweep %s: unexpected argument %s\n%s", argv[0], a, USAGE);
@@ -163,8 +245,29 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     return DS_EXIT_USAGE;
   }
   if (!o.db_path) o.db_path = "divsweep.db";
+  if (deadline && strcmp(deadline, "none") && ds_launch_parse_deadline(deadline, unix_now(), &o.deadline)) {
+    fprintf(stderr, "divsweep %s: --deadline %s: expected an ISO-8601 time (2026-12-02T15:00:00Z, +01:00 or local),"
+            " +SECONDS, +HH:MM:SS or none\n", argv[0], deadline);
+    return DS_EXIT_USAGE;
+  }
+  if (deadline) o.deadline_from = strcmp(deadline, "none") ? "--deadline" : NULL;
 
   int mpi = under_mpirun(), rank = 0, size = 1;
+  /* In a SLURM job the job's end is the deadline unless --deadline says otherwise.  Asked once,
+   * by the coordinator only, before MPI_Init (squeue is a child process; forking after
+   * MPI_Init is what Open MPI warns about). */
+  static char slurm_from[96];
+  const char *job = getenv("SLURM_JOB_ID");
+  if (!deadline && job && *job && env_rank() <= 0) {
+    char why[256];
+    int got = ds_launch_slurm_deadline(job, unix_now(), &o.deadline, why, sizeof why);
+    if (got == 0) {
+      snprintf(slurm_from, sizeof slurm_from, "the time limit of SLURM job %s", job);
+      o.deadline_from = slurm_from;
+    } else if (got < 0 && !o.quiet) {
+      fprintf(stderr, "divsweep: SLURM job %s: %s; no deadline\n", job, why);
+    }
+  }
   pid_t launcher = mpi ? getppid() : 0;
   if (mpi) die_with_launcher(launcher, env_rank() > 0);
   /* Stop signals are handled from here to the end: MPI start-up, set-up and close-out included. */
@@ -183,35 +286,31 @@ static int cmd_run(int argc, char **argv, int is_resume) {
   }
   ds_worker_env_t env = {.rank = rank, .threads = 1, .gpu = -1};
   gethostname(env.host, sizeof env.host - 1);
-  /* One GPU per worker rank (DESIGN.md §9): worker k of a node (node-local rank among the worker
-   * ranks, from MPI_Comm_split_type SHARED) binds GPU k % count.  The coordinator rank is left
-   * out of the count so that it does not take GPU 0 from a worker on its node.  In local mode the
-   * worker threads share GPU 0. */
-  int ndev = ds_kern_cuda_device_count(), local = 0, node_workers = 1;
-  if (mpi) {
-    MPI_Comm role, node;
-    MPI_Comm_split(MPI_COMM_WORLD, rank == 0 ? 0 : 1, rank, &role);
-    MPI_Comm_split_type(role, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
-    MPI_Comm_rank(node, &local);
-    MPI_Comm_size(node, &node_workers);
-    MPI_Comm_free(&node);
-    MPI_Comm_free(&role);
+  /* One GPU per worker rank (DESIGN.md §9; "GPUs" above: visible_gpus, node_slot).  In local
+   * mode the worker threads share the first visible GPU. */
+  char gpu_ids[MAX_GPUS][64];
+  int fake = 0, ngpu = visible_gpus(gpu_ids, &fake), local = 0, node_workers = 1;
+  if (mpi) node_slot(rank, &local, &node_workers);
+  if (ngpu > 0 && (rank > 0 || !mpi) && (fake || ds_kern_cuda_bind(local % ngpu) == 0)) {
+    env.gpu = local % ngpu;
+    snprintf(env.gpu_id, sizeof env.gpu_id, "%s", gpu_ids[env.gpu]);
   }
-  if (ndev > 0 && (rank > 0 || !mpi) && ds_kern_cuda_bind(local % ndev) == 0) env.gpu = local % ndev;
+  char **gpus = NULL;
+  char *gpu_all = NULL;
   char **hosts = NULL;
-  int *gpus = NULL;
   if (mpi) {
     char *all = rank == 0 ? calloc((size_t)size, 64) : NULL;
-    if (rank == 0) gpus = calloc((size_t)size, sizeof *gpus);
+    if (rank == 0) gpu_all = calloc((size_t)size, 64);
     MPI_Gather(env.host, 64, MPI_CHAR, all, 64, MPI_CHAR, 0, MPI_COMM_WORLD);
-    MPI_Gather(&env.gpu, 1, MPI_INT, gpus, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Gather(env.gpu_id, 64, MPI_CHAR, gpu_all, 64, MPI_CHAR, 0, MPI_COMM_WORLD);
     if (rank == 0) {
       hosts = calloc((size_t)size, sizeof *hosts);
-      for (int r = 0; r < size; r++) hosts[r] = all + 64 * r;
+      gpus = calloc((size_t)size, sizeof *gpus);
+      for (int r = 0; r < size; r++) hosts[r] = all + 64 * r, gpus[r] = gpu_all + 64 * r;
     }
   } else if (env.gpu >= 0) {
     gpus = calloc(1, sizeof *gpus);
-    if (gpus) gpus[0] = env.gpu;
+    if (gpus) gpus[0] = env.gpu_id;
   }
   int code;
   /* exec trials get OMP_NUM_THREADS from this rank's share of its node's cores. */
@@ -264,6 +363,7 @@ static int cmd_run(int argc, char **argv, int is_resume) {
     free(hosts);
   }
   free(gpus);
+  free(gpu_all);
   if (mpi) {
     /* Workers that rank 0 never started were released above (release_workers). */
     int my = code, worst = 0;

@@ -1047,6 +1047,23 @@ int ds_store_mark_killed_runs(ds_store_t *s, int64_t *n) {
 
 /* ---- runs ----------------------------------------------------------------------------- */
 
+int ds_store_recent_wall_max(ds_store_t *s, int64_t campaign_id, int n, double *max_s) {
+  *max_s = -1;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT max(wall_s) FROM (SELECT wall_s FROM trials WHERE campaign_id = ?1 AND"
+                         " status IN ('done', 'failed') AND wall_s IS NOT NULL ORDER BY trial_id DESC LIMIT ?2)",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_err(s, "table trials");
+  sqlite3_bind_int64(st, 1, campaign_id);
+  sqlite3_bind_int(st, 2, n);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) *max_s = sqlite3_column_double(st, 0);
+  rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_err(s, "reading table trials");
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int ds_store_run_set_gpus(ds_store_t *s, int64_t run_id, const char *gpus) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(s->db, "UPDATE runs SET gpus = ?1 WHERE run_id = ?2", -1, &st, NULL) != SQLITE_OK)

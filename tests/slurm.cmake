@@ -8,3 +8,7 @@ ds_add_script_test(test_slurm_requeue slurm/test_slurm_requeue.sh LABELS "mpi;in
 ds_add_script_test(test_slurm_requeue_mpirun slurm/test_slurm_requeue_mpirun.sh LABELS "mpi;integration;slurm" TIMEOUT 200)
 # About 45 s: slurmctld sends the --signal warning at its 30 s time-limit check.
 ds_add_script_test(test_slurm_timelimit slurm/test_slurm_timelimit.sh LABELS "mpi;integration;slurm;slow" TIMEOUT 200)
+# About 75 s: the deadline guard under --time=1 (one minute, SLURM's smallest limit).
+ds_add_script_test(test_slurm_deadline slurm/test_slurm_deadline.sh LABELS "mpi;integration;slurm;slow" TIMEOUT 240)
+# GPU mapping under srun without GPUs (DIVSWEEP_FAKE_GPUS): SLURM_LOCALID, CUDA_VISIBLE_DEVICES kept.
+ds_add_script_test(test_slurm_gpus slurm/test_slurm_gpus.sh LABELS "mpi;integration;slurm" TIMEOUT 150)

@@ -23,3 +23,7 @@ set_tests_properties(test_resume_torture PROPERTIES LABELS "integration;mpi" TIM
   SKIP_RETURN_CODE 77 ENVIRONMENT "DS_BIN=$<TARGET_FILE:divsweep>;DS_MPIEXEC=${DS_MPIEXEC}")
 set_tests_properties(test_resume_torture_soak PROPERTIES LABELS "integration;mpi;slow" TIMEOUT 7200 RUN_SERIAL TRUE
   SKIP_RETURN_CODE 77 ENVIRONMENT "DS_BIN=$<TARGET_FILE:divsweep>;DS_MPIEXEC=${DS_MPIEXEC}")
+# The deadline guard (--deadline): no trial starts that cannot end before it; exit 3; resume.
+ds_add_script_test(test_deadline test_deadline.sh LABELS "mpi;integration" TIMEOUT 120)
+# GPU mapping without GPUs (DIVSWEEP_FAKE_GPUS): node-local worker index, CUDA_VISIBLE_DEVICES kept.
+ds_add_script_test(test_gpus test_gpus.sh LABELS "mpi;integration" TIMEOUT 120)

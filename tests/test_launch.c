@@ -5,6 +5,7 @@
  * the srun that started mpirun's daemons, and OMPI_COMM_WORLD_SIZE). */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ds_launch.h"
 #include "ds_test.h"
@@ -94,7 +95,45 @@ static void several_srun_copies_without_mpi_are_refused_and_one_task_is_not(void
   unsetenv("SLURM_STEP_NUM_TASKS");
 }
 
+static void deadlines_parse_as_iso_times_with_zones_or_spans_from_now(void) {
+  double t = -1, now = 1000.25;
+  ASSERT_EQ_INT(ds_launch_parse_deadline("2026-12-02T15:00:00Z", now, &t), 0);
+  ASSERT_TRUE(t == 1796223600.0);
+  ASSERT_EQ_INT(ds_launch_parse_deadline("2026-12-02T16:00:00+01:00", now, &t), 0);
+  ASSERT_TRUE(t == 1796223600.0);
+  ASSERT_EQ_INT(ds_launch_parse_deadline("2026-12-02 10:30-0430", now, &t), 0);
+  ASSERT_TRUE(t == 1796223600.0);
+  setenv("TZ", "UTC", 1);
+  tzset();
+  ASSERT_EQ_INT(ds_launch_parse_deadline("2026-12-02T15:00", now, &t), 0); /* local time */
+  ASSERT_TRUE(t == 1796223600.0);
+  ASSERT_EQ_INT(ds_launch_parse_deadline("+90", now, &t), 0);
+  ASSERT_TRUE(t == 1090.25);
+  ASSERT_EQ_INT(ds_launch_parse_deadline("+1.5", now, &t), 0);
+  ASSERT_TRUE(t == 1001.75);
+  ASSERT_EQ_INT(ds_launch_parse_deadline("+01:02:03", now, &t), 0);
+  ASSERT_TRUE(t == now + 3723);
+  t = -1;
+  static const char *bad[] = {"", "+", "+1:2:3:4", "+-5", "tomorrow", "2026-12-02", "2026-13-02T00:00Z",
+                              "2026-12-02T15:00:00 CET", "2026-12-02T15:00:00+x", NULL};
+  for (int i = 0; bad[i]; i++) ASSERT_EQ_INT(ds_launch_parse_deadline(bad[i], now, &t), -1);
+  ASSERT_TRUE(t == -1);
+}
+
+static void squeue_time_left_parses_in_all_its_forms(void) {
+  ASSERT_TRUE(ds_launch_parse_time_left("45") == 45);
+  ASSERT_TRUE(ds_launch_parse_time_left("1:00\n") == 60);
+  ASSERT_TRUE(ds_launch_parse_time_left("2:03:04") == 7384);
+  ASSERT_TRUE(ds_launch_parse_time_left("1-00:00:10") == 86410);
+  ASSERT_TRUE(ds_launch_parse_time_left("UNLIMITED") == -1);
+  ASSERT_TRUE(ds_launch_parse_time_left("NOT_SET") == -1);
+  ASSERT_TRUE(ds_launch_parse_time_left("INVALID") == -1);
+  ASSERT_TRUE(ds_launch_parse_time_left("") == -1);
+}
+
 int main(void) {
+  RUN_TEST(deadlines_parse_as_iso_times_with_zones_or_spans_from_now);
+  RUN_TEST(squeue_time_left_parses_in_all_its_forms);
   RUN_TEST(several_srun_copies_without_mpi_are_refused_and_one_task_is_not);
   RUN_TEST(a_process_outside_slurm_and_mpi_is_local_with_no_job);
   RUN_TEST(srun_ranks_are_srun_with_job_restart_count_and_nodelist);

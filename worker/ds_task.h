@@ -28,6 +28,7 @@ typedef struct ds_task_ctx {
   const char *device;      /* trial.device: "auto", "cpu" or "cuda" */
   const char *backend;     /* trial.backend: "auto" (or NULL), "ref", "cpu", "cuda" (ds__backend_pick) */
   int gpu;                 /* the rank's bound GPU, −1 for none */
+  const char *gpu_id;      /* that GPU as CUDA_VISIBLE_DEVICES names it ("3", "GPU-<uuid>"); "" for none */
   ds_result_t *res;        /* where metrics and curve points go */
   /* Optional external stop check (the MPI worker probes for the coordinator's STOP). */
   int (*poll)(void *arg);
@@ -87,7 +88,11 @@ int ds_task_check_param(const char *task, const char *key, const cJSON *value, c
 typedef struct ds_worker_env {
   int rank;
   int threads;         /* kernel threads per trial */
-  int gpu;             /* −1 for none */
+  int gpu;             /* CUDA's number of the bound GPU among those visible, −1 for none */
+  /* The same GPU as the rank's CUDA_VISIBLE_DEVICES names it (its gpu-th entry: "3", a UUID, a
+   * MIG id), or its number when that is unset; what exec trials get as CUDA_VISIBLE_DEVICES and
+   * {gpu}.  "" for none. */
+  char gpu_id[64];
   int core_share;      /* cores per worker on this node (exec trials' OMP_NUM_THREADS); 0 = threads */
   char host[64];
   int (*poll)(void *arg);

@@ -157,6 +157,7 @@ static void run_here(const ds_task_t *task, const ds_wire_trial_t *t, const ds_w
       /* trial.device "cuda" is a request for the CUDA backend too (never a silent CPU run). */
       .backend = t->backend == DS_WIRE_BACKEND_AUTO && t->device == 2 ? "cuda" : ds_wire_backend_name(t->backend),
       .gpu = env->gpu,
+      .gpu_id = env->gpu_id,
       .res = res,
       .poll = env->poll,
       .poll_arg = env->poll_arg,

@@ -9,7 +9,9 @@
  * (OMPI_*, PMIX_*, PMI_*, OPAL_*, PRTE_*, ORTE_*, HYDRA_*, I_MPI_*, MPI_LOCAL*) and any inherited
  * DIVSWEEP_*, plus DIVSWEEP_PARAMS, _PARAMS_FILE, _TRIAL_KEY, _SEED, _ATTEMPT, _TRIAL_DIR,
  * _CHECKPOINT_DIR, _RESULTS_FD, _RESUMED, _THREADS, OMP_NUM_THREADS and (with a GPU)
- * CUDA_VISIBLE_DEVICES, and last fixed.env.
+ * CUDA_VISIBLE_DEVICES and DIVSWEEP_GPU, both the rank's GPU as the rank's own
+ * CUDA_VISIBLE_DEVICES names it (so the program sees exactly that one, as its device 0), and
+ * last fixed.env.
  *
  * Metrics out: JSON lines on fd 3 (DIVSWEEP_RESULTS_FD) or stdout lines that start with
  * "divsweep: ".  {"step": s, name: number...} adds curve points (a step reported twice keeps the
@@ -89,7 +91,7 @@ static int sb_str(sbuf_t *b, const char *s) { return sb_add(b, s, strlen(s)); }
 
 typedef struct vars {
   const cJSON *params;
-  char key[40], seed[24], attempt[16], threads[16], gpu[16];
+  char key[40], seed[24], attempt[16], threads[16], gpu[64];
 } vars_t;
 
 static const char *special(const vars_t *v, const char *name) {
@@ -562,7 +564,9 @@ static int run_exec(ds_task_ctx_t *ctx) {
   snprintf(V.seed, sizeof V.seed, "%llu", (unsigned long long)ctx->seed);
   snprintf(V.attempt, sizeof V.attempt, "%u", ctx->attempt);
   snprintf(V.threads, sizeof V.threads, "%d", ctx->core_share > 0 ? ctx->core_share : ctx->threads);
-  if (ctx->gpu >= 0) snprintf(V.gpu, sizeof V.gpu, "%d", ctx->gpu);
+  /* The rank's GPU as its own CUDA_VISIBLE_DEVICES names it (an entry of SLURM's list, say),
+   * not CUDA's number for it, which would be another GPU once the program's CUDA renumbers. */
+  if (ctx->gpu >= 0) snprintf(V.gpu, sizeof V.gpu, "%s", ctx->gpu_id && ctx->gpu_id[0] ? ctx->gpu_id : "0");
 
   /* Directories. */
   char dir[4096], ckpt[4200], path[4300], work[4300];
@@ -631,7 +635,9 @@ static int run_exec(ds_task_ctx_t *ctx) {
                          {"OMP_NUM_THREADS", V.threads}};
   for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
     if ((rc = env_set(&envp, &envc, kv[i][0], kv[i][1]))) goto out;
-  if (ctx->gpu >= 0 && (rc = env_set(&envp, &envc, "CUDA_VISIBLE_DEVICES", V.gpu))) goto out;
+  if (ctx->gpu >= 0 && ((rc = env_set(&envp, &envc, "CUDA_VISIBLE_DEVICES", V.gpu)) ||
+                        (rc = env_set(&envp, &envc, "DIVSWEEP_GPU", V.gpu))))
+    goto out;
   for (const cJSON *c = cJSON_IsObject(uenv) ? uenv->child : NULL; c; c = c->next) {
     if (!cJSON_IsString(c)) {
       rc = ds_task_fail(ctx, DS_ESPEC, "fixed.env.%s: expected a string", c->string);
