@@ -213,7 +213,7 @@ static int fdpo_run(ds_task_ctx_t *ctx) {
   for (size_t i = 0; i < K; i++) s += pref[i];
   for (size_t i = 0; i < K; i++) pref[i] /= s;
   fd_policy(&m, th);
-  double gap = NAN, ent = ds__entropy(K, m.lp), reward = 0, minr = INFINITY;
+  double gap = NAN, ent = ds_ref_div_logprob(&ds__div_entropy, K, m.lp, m.lp, NULL), reward = 0, minr = INFINITY;
   for (size_t i = 0; i < K; i++) {
     reward += exp(m.lp[i]) * m.r[i];
     if (pref[i] > 0) minr = fmin(minr, exp(m.lp[i] - m.lref[i]));
@@ -225,8 +225,8 @@ static int fdpo_run(ds_task_ctx_t *ctx) {
   struct {
     const char *name;
     double v;
-  } mt[] = {{"entropy", ent}, {"reward", reward}, {"min_ratio", minr}, {"rkl_ref", ds__kl(K, m.lp, m.lref)},
-            {"fkl_ref", ds__kl(K, m.lref, m.lp)}, {"loss", L}, {"optimality_gap", gap}};
+  } mt[] = {{"entropy", ent}, {"reward", reward}, {"min_ratio", minr}, {"rkl_ref", ds_ref_div_logprob(&ds__div_kl, K, m.lp, m.lref, NULL)},
+            {"fkl_ref", ds_ref_div_logprob(&ds__div_kl, K, m.lref, m.lp, NULL)}, {"loss", L}, {"optimality_gap", gap}};
   for (size_t i = 0; i < sizeof mt / sizeof *mt && !rc; i++)
     if (!isnan(mt[i].v)) rc = ds_result_metric(ctx->res, mt[i].name, mt[i].v);
   if (!rc && ds__curve_point(steps, steps) && ok == DS__OPT_NEWTON) rc = ds_result_curve(ctx->res, steps, "loss", L);

@@ -169,7 +169,7 @@ static double neg_objective(rl_t *m, const double *th, double *g, double *gb) {
     for (size_t i = 0; i < K; i++) gz[i] -= m->rho * m->pi[i] * (ty->r[i] - er);
     if (m->kd > 0) {
       /* ∂KL(π‖q)/∂z_j = π_j (log π_j − log q_j − KL(π‖q)). */
-      double kl = ds__kl(K, m->lp, ty->q);
+      double kl = ds_ref_div_logprob(&ds__div_kl, K, m->lp, ty->q, NULL);
       J -= m->kd * kl;
       for (size_t i = 0; i < K; i++)
         if (m->pi[i] > 0) gz[i] += m->kd * m->pi[i] * (m->lp[i] - ty->q[i] - kl);
@@ -227,9 +227,9 @@ static void type_stats(rl_t *m, const rtype_t *set, size_t nset, double wsum, co
     P = fmin(1, fmax(0, P));
     s->pass1 += wt * P;
     for (size_t j = 0; j < nk; j++) s->pk[j] += wt * (1 - pow(1 - P, ks[j]));
-    s->entropy += wt * ds__entropy(m->K, m->lp);
-    s->rkl += wt * ds__kl(m->K, m->lp, lref);
-    s->fkl += wt * ds__kl(m->K, lref, m->lp);
+    s->entropy += wt * ds_ref_div_logprob(&ds__div_entropy, m->K, m->lp, m->lp, NULL);
+    s->rkl += wt * ds_ref_div_logprob(&ds__div_kl, m->K, m->lp, lref, NULL);
+    s->fkl += wt * ds_ref_div_logprob(&ds__div_kl, m->K, lref, m->lp, NULL);
   }
 }
 
@@ -588,7 +588,7 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
             for (size_t j = 0; j < K; j++) gz[j] += m.beta * m.g1[j];
           }
           if (!use_kl && m.kd > 0) {
-            double kl = ds__kl(K, m.lp, m.T[t].q);
+            double kl = ds_ref_div_logprob(&ds__div_kl, K, m.lp, m.T[t].q, NULL);
             for (size_t j = 0; j < K; j++)
               if (m.pi[j] > 0) gz[j] += m.kd * m.pi[j] * (m.lp[j] - m.T[t].q[j] - kl);
           }
@@ -624,7 +624,7 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
       memcpy(lt, m.lp, K * sizeof *lt);
       tw += wt;
       tp += wt * fmin(1, fmax(0, P));
-      tkl += wt * ds__kl(K, lt, m.T[t].q);
+      tkl += wt * ds_ref_div_logprob(&ds__div_kl, K, lt, m.T[t].q, NULL);
     }
     free(lt);
     if (tw > 0) {
