@@ -20,6 +20,13 @@
  * Metrics: optimality_gap = max |π − π*|, entropy, reward = Σ π r, min_ratio = min π/π_ref,
  * rkl_ref, fkl_ref, loss (the population loss at the end, either mode).  Curve: loss at
  * log-spaced steps (population loss).
+ *
+ * Backends (trial.backend; ds__backend_pick).  On "ref" all of it is double.  Otherwise a step's
+ * log-probs and gradient come from ds_rl_logprob_batch over token rows holding the policy logits
+ * (fp32): sampled, two rows per pair (chosen, rejected; 2·pairs rows); population, one row per
+ * answer (K rows, so at most 4096 answers).  The pair losses (ds_rl_dpo), θ, the optimiser, the
+ * draws and every metric and curve stay in double; the rows' gradients are summed here in row
+ * order (thread-count independent).  newton stays on "ref".
  */
 #include <math.h>
 #include <stdio.h>

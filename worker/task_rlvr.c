@@ -55,6 +55,17 @@
  * opt_pi_<i> where π* exists).  With teacher_logits on trained types: teacher_pass_at_1 (the
  * teachers' success probability) and rkl_teacher = KL(π‖π_teacher), weighted over those types.
  * optimality_gap is reported only for ρ = 1, γ = 0.  Curves: reward, pass_at_1, entropy at log-spaced steps.
+ *
+ * Backends (trial.backend; ds__backend_pick, sized nT·K for exact and nT·G·K for grpo).  On "ref"
+ * everything above runs in double, type by type.  Otherwise the per-step work of all types goes
+ * through the batched kernels at once: β·D(π_ref‖π) and γ·KL(π‖π_teacher) through ds_kern_fwd_bwd
+ * (nT rows), the entropy (top_p = 1) through ds_rl_logprob_batch (kernel_terms); for grpo, one token
+ * row per sampled answer (nT·G rows, the type's logits repeated) through ds_rl_logprob_batch for
+ * log π(a) and, weighted by the surrogate's and the estimators' derivatives (ds_rl_ppo_batch,
+ * ds_rl_kl_batch), for the gradient (grpo_kernel_grad).  The policy logits are rounded to fp32;
+ * θ, the optimiser, the sampling (so both backends draw the same answers), the expected reward,
+ * the top-p nucleus entropy and every metric stay in double.  Sums over rows are formed here in
+ * row order, so results do not depend on the kernels' thread count.  newton stays on "ref".
  */
 #define _GNU_SOURCE /* qsort_r */
 #include <math.h>
