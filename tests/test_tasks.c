@@ -828,14 +828,14 @@ static void agree_on_ref_and_cpu(const char *name, const char *js, const char *c
  * gradient with fp32 outputs and double row sums, ~1e-7 relative per component.  θ itself and the
  * optimiser stay in double, and these objectives are convex in the logits with steps small
  * against their curvature, so a step does not amplify an earlier error: after S steps θ differs by
- * at most S·lr·max|δg| ≈ 50·0.5·1e-7 ≈ 3e-6, and the metrics (smooth in θ, computed in double on
+ * at most S·lr·max|δg| ≈ 30·0.5·1e-7 ≈ 2e-6, and the metrics (smooth in θ, computed in double on
  * both backends) relatively by about that.  1e-4 relative (+1e-7 absolute for values near 0)
  * leaves a margin of 30 and still catches a wrong term, sign, weight, row or label: each of those
  * moves a metric by 1e-2 or more here.  Sampling (grpo, sampled pairs) uses the double policy on
  * both backends, so both see the same answers. */
 static void rlvr_and_fdpo_agree_on_ref_and_cpu(void) {
   uint64_t st = 11;
-  enum { K1 = 65536, K2 = 16384, KP = 512, KS = 2048 };
+  enum { K1 = 65536, K2 = 16384, KP = 512, KS = 1024 };
   char *b1[4], *b2[2], *t2[2];
   for (int t = 0; t < 4; t++) b1[t] = gauss_list(K1, 1.5, &st);
   for (int t = 0; t < 2; t++) b2[t] = gauss_list(K2, 1.5, &st), t2[t] = gauss_list(K2, 2, &st);
@@ -848,7 +848,7 @@ static void rlvr_and_fdpo_agree_on_ref_and_cpu(void) {
   for (int t = 0; t < 4; t++)
     n += snprintf(js + n, cap - n, "%s{\"weight\":%d,\"base_logits\":%s,\"reward\":{\"ones\":[%d,%d,%d]}}", t ? "," : "",
                   t + 1, b1[t], 7 * t, 100 + t, 4000 + 3 * t);
-  snprintf(js + n, cap - n, "],\"divergence\":\"rkl\",\"beta\":0.3,\"entropy_bonus\":0.05,\"lr\":0.5,\"steps\":50}");
+  snprintf(js + n, cap - n, "],\"divergence\":\"rkl\",\"beta\":0.3,\"entropy_bonus\":0.05,\"lr\":0.5,\"steps\":25}");
   agree_on_ref_and_cpu("rlvr", js, rl, 5, 1e-4, 1e-7, 1);
   /* exact, shared θ over 2 × 16384 (explicit cpu; auto keeps ref below 2^18): jsd penalty, KD
    * toward teachers, entropy of the 0.9 nucleus (that term stays in double) */
@@ -857,7 +857,7 @@ static void rlvr_and_fdpo_agree_on_ref_and_cpu(void) {
     n += snprintf(js + n, cap - n, "%s{\"weight\":%d,\"base_logits\":%s,\"teacher_logits\":%s,\"reward\":{\"ones\":[%d,%d]}}",
                   t ? "," : "", 2 - t, b2[t], t2[t], 5 + t, 900 + t);
   snprintf(js + n, cap - n, "],\"divergence\":\"jsd\",\"beta\":0.1,\"kd_coef\":0.2,\"entropy_bonus\":0.02,\"entropy_top_p\":0.9,"
-                            "\"optimizer\":\"adam\",\"lr\":0.02,\"steps\":40}");
+                            "\"optimizer\":\"adam\",\"lr\":0.02,\"steps\":25}");
   agree_on_ref_and_cpu("rlvr", js, rlt, 6, 1e-4, 1e-7, 0);
   /* grpo, 2 types × 8 answers × 16384 = 2^18 token elements (auto: cpu): PPO clip, k3 estimator
    * for the fkl penalty and for KD, 2 updates per sample */
@@ -873,24 +873,28 @@ static void rlvr_and_fdpo_agree_on_ref_and_cpu(void) {
                         "\"group_size\":16,\"divergence\":\"rkl\",\"beta\":0.1,\"entropy_bonus\":0.01,\"lr\":0.5,\"steps\":30}", K2, b2[0]);
   agree_on_ref_and_cpu("rlvr", js, rl, 5, 1e-4, 1e-7, 1);
 
-  /* Largest ref-vs-cpu differences measured over these cases: 3.4e-6 relative (fdpo sampled,
-   * rkl_ref), 4e-7 for rlvr. */
+  /* Largest ref-vs-cpu differences measured over these cases: 4.5e-7 relative for rlvr, 3e-5 for
+   * fdpo sampled (see there), less for fdpo population. */
   static const char *fd[] = {"entropy", "reward", "min_ratio", "rkl_ref", "fkl_ref", "loss", "optimality_gap"};
   char *bp = gauss_list(KP, 1, &st), *bs = gauss_list(KS, 1, &st);
   /* population, 512 answers = 512 token rows of 512 (2^18, auto: cpu), jsd and amari links */
   snprintf(js, cap, "{\"answers\":%d,\"base_logits\":%s,\"rewards\":{\"ones\":[3,40,200]},\"divergence\":\"jsd\","
-                    "\"beta\":0.5,\"steps\":60,\"lr\":0.05}", KP, bp);
+                    "\"beta\":0.5,\"steps\":25,\"lr\":0.05}", KP, bp);
   agree_on_ref_and_cpu("fdpo", js, fd, 7, 1e-4, 1e-7, 1);
   snprintf(js, cap, "{\"answers\":%d,\"base_logits\":%s,\"rewards\":{\"ones\":[3,40,200]},\"divergence\":{\"name\":\"amari\",\"alpha\":0.3},"
-                    "\"beta\":0.5,\"steps\":60,\"lr\":0.05,\"optimizer\":\"gd\"}", KP, bp);
+                    "\"beta\":0.5,\"steps\":25,\"lr\":0.05,\"optimizer\":\"gd\"}", KP, bp);
   agree_on_ref_and_cpu("fdpo", js, fd, 7, 1e-4, 1e-7, 1);
-  /* sampled, 64 pairs = 128 token rows of 2048 (2^18, auto: cpu), fkl link.  gd, not Adam: at
+  /* sampled, 128 pairs = 256 token rows of 1024 (2^18, auto: cpu), fkl link.  gd, not Adam: at
    * θ = 0 every pair's chosen and rejected weights cancel, so the answers no pair touched have a
    * gradient of exactly 0 in double and of fp32 rounding (~1e-13) on the kernels, which Adam
-   * scales to steps of lr·1e-13/(1e-13 + 1e-8): measured 2e-4 relative on rkl_ref after 60 steps. */
+   * scales to steps of lr·1e-13/(1e-13 + 1e-8): measured 2e-4 relative on rkl_ref after 60 steps
+   * (2048 answers, 64 pairs).  With gd the same cancellation still costs precision: an untouched
+   * answer's gradient −π_j·Σ_r w_r is a sum over 256 fp32 rows whose weights nearly cancel, so its
+   * error is ~6e-8·π_j·Σ|w_r|, not ~6e-8·|π_j Σ w_r|; measured 3e-5 relative on rkl_ref/fkl_ref
+   * (small, nearly quadratic in θ), hence 3e-4 here. */
   snprintf(js, cap, "{\"answers\":%d,\"base_logits\":%s,\"rewards\":{\"ones\":[1,9,1000]},\"divergence\":\"fkl\","
-                    "\"beta\":0.3,\"mode\":\"sampled\",\"pairs\":64,\"steps\":60,\"optimizer\":\"gd\",\"lr\":1}", KS, bs);
-  agree_on_ref_and_cpu("fdpo", js, fd, 7, 1e-4, 1e-7, 1);
+                    "\"beta\":0.3,\"mode\":\"sampled\",\"pairs\":128,\"steps\":30,\"optimizer\":\"gd\",\"lr\":1}", KS, bs);
+  agree_on_ref_and_cpu("fdpo", js, fd, 7, 3e-4, 1e-7, 1);
   /* newton needs double gradients: refused on cpu by name, kept on ref by auto */
   snprintf(js, cap, "{\"answers\":4,\"rewards\":[1,0,0,0],\"optimizer\":\"newton\",\"steps\":5}");
   ds_result_t r = {0};
