@@ -905,6 +905,12 @@ static void rlvr_and_fdpo_agree_on_ref_and_cpu(void) {
   ASSERT_TRUE(run_task("fdpo", js, &r) == 0);
   ASSERT_CLOSE(metric(&r, "backend_id"), 0, 0);
   ds_result_free(&r);
+  /* 240,000 token rows of 600 answers = 1.44e8 elements, above DS__AUTO_MAX_TOKEN_ELEMS: auto keeps
+   * the reference rather than allocate two 550 MiB buffers */
+  snprintf(js, cap, "{\"answers\":600,\"rewards\":{\"ones\":[1]},\"mode\":\"sampled\",\"pairs\":120000,\"steps\":1}");
+  ASSERT_TRUE(run_task("fdpo", js, &r) == 0);
+  ASSERT_CLOSE(metric(&r, "backend_id"), 0, 0);
+  ds_result_free(&r);
   for (int t = 0; t < 4; t++) free(b1[t]);
   for (int t = 0; t < 2; t++) free(b2[t]), free(t2[t]);
   free(bp);

@@ -25,6 +25,10 @@
  * forms hold to 1e-14, are all far below it (the largest, X13, has 3 × 20,000) — and the fast
  * path ("cuda" on a rank with a bound GPU when the task has a CUDA path, else "cpu") at or above. */
 #define DS__AUTO_MIN_ELEMS ((size_t)1 << 18)
+/* rlvr (grpo) and fdpo lay their tokens out as rows of the policy's logits, two fp32 buffers of
+ * this many elements at most (2 × 512 MiB) under "auto"; above it "auto" keeps them on "ref", which
+ * needs no such buffers ("cpu" by name still tries, and fails with "out of memory" if it must). */
+#define DS__AUTO_MAX_TOKEN_ELEMS ((size_t)1 << 27)
 
 /* Backend codes recorded per trial as the metric backend_id (metrics are numbers); cpu_isa_id is
  * 0 (not a CPU backend), 1 generic, 2 avx2, 3 avx512; kernel_threads the thread count used. */

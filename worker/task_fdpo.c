@@ -233,7 +233,8 @@ static int fdpo_run(ds_task_ctx_t *ctx) {
   }
   ds__backend_t bk;
   size_t nrows = sampled ? 2 * pairs : K;
-  if ((rc = ds__backend_pick(ctx, "fdpo", ok == DS__OPT_NEWTON ? 0 : nrows * K, 0, &bk))) goto done;
+  size_t elems = ok == DS__OPT_NEWTON || nrows * K > DS__AUTO_MAX_TOKEN_ELEMS ? 0 : nrows * K;
+  if ((rc = ds__backend_pick(ctx, "fdpo", elems, 0, &bk))) goto done;
   if (bk.be) {
     if (!sampled && K > 4096) {
       rc = ds_task_fail(ctx, DS_ESPEC, "mode population on backend %s keeps K × K token rows: at most 4096 answers (%zu here); use mode sampled or trial.backend \"ref\"", bk.name, K);

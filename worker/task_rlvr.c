@@ -616,7 +616,9 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
     goto done;
   }
   ds__backend_t bk;
-  if ((rc = ds__backend_pick(ctx, "rlvr", ok == DS__OPT_NEWTON ? 0 : m.nT * K * (grpo ? G : 1), 0, &bk))) goto done;
+  size_t elems = m.nT * K * (grpo ? G : 1);
+  if (ok == DS__OPT_NEWTON || elems > DS__AUTO_MAX_TOKEN_ELEMS) elems = 0;
+  if ((rc = ds__backend_pick(ctx, "rlvr", elems, 0, &bk))) goto done;
   if (bk.be) {
     size_t nt = m.nT, nel = m.nT * K;
     m.bk = &bk;
