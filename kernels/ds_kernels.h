@@ -116,6 +116,14 @@ double ds_ref_div_row(const ds_div_t *d, size_t V, size_t K, const double *const
                       const double *weights, ds_mix_t mix, const double *z, double t_teacher,
                       double t_student, int t2, double *grad);
 
+/* Mixed teacher log-probabilities of one row at temperature t_teacher into out (length V): K == 1
+ * is log_softmax(teacher[0]/T) (weights ignored); DS_MIX_GEOMETRIC log_softmax(Σ_k w_k t_k / T);
+ * DS_MIX_ARITHMETIC and DS_MIX_LOSS log Σ_k w_k softmax(t_k/T) by a running two-term LSE, teachers
+ * with w_k ≤ 0 (or NaN) skipped.  This is the teacher side of ds_ref_div_row.  tmp is caller-owned
+ * scratch of V doubles.  Never fails; thread-safe. */
+void ds_ref_mix_logprob(size_t V, size_t K, const double *const *teacher, const double *weights, ds_mix_t mix,
+                        double t_teacher, double *out, double *tmp);
+
 /* log_softmax(x / T) into out (length V), double; returns the log-sum-exp of x/T. */
 double ds_ref_log_softmax(size_t V, const double *x, double T, double *out);
 

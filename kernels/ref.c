@@ -545,6 +545,28 @@ double ds_ref_div_logprob(const ds_div_t *d, size_t V, const double *lp, const d
   }
 }
 
+/* Mixed teacher log-probs of one row (see ds_kernels.h).  Layout: teacher[k][V], out[V], tmp[V]. */
+void ds_ref_mix_logprob(size_t V, size_t K, const double *const *teacher, const double *weights, ds_mix_t mix,
+                        double t_teacher, double *out, double *tmp) {
+  if (K == 1) {
+    ds_ref_log_softmax(V, teacher[0], t_teacher, out);
+  } else if (mix == DS_MIX_GEOMETRIC) { /* p̃ = softmax(Σ_k w_k t_k / T_t) */
+    for (size_t j = 0; j < V; j++) {
+      double s = 0;
+      for (size_t k = 0; k < K; k++) if (weights[k] != 0) s += weights[k] * teacher[k][j];
+      tmp[j] = s;
+    }
+    ds_ref_log_softmax(V, tmp, t_teacher, out);
+  } else { /* arithmetic (and DS_MIX_LOSS): log p̄_j = LSE_k(log w_k + log p_kj) */
+    for (size_t j = 0; j < V; j++) out[j] = -INFINITY;
+    for (size_t k = 0; k < K; k++) {
+      if (!(weights[k] > 0)) continue;
+      ds_ref_log_softmax(V, teacher[k], t_teacher, tmp);
+      for (size_t j = 0; j < V; j++) out[j] = lse2(out[j], log(weights[k]) + tmp[j]);
+    }
+  }
+}
+
 /* One row from logits.  Layout: teacher[k][V], z[V], grad[V]; double throughout. */
 double ds_ref_div_row(const ds_div_t *d, size_t V, size_t K, const double *const *teacher,
                       const double *weights, ds_mix_t mix, const double *z, double t_teacher,
@@ -567,22 +589,8 @@ double ds_ref_div_row(const ds_div_t *d, size_t V, size_t K, const double *const
       L += wk * ds_ref_div_logprob(d, V, lp, lq, grad ? hk : NULL);
       if (grad) for (size_t j = 0; j < V; j++) h[j] += wk * hk[j];
     }
-  } else if (mix == DS_MIX_ARITHMETIC) {
-    /* log p̄_j = LSE_k(log w_k + log p_kj). */
-    for (size_t j = 0; j < V; j++) lp[j] = -INFINITY;
-    for (size_t k = 0; k < K; k++) {
-      if (weights[k] <= 0) continue;
-      ds_ref_log_softmax(V, teacher[k], t_teacher, tmp);
-      for (size_t j = 0; j < V; j++) lp[j] = lse2(lp[j], log(weights[k]) + tmp[j]);
-    }
-    L = ds_ref_div_logprob(d, V, lp, lq, grad ? h : NULL);
-  } else { /* geometric: p̃ = softmax(Σ_k w_k t_k / T_t) */
-    for (size_t j = 0; j < V; j++) {
-      double s = 0;
-      for (size_t k = 0; k < K; k++) if (weights[k] != 0) s += weights[k] * teacher[k][j];
-      tmp[j] = s;
-    }
-    ds_ref_log_softmax(V, tmp, t_teacher, lp);
+  } else {
+    ds_ref_mix_logprob(V, K, teacher, weights, mix, t_teacher, lp, tmp);
     L = ds_ref_div_logprob(d, V, lp, lq, grad ? h : NULL);
   }
   double scale = t2 ? t_student * t_student : 1.0;

@@ -780,9 +780,148 @@ static void distill_agrees_on_ref_and_cpu(void) {
   }
 }
 
+/* A JSON list of n numbers c·N(0,1) drawn from *st (malloc'd; the caller frees). */
+static char *gauss_list(size_t n, double c, uint64_t *st) {
+  char *b = malloc(n * 12 + 4), *o = b;
+  *o++ = '[';
+  for (size_t i = 0; i < n; i++) o += sprintf(o, "%s%.4f", i ? "," : "", c * ds__test_gauss(st));
+  *o++ = ']';
+  *o = 0;
+  return b;
+}
+
+/* Runs task `name` on ref, on cpu with 2 and 5 threads and on auto, and compares `names`:
+ * ref vs cpu within rel·|ref| + abs, 2 vs 5 threads bit-identical, backend_id as expected. */
+static void agree_on_ref_and_cpu(const char *name, const char *js, const char *const *names, size_t nn, double rel,
+                                 double abs_tol, int auto_id) {
+  ds_result_t a = {0}, b = {0}, c = {0}, e = {0};
+  task_backend = "ref";
+  ASSERT_TRUE(run_task(name, js, &a) == 0);
+  task_backend = "cpu";
+  task_threads = 2;
+  ASSERT_TRUE(run_task(name, js, &b) == 0);
+  task_threads = 5;
+  ASSERT_TRUE(run_task(name, js, &e) == 0);
+  task_backend = NULL;
+  task_threads = 1;
+  ASSERT_TRUE(run_task(name, js, &c) == 0);
+  ASSERT_CLOSE(metric(&a, "backend_id"), 0, 0);
+  ASSERT_CLOSE(metric(&b, "backend_id"), 1, 0);
+  ASSERT_CLOSE(metric(&b, "kernel_threads"), 2, 0);
+  ASSERT_CLOSE(metric(&c, "backend_id"), auto_id, 0);
+  for (size_t m = 0; m < nn; m++) {
+    double va = metric(&a, names[m]), vb = metric(&b, names[m]);
+    if (!(fabs(vb - va) <= rel * fabs(va) + abs_tol)) {
+      fprintf(stderr, "%s: %s ref %.12g cpu %.12g (%.17s...)\n", name, names[m], va, vb, js);
+      failures++;
+    }
+    if (metric(&b, names[m]) != metric(&e, names[m])) {
+      fprintf(stderr, "%s: %s differs between 2 and 5 threads\n", name, names[m]);
+      failures++;
+    }
+  }
+  ds_result_free(&a); ds_result_free(&b); ds_result_free(&c); ds_result_free(&e);
+}
+
+/* rlvr and fdpo on the batched kernels.  The cpu backend rounds the policy logits a + θ to fp32
+ * (relative 6e-8, so log π moves by ≤ 6e-8·max|z| ≈ 5e-7 at |z| ≤ 8) and computes each step's
+ * gradient with fp32 outputs and double row sums, ~1e-7 relative per component.  θ itself and the
+ * optimiser stay in double, and these objectives are convex in the logits with steps small
+ * against their curvature, so a step does not amplify an earlier error: after S steps θ differs by
+ * at most S·lr·max|δg| ≈ 30·0.5·1e-7 ≈ 2e-6, and the metrics (smooth in θ, computed in double on
+ * both backends) relatively by about that.  1e-4 relative (+1e-7 absolute for values near 0)
+ * leaves a margin of 30 and still catches a wrong term, sign, weight, row or label: each of those
+ * moves a metric by 1e-2 or more here.  Sampling (grpo, sampled pairs) uses the double policy on
+ * both backends, so both see the same answers. */
+static void rlvr_and_fdpo_agree_on_ref_and_cpu(void) {
+  uint64_t st = 11;
+  enum { K1 = 65536, K2 = 16384, KP = 512, KS = 1024 };
+  char *b1[4], *b2[2], *t2[2];
+  for (int t = 0; t < 4; t++) b1[t] = gauss_list(K1, 1.5, &st);
+  for (int t = 0; t < 2; t++) b2[t] = gauss_list(K2, 1.5, &st), t2[t] = gauss_list(K2, 2, &st);
+  size_t cap = 8 * (size_t)K1 * 12 + 4096;
+  char *js = malloc(cap);
+  static const char *rl[] = {"reward", "pass_at_1", "entropy", "rkl_ref", "fkl_ref"};
+  static const char *rlt[] = {"reward", "pass_at_1", "entropy", "rkl_ref", "fkl_ref", "rkl_teacher"};
+  /* exact, per type, 4 × 65536 = 2^18 elements (auto: cpu): rkl penalty and the entropy bonus */
+  int n = snprintf(js, cap, "{\"answers\":%d,\"params\":\"per_type\",\"types\":[", K1);
+  for (int t = 0; t < 4; t++)
+    n += snprintf(js + n, cap - n, "%s{\"weight\":%d,\"base_logits\":%s,\"reward\":{\"ones\":[%d,%d,%d]}}", t ? "," : "",
+                  t + 1, b1[t], 7 * t, 100 + t, 4000 + 3 * t);
+  snprintf(js + n, cap - n, "],\"divergence\":\"rkl\",\"beta\":0.3,\"entropy_bonus\":0.05,\"lr\":0.5,\"steps\":25}");
+  agree_on_ref_and_cpu("rlvr", js, rl, 5, 1e-4, 1e-7, 1);
+  /* exact, shared θ over 2 × 16384 (explicit cpu; auto keeps ref below 2^18): jsd penalty, KD
+   * toward teachers, entropy of the 0.9 nucleus (that term stays in double) */
+  n = snprintf(js, cap, "{\"answers\":%d,\"types\":[", K2);
+  for (int t = 0; t < 2; t++)
+    n += snprintf(js + n, cap - n, "%s{\"weight\":%d,\"base_logits\":%s,\"teacher_logits\":%s,\"reward\":{\"ones\":[%d,%d]}}",
+                  t ? "," : "", 2 - t, b2[t], t2[t], 5 + t, 900 + t);
+  snprintf(js + n, cap - n, "],\"divergence\":\"jsd\",\"beta\":0.1,\"kd_coef\":0.2,\"entropy_bonus\":0.02,\"entropy_top_p\":0.9,"
+                            "\"optimizer\":\"adam\",\"lr\":0.02,\"steps\":25}");
+  agree_on_ref_and_cpu("rlvr", js, rlt, 6, 1e-4, 1e-7, 0);
+  /* grpo, 2 types × 8 answers × 16384 = 2^18 token elements (auto: cpu): PPO clip, k3 estimator
+   * for the fkl penalty and for KD, 2 updates per sample */
+  n = snprintf(js, cap, "{\"answers\":%d,\"params\":\"per_type\",\"types\":[", K2);
+  for (int t = 0; t < 2; t++)
+    n += snprintf(js + n, cap - n, "%s{\"weight\":1,\"base_logits\":%s,\"teacher_logits\":%s,\"reward\":{\"ones\":[%d,%d]}}",
+                  t ? "," : "", b2[t], t2[t], 3 + t, 77 + t);
+  snprintf(js + n, cap - n, "],\"estimator\":\"grpo\",\"group_size\":8,\"updates\":2,\"clip\":0.2,\"kl_estimator\":\"k3\","
+                            "\"divergence\":\"fkl\",\"beta\":0.05,\"kd_coef\":0.05,\"optimizer\":\"adam\",\"lr\":0.05,\"steps\":30}");
+  agree_on_ref_and_cpu("rlvr", js, rlt, 6, 1e-4, 1e-7, 1);
+  /* grpo without an estimator: the exact rkl penalty and entropy through the kernels */
+  n = snprintf(js, cap, "{\"answers\":%d,\"types\":[{\"base_logits\":%s,\"reward\":{\"ones\":[1,2,3]}}],\"estimator\":\"grpo\","
+                        "\"group_size\":16,\"divergence\":\"rkl\",\"beta\":0.1,\"entropy_bonus\":0.01,\"lr\":0.5,\"steps\":30}", K2, b2[0]);
+  agree_on_ref_and_cpu("rlvr", js, rl, 5, 1e-4, 1e-7, 1);
+
+  /* Largest ref-vs-cpu differences measured over these cases: 4.5e-7 relative for rlvr, 3e-5 for
+   * fdpo sampled (see there), less for fdpo population. */
+  static const char *fd[] = {"entropy", "reward", "min_ratio", "rkl_ref", "fkl_ref", "loss", "optimality_gap"};
+  char *bp = gauss_list(KP, 1, &st), *bs = gauss_list(KS, 1, &st);
+  /* population, 512 answers = 512 token rows of 512 (2^18, auto: cpu), jsd and amari links */
+  snprintf(js, cap, "{\"answers\":%d,\"base_logits\":%s,\"rewards\":{\"ones\":[3,40,200]},\"divergence\":\"jsd\","
+                    "\"beta\":0.5,\"steps\":25,\"lr\":0.05}", KP, bp);
+  agree_on_ref_and_cpu("fdpo", js, fd, 7, 1e-4, 1e-7, 1);
+  snprintf(js, cap, "{\"answers\":%d,\"base_logits\":%s,\"rewards\":{\"ones\":[3,40,200]},\"divergence\":{\"name\":\"amari\",\"alpha\":0.3},"
+                    "\"beta\":0.5,\"steps\":25,\"lr\":0.05,\"optimizer\":\"gd\"}", KP, bp);
+  agree_on_ref_and_cpu("fdpo", js, fd, 7, 1e-4, 1e-7, 1);
+  /* sampled, 128 pairs = 256 token rows of 1024 (2^18, auto: cpu), fkl link.  gd, not Adam: at
+   * θ = 0 every pair's chosen and rejected weights cancel, so the answers no pair touched have a
+   * gradient of exactly 0 in double and of fp32 rounding (~1e-13) on the kernels, which Adam
+   * scales to steps of lr·1e-13/(1e-13 + 1e-8): measured 2e-4 relative on rkl_ref after 60 steps
+   * (2048 answers, 64 pairs).  With gd the same cancellation still costs precision: an untouched
+   * answer's gradient −π_j·Σ_r w_r is a sum over 256 fp32 rows whose weights nearly cancel, so its
+   * error is ~6e-8·π_j·Σ|w_r|, not ~6e-8·|π_j Σ w_r|; measured 3e-5 relative on rkl_ref/fkl_ref
+   * (small, nearly quadratic in θ), hence 3e-4 here. */
+  snprintf(js, cap, "{\"answers\":%d,\"base_logits\":%s,\"rewards\":{\"ones\":[1,9,1000]},\"divergence\":\"fkl\","
+                    "\"beta\":0.3,\"mode\":\"sampled\",\"pairs\":128,\"steps\":30,\"optimizer\":\"gd\",\"lr\":1}", KS, bs);
+  agree_on_ref_and_cpu("fdpo", js, fd, 7, 3e-4, 1e-7, 1);
+  /* newton needs double gradients: refused on cpu by name, kept on ref by auto */
+  snprintf(js, cap, "{\"answers\":4,\"rewards\":[1,0,0,0],\"optimizer\":\"newton\",\"steps\":5}");
+  ds_result_t r = {0};
+  task_backend = "cpu";
+  ASSERT_TRUE(run_task("fdpo", js, &r) != 0);
+  ds_result_free(&r);
+  task_backend = NULL;
+  ASSERT_TRUE(run_task("fdpo", js, &r) == 0);
+  ASSERT_CLOSE(metric(&r, "backend_id"), 0, 0);
+  ds_result_free(&r);
+  /* 240,000 token rows of 600 answers = 1.44e8 elements, above DS__AUTO_MAX_TOKEN_ELEMS: auto keeps
+   * the reference rather than allocate two 550 MiB buffers */
+  snprintf(js, cap, "{\"answers\":600,\"rewards\":{\"ones\":[1]},\"mode\":\"sampled\",\"pairs\":120000,\"steps\":1}");
+  ASSERT_TRUE(run_task("fdpo", js, &r) == 0);
+  ASSERT_CLOSE(metric(&r, "backend_id"), 0, 0);
+  ds_result_free(&r);
+  for (int t = 0; t < 4; t++) free(b1[t]);
+  for (int t = 0; t < 2; t++) free(b2[t]), free(t2[t]);
+  free(bp);
+  free(bs);
+  free(js);
+}
+
 int main(void) {
   logits_agrees_on_ref_and_cpu_and_records_the_backend();
   distill_agrees_on_ref_and_cpu();
+  rlvr_and_fdpo_agree_on_ref_and_cpu();
   logits_reads_float16_npy_exactly();
   npy_loader_refuses_directories_fifos_devices_and_oversized_files();
   rlvr_reaches_the_kl_regularised_optimum_of_x3();

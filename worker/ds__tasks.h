@@ -25,6 +25,10 @@
  * forms hold to 1e-14, are all far below it (the largest, X13, has 3 × 20,000) — and the fast
  * path ("cuda" on a rank with a bound GPU when the task has a CUDA path, else "cpu") at or above. */
 #define DS__AUTO_MIN_ELEMS ((size_t)1 << 18)
+/* rlvr (grpo) and fdpo lay their tokens out as rows of the policy's logits, two fp32 buffers of
+ * this many elements at most (2 × 512 MiB) under "auto"; above it "auto" keeps them on "ref", which
+ * needs no such buffers ("cpu" by name still tries, and fails with "out of memory" if it must). */
+#define DS__AUTO_MAX_TOKEN_ELEMS ((size_t)1 << 27)
 
 /* Backend codes recorded per trial as the metric backend_id (metrics are numbers); cpu_isa_id is
  * 0 (not a CPU backend), 1 generic, 2 avx2, 3 avx512; kernel_threads the thread count used. */
@@ -109,21 +113,18 @@ int ds__newton(ds__objective_fn f, ds__probs_fn probs, void *arg, size_t n, doub
 
 /* ---- Distributions -------------------------------------------------------------------------- */
 
-/* H(p) from log-probs, 0·log 0 = 0. */
-double ds__entropy(size_t V, const double *lp);
-/* KL(a‖b) from log-probs (0 where a = 0; +inf where b = 0 < a). */
-double ds__kl(size_t V, const double *la, const double *lb);
-/* ½ Σ|a − b| from log-probs. */
-double ds__tvd(size_t V, const double *la, const double *lb);
+/* Descriptors for the metrics, computed by the kernels' reference ds_ref_div_logprob (NULL h):
+ *   ds_ref_div_logprob(&ds__div_kl, V, la, lb, NULL)      = KL(a‖b)  (0·log 0 = 0; +inf where b = 0 < a)
+ *   ds_ref_div_logprob(&ds__div_tvd, V, la, lb, NULL)     = ½ Σ|a − b|
+ *   ds_ref_div_logprob(&ds__div_entropy, V, lq, lq, NULL) = H(q)     (the first argument is ignored) */
+extern const ds_div_t ds__div_kl, ds__div_tvd, ds__div_entropy;
 /* ½KL(a‖m) + ½KL(b‖m), m = ½(a + b) (DESIGN's jsd at beta ½). */
 double ds__jsd(size_t V, const double *la, const double *lb);
 /* Index of the largest entry (first on ties). */
 size_t ds__argmax(size_t V, const double *x);
 
-/* Mixed teacher log-probs at temperature T for one row: K teacher logit rows mixed by w under
- * mix (DS_MIX_LOSS is reported as the arithmetic mixture).  out has V entries. */
-void ds__mix_logprob(size_t V, size_t K, const double *const *teacher, const double *w, ds_mix_t mix,
-                     double T, double *out);
+/* Mixed teacher log-probs: ds_ref_mix_logprob (kernels/ds_kernels.h); DS_MIX_LOSS is reported as
+ * the arithmetic mixture. */
 
 /* ---- Files ---------------------------------------------------------------------------------- */
 

@@ -639,18 +639,18 @@ static int distill_run(ds_task_ctx_t *ctx) {
   for (size_t r = 0; r < R; r++) {
     for (k = 0; k < K; k++) tp[k] = d.teacher[k] + r * V;
     row_weights(&d, r, wrow, tmp);
-    ds__mix_logprob(V, K, tp, wrow, d.mix == MIX_CONFIDENCE ? DS_MIX_ARITHMETIC : (ds_mix_t)d.mix, 1.0, lp);
+    ds_ref_mix_logprob(V, K, tp, wrow, d.mix == MIX_CONFIDENCE ? DS_MIX_ARITHMETIC : (ds_mix_t)d.mix, 1.0, lp, tmp);
     student_logits(&d, best, r, z);
     student_floor(&d, z, 1.0);
     ds_ref_log_softmax(V, z, 1.0, lq);
     memcpy(all_lq + r * V, lq, V * sizeof *lq);
     memcpy(all_lp + r * V, lp, V * sizeof *lp);
-    fkl += ds__kl(V, lp, lq);
-    rkl += ds__kl(V, lq, lp);
+    fkl += ds_ref_div_logprob(&ds__div_kl, V, lp, lq, NULL);
+    rkl += ds_ref_div_logprob(&ds__div_kl, V, lq, lp, NULL);
     jsd += ds__jsd(V, lp, lq);
-    tvd += ds__tvd(V, lp, lq);
-    ent += ds__entropy(V, lq);
-    tent += ds__entropy(V, lp);
+    tvd += ds_ref_div_logprob(&ds__div_tvd, V, lp, lq, NULL);
+    ent += ds_ref_div_logprob(&ds__div_entropy, V, lq, lq, NULL);
+    tent += ds_ref_div_logprob(&ds__div_entropy, V, lp, lp, NULL);
     double *t = tmp, *s = gz, tmax = 0;
     for (size_t i = 0; i < V; i++) {
       t[i] = exp(lp[i]);

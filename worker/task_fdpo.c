@@ -20,6 +20,13 @@
  * Metrics: optimality_gap = max |π − π*|, entropy, reward = Σ π r, min_ratio = min π/π_ref,
  * rkl_ref, fkl_ref, loss (the population loss at the end, either mode).  Curve: loss at
  * log-spaced steps (population loss).
+ *
+ * Backends (trial.backend; ds__backend_pick).  On "ref" all of it is double.  Otherwise a step's
+ * log-probs and gradient come from ds_rl_logprob_batch over token rows holding the policy logits
+ * (fp32): sampled, two rows per pair (chosen, rejected; 2·pairs rows); population, one row per
+ * answer (K rows, so at most 4096 answers).  The pair losses (ds_rl_dpo), θ, the optimiser, the
+ * draws and every metric and curve stay in double; the rows' gradients are summed here in row
+ * order (thread-count independent).  newton stays on "ref".
  */
 #include <math.h>
 #include <stdio.h>
@@ -35,6 +42,15 @@ typedef struct fdpo {
   double *a, *r, *lref, *lp, *z, *G;
   ds_rl_f_t f;
   double beta;
+  /* The batched kernels (trial.backend not "ref"): one token row per answer of a pair (sampled)
+   * or per answer (population), the policy logits repeated in each. */
+  const ds__backend_t *bk;
+  size_t n;          /* token rows */
+  float *tz, *tg;    /* [n][K] logits, gradient */
+  float *tlpf, *tgl; /* [n] log π(label), upstream weight */
+  int64_t *lab;      /* [n] */
+  double *tlp;       /* [n] log π(label) in double */
+  size_t *pi_, *pj;  /* sampled: [pairs] chosen, rejected (SIZE_MAX: no pair drawn) */
 } fdpo_t;
 
 static double sigmoid(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
@@ -69,6 +85,49 @@ static double pop_loss(fdpo_t *m, const double *th, double *g) {
     }
   if (g) fd_chain(m, g);
   return L;
+}
+
+/* log π(lab[r]) of every token row at θ (ds_rl_logprob_batch) into m->tlp. */
+static int tok_logp(fdpo_t *m, const double *th) {
+  size_t K = m->K;
+  for (size_t j = 0; j < K; j++) m->tz[j] = (float)(m->a[j] + th[j]);
+  for (size_t r = 1; r < m->n; r++) memcpy(m->tz + r * K, m->tz, K * sizeof *m->tz);
+  ds_rl_logprob_args_t a = {m->n, K, m->tz, m->lab, 1.0, NULL, NULL, m->bk->threads};
+  int rc = ds_rl_logprob_batch(&a, m->tlpf, NULL, NULL);
+  for (size_t r = 0; r < m->n; r++) m->tlp[r] = m->tlpf[r];
+  return rc;
+}
+
+/* g = Σ_r tgl[r]·∂log π(lab[r])/∂θ (ds_rl_logprob_batch on the rows tok_logp filled), summed in row
+ * order so that the kernels' thread split does not matter. */
+static int tok_grad(fdpo_t *m, double *g) {
+  size_t K = m->K;
+  ds_rl_logprob_args_t a = {m->n, K, m->tz, m->lab, 1.0, m->tgl, NULL, m->bk->threads};
+  int rc = ds_rl_logprob_batch(&a, NULL, NULL, m->tg);
+  memset(g, 0, K * sizeof *g);
+  for (size_t r = 0; r < m->n && !rc; r++)
+    for (size_t j = 0; j < K; j++) g[j] += m->tg[r * K + j];
+  return rc;
+}
+
+/* The population loss's gradient on the kernels: row i is answer i, its upstream weight ∂L/∂log π_i. */
+static int pop_grad_kernel(fdpo_t *m, const double *th, double *g) {
+  size_t K = m->K;
+  int rc = tok_logp(m, th);
+  if (rc) return rc;
+  memset(m->G, 0, K * sizeof *m->G);
+  for (size_t i = 0; i < K; i++)
+    for (size_t j = 0; j < K; j++) {
+      if (i == j) continue;
+      double c = exp(m->lref[i] + m->lref[j]) * sigmoid(m->r[i] - m->r[j]);
+      if (!(c > 0)) continue;
+      double dc, dr;
+      ds_rl_dpo(DS_RL_DPO_SIGMOID, &m->f, m->beta, 0, m->tlp[i], m->tlp[j], m->lref[i], m->lref[j], &dc, &dr);
+      m->G[i] += c * dc;
+      m->G[j] += c * dr;
+    }
+  for (size_t i = 0; i < K; i++) m->tgl[i] = (float)m->G[i];
+  return tok_grad(m, g);
 }
 
 static double pop_fn(void *arg, const double *x, double *grad) { return pop_loss(arg, x, grad); }
@@ -163,6 +222,37 @@ static int fdpo_run(ds_task_ctx_t *ctx) {
     goto done;
   }
   if ((rc = ds__opt_init(&opt, ok, K, ds_param_num(p, "lr", 0.05), ds_param_num(p, "step_clip", 0)))) goto oom;
+
+  /* The backend, from the size of the token rows a step runs through the log-prob kernel: 2·pairs
+   * (sampled) or K (population) rows of K answers.  Newton's finite-difference Hessian needs double
+   * gradients: it stays on the reference (auto) or refuses a fast backend asked for by name. */
+  size_t pairs = (size_t)ds_param_num(p, "pairs", 64);
+  if (ok == DS__OPT_NEWTON && ctx->backend && strcmp(ctx->backend, "auto") && strcmp(ctx->backend, "ref")) {
+    rc = ds_task_fail(ctx, DS_ESPEC, "optimizer: newton runs on trial.backend \"ref\" only (its finite-difference Hessian needs double gradients)");
+    goto done;
+  }
+  ds__backend_t bk;
+  size_t nrows = sampled ? 2 * pairs : K;
+  size_t elems = ok == DS__OPT_NEWTON || nrows * K > DS__AUTO_MAX_TOKEN_ELEMS ? 0 : nrows * K;
+  if ((rc = ds__backend_pick(ctx, "fdpo", elems, 0, &bk))) goto done;
+  if (bk.be) {
+    if (!sampled && K > 4096) {
+      rc = ds_task_fail(ctx, DS_ESPEC, "mode population on backend %s keeps K × K token rows: at most 4096 answers (%zu here); use mode sampled or trial.backend \"ref\"", bk.name, K);
+      goto done;
+    }
+    m.bk = &bk;
+    m.n = nrows;
+    m.tz = malloc(nrows * K * sizeof *m.tz);
+    m.tg = malloc(nrows * K * sizeof *m.tg);
+    m.tlpf = malloc(nrows * sizeof *m.tlpf);
+    m.tgl = calloc(nrows, sizeof *m.tgl);
+    m.lab = malloc(nrows * sizeof *m.lab);
+    m.tlp = malloc(nrows * sizeof *m.tlp);
+    m.pi_ = malloc((pairs ? pairs : 1) * sizeof *m.pi_);
+    m.pj = malloc((pairs ? pairs : 1) * sizeof *m.pj);
+    if (!m.tz || !m.tg || !m.tlpf || !m.tgl || !m.lab || !m.tlp || !m.pi_ || !m.pj) goto oom;
+    for (size_t r = 0; r < nrows; r++) m.lab[r] = sampled ? -1 : (int64_t)r;
+  }
   if (ok == DS__OPT_NEWTON) {
     if ((rc = ds_result_curve(ctx->res, 0, "loss", pop_loss(&m, th, NULL)))) goto done;
     long iters = 0;
@@ -172,7 +262,6 @@ static int fdpo_run(ds_task_ctx_t *ctx) {
     }
     if ((rc = ds_result_metric(ctx->res, "newton_steps", (double)iters))) goto done;
   } else {
-    size_t pairs = (size_t)ds_param_num(p, "pairs", 64);
     uint64_t rng = ctx->seed ^ 0x7061697273000000ULL;
     for (long s = 0; s <= steps; s++) {
       if ((s & 63) == 0 && (rc = ds_task_should_stop(ctx))) {
@@ -181,8 +270,41 @@ static int fdpo_run(ds_task_ctx_t *ctx) {
       }
       if (ds__curve_point(s, steps) && (rc = ds_result_curve(ctx->res, s, "loss", pop_loss(&m, th, NULL)))) goto done;
       if (s == steps) break;
-      if (!sampled) {
+      int krc = 0;
+      if (!sampled && m.bk) {
+        krc = pop_grad_kernel(&m, th, g);
+      } else if (!sampled) {
         pop_loss(&m, th, g);
+      } else if (m.bk) {
+        /* The same draws as below (the generator is consumed in the same order), then the pairs'
+         * log-probs and gradients through the kernel, two token rows per pair. */
+        for (size_t q = 0; q < pairs; q++) {
+          size_t i = draw(K, m.lref, &rng), j = draw(K, m.lref, &rng);
+          for (int tries = 0; i == j && tries < 64; tries++) j = draw(K, m.lref, &rng);
+          m.lab[2 * q] = m.lab[2 * q + 1] = -1;
+          m.pi_[q] = SIZE_MAX;
+          if (i == j) continue;
+          if (ds_rand_unit(&rng) >= sigmoid(m.r[i] - m.r[j])) {
+            size_t t = i;
+            i = j;
+            j = t;
+          }
+          m.pi_[q] = i;
+          m.pj[q] = j;
+          m.lab[2 * q] = (int64_t)i;
+          m.lab[2 * q + 1] = (int64_t)j;
+        }
+        krc = tok_logp(&m, th);
+        for (size_t q = 0; q < pairs && !krc; q++) {
+          m.tgl[2 * q] = m.tgl[2 * q + 1] = 0;
+          if (m.pi_[q] == SIZE_MAX) continue;
+          size_t i = m.pi_[q], j = m.pj[q];
+          double dc, dr;
+          ds_rl_dpo(DS_RL_DPO_SIGMOID, &m.f, m.beta, 0, m.tlp[2 * q], m.tlp[2 * q + 1], m.lref[i], m.lref[j], &dc, &dr);
+          m.tgl[2 * q] = (float)(dc / (double)pairs);
+          m.tgl[2 * q + 1] = (float)(dr / (double)pairs);
+        }
+        if (!krc) krc = tok_grad(&m, g);
       } else {
         fd_policy(&m, th);
         memset(m.G, 0, K * sizeof *m.G);
@@ -202,6 +324,10 @@ static int fdpo_run(ds_task_ctx_t *ctx) {
         }
         fd_chain(&m, g);
       }
+      if (krc) {
+        rc = ds_task_fail(ctx, krc, "backend %s: %s", bk.name, ds_strerror(krc));
+        goto done;
+      }
       ds__opt_step(&opt, th, g);
     }
   }
@@ -213,7 +339,7 @@ static int fdpo_run(ds_task_ctx_t *ctx) {
   for (size_t i = 0; i < K; i++) s += pref[i];
   for (size_t i = 0; i < K; i++) pref[i] /= s;
   fd_policy(&m, th);
-  double gap = NAN, ent = ds__entropy(K, m.lp), reward = 0, minr = INFINITY;
+  double gap = NAN, ent = ds_ref_div_logprob(&ds__div_entropy, K, m.lp, m.lp, NULL), reward = 0, minr = INFINITY;
   for (size_t i = 0; i < K; i++) {
     reward += exp(m.lp[i]) * m.r[i];
     if (pref[i] > 0) minr = fmin(minr, exp(m.lp[i] - m.lref[i]));
@@ -225,8 +351,8 @@ static int fdpo_run(ds_task_ctx_t *ctx) {
   struct {
     const char *name;
     double v;
-  } mt[] = {{"entropy", ent}, {"reward", reward}, {"min_ratio", minr}, {"rkl_ref", ds__kl(K, m.lp, m.lref)},
-            {"fkl_ref", ds__kl(K, m.lref, m.lp)}, {"loss", L}, {"optimality_gap", gap}};
+  } mt[] = {{"entropy", ent}, {"reward", reward}, {"min_ratio", minr}, {"rkl_ref", ds_ref_div_logprob(&ds__div_kl, K, m.lp, m.lref, NULL)},
+            {"fkl_ref", ds_ref_div_logprob(&ds__div_kl, K, m.lref, m.lp, NULL)}, {"loss", L}, {"optimality_gap", gap}};
   for (size_t i = 0; i < sizeof mt / sizeof *mt && !rc; i++)
     if (!isnan(mt[i].v)) rc = ds_result_metric(ctx->res, mt[i].name, mt[i].v);
   if (!rc && ds__curve_point(steps, steps) && ok == DS__OPT_NEWTON) rc = ds_result_curve(ctx->res, steps, "loss", L);
@@ -241,6 +367,14 @@ done:
   free(m.lp);
   free(m.z);
   free(m.G);
+  free(m.tz);
+  free(m.tg);
+  free(m.tlpf);
+  free(m.tgl);
+  free(m.lab);
+  free(m.tlp);
+  free(m.pi_);
+  free(m.pj);
   free(th);
   free(g);
   free(opt_pi);

@@ -487,26 +487,26 @@ static int logits_run(ds_task_ctx_t *ctx) {
       for (size_t i = 0; i < V; i++) g2 += grad[i] * grad[i] / ((double)R * (double)R);
     }
     /* T = 1 statistics. */
-    ds__mix_logprob(V, K, tp, wrow, mix, 1.0, lp);
+    ds_ref_mix_logprob(V, K, tp, wrow, mix, 1.0, lp, tmp);
     ds_ref_log_softmax(V, z, 1.0, lq);
-    fkl += ds__kl(V, lp, lq);
-    rkl += ds__kl(V, lq, lp);
+    fkl += ds_ref_div_logprob(&ds__div_kl, V, lp, lq, NULL);
+    rkl += ds_ref_div_logprob(&ds__div_kl, V, lq, lp, NULL);
     jsd += ds__jsd(V, lp, lq);
-    tvd += ds__tvd(V, lp, lq);
+    tvd += ds_ref_div_logprob(&ds__div_tvd, V, lp, lq, NULL);
     agree += ds__argmax(V, lp) == ds__argmax(V, lq);
     /* At T. */
     if (need_sort) {
       for (size_t i = 0; i < V; i++) order[i] = i;
       qsort_r(order, V, sizeof *order, cmp_desc, lp);
     }
-    ds__mix_logprob(V, K, tp, wrow, mix, T, lp);
+    ds_ref_mix_logprob(V, K, tp, wrow, mix, T, lp, tmp);
     ds_ref_log_softmax(V, z, T, lq);
     int ok = 1;
     for (size_t i = 1; need_sort && i < V && ok; i++)
       if (lp[order[i]] > lp[order[i - 1]]) ok = 0;
     kept += ok;
-    ent += ds__entropy(V, lq);
-    tent += ds__entropy(V, lp);
+    ent += ds_ref_div_logprob(&ds__div_entropy, V, lq, lq, NULL);
+    tent += ds_ref_div_logprob(&ds__div_entropy, V, lp, lp, NULL);
     tmax += exp(lp[ds__argmax(V, lp)]);
     memcpy(lp_all + r * V, lp, V * sizeof *lp);
     memcpy(lq_all + r * V, lq, V * sizeof *lq);

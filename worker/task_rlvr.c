@@ -55,6 +55,17 @@
  * opt_pi_<i> where π* exists).  With teacher_logits on trained types: teacher_pass_at_1 (the
  * teachers' success probability) and rkl_teacher = KL(π‖π_teacher), weighted over those types.
  * optimality_gap is reported only for ρ = 1, γ = 0.  Curves: reward, pass_at_1, entropy at log-spaced steps.
+ *
+ * Backends (trial.backend; ds__backend_pick, sized nT·K for exact and nT·G·K for grpo).  On "ref"
+ * everything above runs in double, type by type.  Otherwise the per-step work of all types goes
+ * through the batched kernels at once: β·D(π_ref‖π) and γ·KL(π‖π_teacher) through ds_kern_fwd_bwd
+ * (nT rows), the entropy (top_p = 1) through ds_rl_logprob_batch (kernel_terms); for grpo, one token
+ * row per sampled answer (nT·G rows, the type's logits repeated) through ds_rl_logprob_batch for
+ * log π(a) and, weighted by the surrogate's and the estimators' derivatives (ds_rl_ppo_batch,
+ * ds_rl_kl_batch), for the gradient (grpo_kernel_grad).  The policy logits are rounded to fp32;
+ * θ, the optimiser, the sampling (so both backends draw the same answers), the expected reward,
+ * the top-p nucleus entropy and every metric stay in double.  Sums over rows are formed here in
+ * row order, so results do not depend on the kernels' thread count.  newton stays on "ref".
  */
 #define _GNU_SOURCE /* qsort_r */
 #include <math.h>
@@ -82,6 +93,13 @@ typedef struct rl {
   double kd, rho; /* kd_coef γ, reward_coef ρ */
   double *z, *pi, *lp, *g1, *g2; /* scratch [K] */
   size_t *order;
+  /* The batched kernels (trial.backend not "ref"; see "Backends" at the top). */
+  const ds__backend_t *bk; /* NULL: everything in double in the loops below */
+  float *zf, *af, *qf, *gf; /* [nT][K] fp32: policy logits, base logits, teacher log-probs, gradient */
+  double *gk, *jk, *rowl;   /* [nT][K] ∂(−J_t)/∂z of the kernel terms, [nT] their −J_t, [nT] row losses */
+  float *ent, *one;         /* [nT] entropies, [nT] ones (the entropy's upstream weight) */
+  int64_t *nolab;           /* [nT] −1: no label (entropy only) */
+  uint8_t *mask;            /* [nT] 1 for trained types */
 } rl_t;
 
 static void rl_free(rl_t *m) {
@@ -103,6 +121,17 @@ static void rl_free(rl_t *m) {
   free(m->g1);
   free(m->g2);
   free(m->order);
+  free(m->zf);
+  free(m->af);
+  free(m->qf);
+  free(m->gf);
+  free(m->gk);
+  free(m->jk);
+  free(m->rowl);
+  free(m->ent);
+  free(m->one);
+  free(m->nolab);
+  free(m->mask);
 }
 
 static const double *block(const rl_t *m, const double *th, size_t t) { return th + (m->per_type ? t * m->K : 0); }
@@ -151,11 +180,62 @@ static double nucleus_entropy(rl_t *m, double scale, double *gz) {
   return H;
 }
 
-/* −J(θ) and its gradient.  gb (optional, [nT][K]) receives ∂(−J)/∂z per type. */
-static double neg_objective(rl_t *m, const double *th, double *g, double *gb) {
+/* The terms of −J that the batched kernels compute, for every trained type at once: with div,
+ * β·D(π_ref,t ‖ π_t) (ds_kern_fwd_bwd, the base logits as the teacher); with kd, γ·KL(π_t ‖ π_teacher,t)
+ * (ds_kern_fwd_bwd, rkl, the teacher's log-probs as its logits); with ent, −η·H(π_t)
+ * (ds_rl_logprob_batch).  Per type t: m->jk[t] = that part of −J_t, m->gk + t·K its gradient in z
+ * (unweighted by w̄_t).  Row losses are summed here, in type order, so nothing depends on how the
+ * kernels split rows over threads.  Returns 0 or the kernel's DS_E* code. */
+static int kernel_terms(rl_t *m, const double *th, int div, int kd, int ent) {
+  size_t K = m->K, nT = m->nT;
+  for (size_t t = 0; t < nT; t++) {
+    const double *b = block(m, th, t);
+    for (size_t i = 0; i < K; i++) m->zf[t * K + i] = (float)(m->T[t].a[i] + b[i]);
+  }
+  memset(m->gk, 0, nT * K * sizeof *m->gk);
+  memset(m->jk, 0, nT * sizeof *m->jk);
+  for (int term = 0; term < 2; term++) {
+    double c = term == 0 ? m->beta : m->kd;
+    if (!(term == 0 ? div : kd) || !(c > 0)) continue;
+    ds_div_t rkl;
+    ds_div_from_name("rkl", &rkl);
+    const float *teacher = term == 0 ? m->af : m->qf;
+    ds_kern_args_t a = {term == 0 ? &m->div : &rkl, nT, K, 1, &teacher, NULL, DS_MIX_ARITHMETIC, m->zf, 1.0, 1.0, 0,
+                        DS_RED_NONE, m->mask, m->bk->threads, DS_DTYPE_F32};
+    ds_kern_out_t o = {0, m->rowl, m->gf};
+    int rc = ds_kern_fwd_bwd(m->bk->be, &a, &o);
+    if (rc) return rc;
+    for (size_t t = 0; t < nT; t++) {
+      if (!m->mask[t]) continue;
+      m->jk[t] += c * m->rowl[t];
+      for (size_t i = 0; i < K; i++) m->gk[t * K + i] += c * (double)m->gf[t * K + i];
+    }
+  }
+  if (ent && m->eta > 0) {
+    ds_rl_logprob_args_t a = {nT, K, m->zf, m->nolab, 1.0, NULL, m->one, m->bk->threads};
+    int rc = ds_rl_logprob_batch(&a, NULL, m->ent, m->gf);
+    if (rc) return rc;
+    for (size_t t = 0; t < nT; t++) {
+      if (!m->mask[t]) continue;
+      m->jk[t] -= m->eta * (double)m->ent[t];
+      for (size_t i = 0; i < K; i++) m->gk[t * K + i] -= m->eta * (double)m->gf[t * K + i];
+    }
+  }
+  return 0;
+}
+
+/* −J(θ) and its gradient.  gb (optional, [nT][K]) receives ∂(−J)/∂z per type.  On the batched
+ * kernels the penalty, KD and (top_p = 1) entropy terms come from kernel_terms(); a kernel error
+ * gives NaN (*krc, when given, the code). */
+static double neg_objective_rc(rl_t *m, const double *th, double *g, double *gb, int *krc) {
   size_t K = m->K;
   double f = 0;
   if (g) memset(g, 0, m->n * sizeof *g);
+  if (m->bk) {
+    int rc = kernel_terms(m, th, 1, 1, m->top_p >= 1);
+    if (krc) *krc = rc;
+    if (rc) return NAN;
+  }
   for (size_t t = 0; t < m->nT; t++) {
     const rtype_t *ty = &m->T[t];
     double wt = ty->w / m->wsum;
@@ -167,19 +247,23 @@ static double neg_objective(rl_t *m, const double *th, double *g, double *gb) {
     for (size_t i = 0; i < K; i++) er += m->pi[i] * ty->r[i];
     double J = m->rho * er;
     for (size_t i = 0; i < K; i++) gz[i] -= m->rho * m->pi[i] * (ty->r[i] - er);
-    if (m->kd > 0) {
+    if (m->bk) {
+      J -= m->jk[t];
+      for (size_t i = 0; i < K; i++) gz[i] += m->gk[t * K + i];
+      if (m->eta > 0 && m->top_p < 1) J += m->eta * nucleus_entropy(m, -m->eta, gz);
+    } else if (m->kd > 0) {
       /* ∂KL(π‖q)/∂z_j = π_j (log π_j − log q_j − KL(π‖q)). */
-      double kl = ds__kl(K, m->lp, ty->q);
+      double kl = ds_ref_div_logprob(&ds__div_kl, K, m->lp, ty->q, NULL);
       J -= m->kd * kl;
       for (size_t i = 0; i < K; i++)
         if (m->pi[i] > 0) gz[i] += m->kd * m->pi[i] * (m->lp[i] - ty->q[i] - kl);
     }
-    if (m->beta > 0) {
+    if (!m->bk && m->beta > 0) {
       const double *tp = ty->a;
       J -= m->beta * ds_ref_div_row(&m->div, K, 1, &tp, NULL, DS_MIX_ARITHMETIC, m->z, 1.0, 1.0, 0, m->g1);
       for (size_t i = 0; i < K; i++) gz[i] += m->beta * m->g1[i];
     }
-    if (m->eta > 0) J += m->eta * nucleus_entropy(m, -m->eta, gz);
+    if (!m->bk && m->eta > 0) J += m->eta * nucleus_entropy(m, -m->eta, gz);
     f -= wt * J;
     for (size_t i = 0; i < K; i++) gz[i] *= wt;
     if (g) {
@@ -189,6 +273,115 @@ static double neg_objective(rl_t *m, const double *th, double *g, double *gb) {
   }
   return f;
 }
+
+/* A GRPO step's tokens on the batched kernels: one row per sampled answer (G per type, types in
+ * order), the type's policy logits repeated in each — the layout of a trainer's [batch][vocab]. */
+typedef struct toks {
+  size_t n;                      /* nT·G */
+  float *z, *g, *lpf, *gl;       /* [n][K] logits, [n][K] gradient, [n] log π(a), [n] upstream weights */
+  int64_t *lab;                  /* [n] sampled answer, −1 for untrained types */
+  uint8_t *mask;                 /* [n] */
+  double *lp, *ref, *teach;      /* [n] log π(a), log π_ref(a), log π_teacher(a) */
+  double *dl, *dk, *dt;          /* [n] ∂/∂log π(a) of the surrogate, the KL and the KD estimators */
+  double *lref;                  /* [nT][K] log π_ref */
+} toks_t;
+
+static void toks_free(toks_t *k) {
+  free(k->z); free(k->g); free(k->lpf); free(k->gl); free(k->lab); free(k->mask);
+  free(k->lp); free(k->ref); free(k->teach); free(k->dl); free(k->dk); free(k->dt); free(k->lref);
+}
+
+static int toks_init(toks_t *k, const rl_t *m, size_t G) {
+  size_t n = m->nT * G, K = m->K;
+  memset(k, 0, sizeof *k);
+  k->n = n;
+  k->z = malloc(n * K * sizeof *k->z);
+  k->g = malloc(n * K * sizeof *k->g);
+  k->lpf = malloc(n * sizeof *k->lpf);
+  k->gl = malloc(n * sizeof *k->gl);
+  k->lab = malloc(n * sizeof *k->lab);
+  k->mask = malloc(n * sizeof *k->mask);
+  k->lp = calloc(n, sizeof *k->lp);
+  k->ref = calloc(n, sizeof *k->ref);
+  k->teach = calloc(n, sizeof *k->teach);
+  k->dl = calloc(n, sizeof *k->dl);
+  k->dk = calloc(n, sizeof *k->dk);
+  k->dt = calloc(n, sizeof *k->dt);
+  k->lref = malloc(m->nT * K * sizeof *k->lref);
+  if (!k->z || !k->g || !k->lpf || !k->gl || !k->lab || !k->mask || !k->lp || !k->ref || !k->teach || !k->dl ||
+      !k->dk || !k->dt || !k->lref)
+    return DS_ENOMEM;
+  for (size_t t = 0; t < m->nT; t++) ds_ref_log_softmax(K, m->T[t].a, 1.0, k->lref + t * K);
+  return 0;
+}
+
+/* log π(a) of every token at θ (ds_rl_logprob_batch) into k->lp; fills the rows and labels. */
+static int toks_logp(const rl_t *m, const double *th, size_t G, const size_t *samp, toks_t *k) {
+  size_t K = m->K;
+  for (size_t t = 0; t < m->nT; t++) {
+    const double *b = block(m, th, t);
+    for (size_t i = 0; i < G; i++) {
+      size_t r = t * G + i;
+      float *z = k->z + r * K;
+      for (size_t j = 0; j < K; j++) z[j] = (float)(m->T[t].a[j] + b[j]);
+      k->mask[r] = m->T[t].w > 0;
+      k->lab[r] = k->mask[r] ? (int64_t)samp[r] : -1;
+      if (k->mask[r]) {
+        k->ref[r] = k->lref[t * K + samp[r]];
+        k->teach[r] = m->T[t].q ? m->T[t].q[samp[r]] : 0;
+      }
+    }
+  }
+  ds_rl_logprob_args_t a = {k->n, K, k->z, k->lab, 1.0, NULL, NULL, m->bk->threads};
+  int rc = ds_rl_logprob_batch(&a, k->lpf, NULL, NULL);
+  for (size_t r = 0; r < k->n; r++) k->lp[r] = k->lpf[r];
+  return rc;
+}
+
+/* The gradient g of one GRPO update on the batched kernels: token log-probs (ds_rl_logprob_batch),
+ * the clipped surrogate (ds_rl_ppo_batch), the KL estimators (ds_rl_kl_batch), the token gradients
+ * with those upstream weights (ds_rl_logprob_batch again), and the exact terms (kernel_terms).
+ * Token gradients are summed per type in token order here, so the result does not depend on the
+ * kernels' thread split.  The same terms as the reference loop in rlvr_run. */
+static int grpo_kernel_grad(rl_t *m, const double *th, size_t G, const size_t *samp, const double *old,
+                            const double *adv, const ds_rl_ppo_t *ppo, int use_kl, ds_rl_kl_t klk, toks_t *k,
+                            double *g) {
+  size_t K = m->K, n = k->n;
+  int rc = toks_logp(m, th, G, samp, k);
+  if (!rc) rc = ds_rl_ppo_batch(ppo, n, k->lp, old, adv, k->mask, NULL, k->dl, NULL);
+  if (!rc && use_kl && m->beta > 0) rc = ds_rl_kl_batch(klk, n, k->lp, k->ref, NULL, k->dk);
+  if (!rc && use_kl && m->kd > 0) rc = ds_rl_kl_batch(klk, n, k->lp, k->teach, NULL, k->dt);
+  if (rc) return rc;
+  for (size_t r = 0; r < n; r++) {
+    double c = m->rho * k->dl[r];
+    if (use_kl && m->beta > 0) c += m->beta * k->dk[r];
+    if (use_kl && m->kd > 0) c += m->kd * k->dt[r];
+    k->gl[r] = k->mask[r] ? (float)(c / (double)G) : 0.0f;
+  }
+  ds_rl_logprob_args_t a = {n, K, k->z, k->lab, 1.0, k->gl, NULL, m->bk->threads};
+  if ((rc = ds_rl_logprob_batch(&a, NULL, NULL, k->g))) return rc;
+  if ((rc = kernel_terms(m, th, !use_kl, !use_kl, m->top_p >= 1))) return rc;
+  memset(g, 0, m->n * sizeof *g);
+  for (size_t t = 0; t < m->nT; t++) {
+    double wt = m->T[t].w / m->wsum;
+    if (!(wt > 0)) continue;
+    double *gz = m->g2;
+    for (size_t j = 0; j < K; j++) gz[j] = m->gk[t * K + j];
+    for (size_t i = 0; i < G; i++) {
+      const float *tg = k->g + (t * G + i) * K;
+      for (size_t j = 0; j < K; j++) gz[j] += tg[j];
+    }
+    if (m->eta > 0 && m->top_p < 1) {
+      policy(m, m->T[t].a, block(m, th, t));
+      nucleus_entropy(m, -m->eta, gz);
+    }
+    double *gt = g + (m->per_type ? t * K : 0);
+    for (size_t j = 0; j < K; j++) gt[j] += wt * gz[j];
+  }
+  return 0;
+}
+
+static double neg_objective(rl_t *m, const double *th, double *g, double *gb) { return neg_objective_rc(m, th, g, gb, NULL); }
 
 static double newton_fn(void *arg, const double *x, double *grad) { return neg_objective(arg, x, grad, NULL); }
 
@@ -227,9 +420,9 @@ static void type_stats(rl_t *m, const rtype_t *set, size_t nset, double wsum, co
     P = fmin(1, fmax(0, P));
     s->pass1 += wt * P;
     for (size_t j = 0; j < nk; j++) s->pk[j] += wt * (1 - pow(1 - P, ks[j]));
-    s->entropy += wt * ds__entropy(m->K, m->lp);
-    s->rkl += wt * ds__kl(m->K, m->lp, lref);
-    s->fkl += wt * ds__kl(m->K, lref, m->lp);
+    s->entropy += wt * ds_ref_div_logprob(&ds__div_entropy, m->K, m->lp, m->lp, NULL);
+    s->rkl += wt * ds_ref_div_logprob(&ds__div_kl, m->K, m->lp, lref, NULL);
+    s->fkl += wt * ds_ref_div_logprob(&ds__div_kl, m->K, lref, m->lp, NULL);
   }
 }
 
@@ -340,6 +533,7 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
   int rc = 0;
   double *th = NULL, *g = NULL, *gb = NULL, *opt_pi = NULL, *rew = NULL, *adv = NULL, *old = NULL;
   size_t *samp = NULL;
+  toks_t tk = {0};
   ds__opt_t opt = {0};
   char msg[300];
   const cJSON *types = cJSON_GetObjectItemCaseSensitive(p, "types");
@@ -413,6 +607,43 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
   opt_pi = malloc(K * sizeof *opt_pi);
   if (!m.z || !m.pi || !m.lp || !m.g1 || !m.g2 || !m.order || !th || !g || !gb || !opt_pi) goto oom;
 
+  /* The backend, from the size of the main kernel call: nT rows of K answers (exact), nT·G token
+   * rows (grpo).  Newton's finite-difference Hessian needs double gradients, so it stays on the
+   * reference (auto) or refuses a fast backend asked for by name. */
+  size_t G = (size_t)ds_param_num(p, "group_size", 8);
+  if (ok == DS__OPT_NEWTON && ctx->backend && strcmp(ctx->backend, "auto") && strcmp(ctx->backend, "ref")) {
+    rc = ds_task_fail(ctx, DS_ESPEC, "optimizer: newton runs on trial.backend \"ref\" only (its finite-difference Hessian needs double gradients)");
+    goto done;
+  }
+  ds__backend_t bk;
+  size_t elems = m.nT * K * (grpo ? G : 1);
+  if (ok == DS__OPT_NEWTON || elems > DS__AUTO_MAX_TOKEN_ELEMS) elems = 0;
+  if ((rc = ds__backend_pick(ctx, "rlvr", elems, 0, &bk))) goto done;
+  if (bk.be) {
+    size_t nt = m.nT, nel = m.nT * K;
+    m.bk = &bk;
+    m.zf = malloc(nel * sizeof *m.zf);
+    m.af = malloc(nel * sizeof *m.af);
+    m.qf = calloc(nel, sizeof *m.qf);
+    m.gf = malloc(nel * sizeof *m.gf);
+    m.gk = malloc(nel * sizeof *m.gk);
+    m.jk = malloc(nt * sizeof *m.jk);
+    m.rowl = malloc(nt * sizeof *m.rowl);
+    m.ent = malloc(nt * sizeof *m.ent);
+    m.one = malloc(nt * sizeof *m.one);
+    m.nolab = malloc(nt * sizeof *m.nolab);
+    m.mask = malloc(nt * sizeof *m.mask);
+    if (!m.zf || !m.af || !m.qf || !m.gf || !m.gk || !m.jk || !m.rowl || !m.ent || !m.one || !m.nolab || !m.mask) goto oom;
+    for (size_t t = 0; t < nt; t++) {
+      for (size_t i = 0; i < K; i++) m.af[t * K + i] = (float)m.T[t].a[i];
+      if (m.T[t].q)
+        for (size_t i = 0; i < K; i++) m.qf[t * K + i] = (float)m.T[t].q[i];
+      m.one[t] = 1;
+      m.nolab[t] = -1;
+      m.mask[t] = m.T[t].w > 0;
+    }
+  }
+
   /* Initial θ. */
   const cJSON *it = cJSON_GetObjectItemCaseSensitive(p, "init_theta");
   if (it) {
@@ -485,7 +716,12 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
       CHECK_RECOVER(s);
       CURVE(s);
       if (s == steps) break;
-      neg_objective(&m, th, g, gb);
+      int krc = 0;
+      neg_objective_rc(&m, th, g, gb, &krc);
+      if (krc) {
+        rc = ds_task_fail(ctx, krc, "backend %s: %s", bk.name, ds_strerror(krc));
+        goto done;
+      }
       if (ok == DS__OPT_MIRROR) {
         for (size_t t = 0; t < m.nT; t++) {
           double wt = m.T[t].w / m.wsum;
@@ -500,7 +736,6 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
       }
     }
   } else {
-    size_t G = (size_t)ds_param_num(p, "group_size", 8);
     int updates = (int)ds_param_num(p, "updates", 1);
     double eps = ds_param_num(p, "clip", 0.2);
     ds_rl_ppo_t ppo = {eps, eps, 0, 20};
@@ -509,11 +744,11 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
     if (use_kl) ds_rl_kl_from_name(ds_param_str(p, "kl_estimator", "k1"), &klk);
     uint64_t rng = ctx->seed ^ 0x6772706f73616d70ULL;
     rew = malloc(G * sizeof *rew);
-    adv = malloc(m.nT * G * sizeof *adv);
-    old = malloc(m.nT * G * sizeof *old);
-    samp = malloc(m.nT * G * sizeof *samp);
+    adv = calloc(m.nT * G, sizeof *adv);
+    old = calloc(m.nT * G, sizeof *old);
+    samp = calloc(m.nT * G, sizeof *samp);
     double *lref = malloc(K * sizeof *lref);
-    if (!rew || !adv || !old || !samp || !lref) {
+    if (!rew || !adv || !old || !samp || !lref || (m.bk && toks_init(&tk, &m, G))) {
       free(lref);
       goto oom;
     }
@@ -556,7 +791,20 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
         }
         ds_rl_advantages(DS_RL_ADV_GRPO, 1, G, rew, 1e-6, adv + t * G);
       }
-      for (int u = 0; u < updates; u++) {
+      /* Sampling stays in double on every backend (the same answers for the same seed); on the
+       * kernels the sampling policy's log-probs are the kernel's, so the first update's ratio is 1. */
+      int krc = 0;
+      if (m.bk && !(krc = toks_logp(&m, th, G, samp, &tk)))
+        for (size_t r = 0; r < tk.n; r++) old[r] = tk.lp[r];
+      for (int u = 0; u < updates && m.bk && !krc; u++) {
+        if (!(krc = grpo_kernel_grad(&m, th, G, samp, old, adv, &ppo, use_kl, klk, &tk, g))) ds__opt_step(&opt, th, g);
+      }
+      if (krc) {
+        free(lref);
+        rc = ds_task_fail(ctx, krc, "backend %s: %s", bk.name, ds_strerror(krc));
+        goto done;
+      }
+      for (int u = 0; u < updates && !m.bk; u++) {
         memset(g, 0, m.n * sizeof *g);
         for (size_t t = 0; t < m.nT; t++) {
           double wt = m.T[t].w / m.wsum;
@@ -588,7 +836,7 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
             for (size_t j = 0; j < K; j++) gz[j] += m.beta * m.g1[j];
           }
           if (!use_kl && m.kd > 0) {
-            double kl = ds__kl(K, m.lp, m.T[t].q);
+            double kl = ds_ref_div_logprob(&ds__div_kl, K, m.lp, m.T[t].q, NULL);
             for (size_t j = 0; j < K; j++)
               if (m.pi[j] > 0) gz[j] += m.kd * m.pi[j] * (m.lp[j] - m.T[t].q[j] - kl);
           }
@@ -624,7 +872,7 @@ static int rlvr_run(ds_task_ctx_t *ctx) {
       memcpy(lt, m.lp, K * sizeof *lt);
       tw += wt;
       tp += wt * fmin(1, fmax(0, P));
-      tkl += wt * ds__kl(K, lt, m.T[t].q);
+      tkl += wt * ds_ref_div_logprob(&ds__div_kl, K, lt, m.T[t].q, NULL);
     }
     free(lt);
     if (tw > 0) {
@@ -674,6 +922,7 @@ oom:
   rc = ds_task_fail(ctx, DS_ENOMEM, "out of memory");
 done:
   ds__opt_free(&opt);
+  toks_free(&tk);
   rl_free(&m);
   free(th);
   free(g);
