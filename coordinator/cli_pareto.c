@@ -40,7 +40,28 @@ typedef struct ctx {
   int by_config;
   char **param;      /* parameters that vary across done trials (flattened names, no seed) */
   size_t n_param;
+  int sql_failed;    /* a read failed (damage, I/O): the command must not succeed */
+  char sql_err[300];
 } ctx_t;
+
+/* sqlite3_step that remembers a failure (every SQLite error is an error: a damaged page must not
+ * read as "no rows"); the first message is kept, read right after the failing call. */
+static int xstep(ctx_t *x, sqlite3_stmt *st) {
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE && !x->sql_failed) {
+    x->sql_failed = rc;
+    snprintf(x->sql_err, sizeof x->sql_err, "%s", sqlite3_errmsg(x->db));
+  }
+  return rc;
+}
+
+/* The exit code once a command is done: a failed read turns success into a store error. */
+static int sql_verdict(ctx_t *x, int code) {
+  if (!x->sql_failed || code) return code;
+  fprintf(stderr, "divsweep: %s: reading the store failed: %s; " DS_STORE_DAMAGED_HINT "\n", x->db_path, x->sql_err,
+          x->db_path);
+  return DS_EXIT_STORE;
+}
 
 static void ctx_close(ctx_t *x) {
   for (size_t i = 0; i < x->n_param; i++) free(x->param[i]);
@@ -82,14 +103,14 @@ static int ctx_open(ctx_t *x, const char *db_path, const char *campaign) {
     return DS_EXIT_STORE;
   }
   sqlite3_bind_int64(st, 1, x->c.id);
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  while (xstep(x, st) == SQLITE_ROW) {
     char **p = realloc(x->param, (x->n_param + 1) * sizeof *p);
     if (!p) break;
     x->param = p;
     x->param[x->n_param++] = strdup((const char *)sqlite3_column_text(st, 0));
   }
   sqlite3_finalize(st);
-  return 0;
+  return sql_verdict(x, 0);
 }
 
 /* ---- growing string buffer for SQL --------------------------------------------------- */
@@ -188,7 +209,7 @@ int ds_cli_pareto(int argc, char **argv) {
         SQLITE_OK) {
       sqlite3_bind_int64(st, 1, x->c.id);
       sqlite3_bind_text(st, 2, group, -1, SQLITE_STATIC);
-      found = sqlite3_step(st) == SQLITE_ROW;
+      found = xstep(x, st) == SQLITE_ROW;
     }
     sqlite3_finalize(st);
     st = NULL;
@@ -197,7 +218,7 @@ int ds_cli_pareto(int argc, char **argv) {
       if (sqlite3_prepare_v2(x->db, "SELECT DISTINCT grp FROM pareto WHERE campaign_id = ?1 ORDER BY grp", -1, &st,
                              NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, x->c.id);
-        while (sqlite3_step(st) == SQLITE_ROW) fprintf(stderr, " \"%s\"", (const char *)sqlite3_column_text(st, 0));
+        while (xstep(x, st) == SQLITE_ROW) fprintf(stderr, " \"%s\"", (const char *)sqlite3_column_text(st, 0));
       }
       fputc('\n', stderr);
       code = DS_EXIT_USAGE;
@@ -260,6 +281,7 @@ int ds_cli_pareto(int argc, char **argv) {
 out:
   sqlite3_finalize(st);
   free(q.s);
+  code = sql_verdict(x, code);
   ctx_close(x);
   return code;
 }
@@ -415,7 +437,7 @@ int ds_cli_report(int argc, char **argv) {
         ptext = {.size = sizeof(char *)}, hv = {.size = sizeof(ds_report_hv_t)}, hvgrp = {.size = sizeof(char *)},
         cfg = {.size = sizeof(int64_t)}, msd = {.size = sizeof(double)}, nsd = {.size = sizeof(int32_t)};
   ds_report_kv_t kv[24];
-  char kvbuf[24][160];
+  char kvbuf[24][512];
   size_t nkv = 0;
   int code = ctx_open(x, db_path, campaign);
   if (code) goto out;
@@ -441,7 +463,7 @@ int ds_cli_report(int argc, char **argv) {
   sqlite3_bind_int64(st, 1, x->c.id);
   for (size_t j = 0; j < m; j++) sqlite3_bind_text(st, (int)j + 10, sp->objectives[j].name, -1, SQLITE_STATIC);
   int step;
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((step = xstep(x, st)) == SQLITE_ROW) {
     int64_t id = sqlite3_column_int64(st, 0);
     const char *pj = (const char *)sqlite3_column_text(st, 2);
     cJSON *params = pj ? cJSON_Parse(pj) : NULL;
@@ -460,7 +482,7 @@ int ds_cli_report(int argc, char **argv) {
     sqlite3_bind_int64(rk, 1, x->c.id);
     sqlite3_bind_text(rk, 2, label, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(rk, 3, id);
-    *pr = sqlite3_step(rk) == SQLITE_ROW ? sqlite3_column_int(rk, 0) : -1;
+    *pr = xstep(x, rk) == SQLITE_ROW ? sqlite3_column_int(rk, 0) : -1;
     sqlite3_reset(rk);
     for (size_t j = 0; j < m; j++) {
       double *v = vec_push(&met);
@@ -475,7 +497,7 @@ int ds_cli_report(int argc, char **argv) {
       *t = NULL;
       sqlite3_bind_int64(pv, 1, id);
       sqlite3_bind_text(pv, 2, x->param[k], -1, SQLITE_STATIC);
-      if (sqlite3_step(pv) == SQLITE_ROW) {
+      if (xstep(x, pv) == SQLITE_ROW) {
         if (sqlite3_column_type(pv, 0) != SQLITE_NULL) *v = sqlite3_column_double(pv, 0);
         if (sqlite3_column_type(pv, 1) != SQLITE_NULL) *t = strdup((const char *)sqlite3_column_text(pv, 1));
       }
@@ -507,7 +529,7 @@ int ds_cli_report(int argc, char **argv) {
                          -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, x->c.id);
     sqlite3_bind_text(st, 2, DS_FRONTS_ALL, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (xstep(x, st) == SQLITE_ROW) {
       snprintf(ref, sizeof ref, "%s", sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
       snprintf(over, sizeof over, "%s", sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "");
       snprintf(refsrc, sizeof refsrc, "%s", sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "");
@@ -529,7 +551,7 @@ int ds_cli_report(int argc, char **argv) {
      * would be a group the scatters do not have. */
     sqlite3_bind_int(st, 3, sp->n_pareto_by > 0);
     sqlite3_bind_text(st, 4, DS_FRONTS_ALL, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (xstep(x, st) == SQLITE_ROW) {
       ds_report_hv_t *h = vec_push(&hv);
       char **hg = vec_push(&hvgrp);
       if (!h || !hg) goto oom;
@@ -547,7 +569,7 @@ int ds_cli_report(int argc, char **argv) {
   if (sqlite3_prepare_v2(x->db, "SELECT count(*) FROM trials WHERE campaign_id = ?1 AND status = 'failed'", -1, &st,
                          NULL) == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, x->c.id);
-    if (sqlite3_step(st) == SQLITE_ROW) n_failed = sqlite3_column_int64(st, 0);
+    if (xstep(x, st) == SQLITE_ROW) n_failed = sqlite3_column_int64(st, 0);
   }
   sqlite3_finalize(st);
   st = NULL;
@@ -582,13 +604,18 @@ int ds_cli_report(int argc, char **argv) {
                          " ORDER BY grp = ?2 DESC, grp", -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, x->c.id);
     sqlite3_bind_text(st, 2, DS_FRONTS_ALL, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW && nkv < 22) {
+    while (xstep(x, st) == SQLITE_ROW && nkv < 22) {
       KV("hypervolume", "%s: %.6g (front %d of %d)", (const char *)sqlite3_column_text(st, 0),
          sqlite3_column_double(st, 1), sqlite3_column_int(st, 2), sqlite3_column_int(st, 3));
     }
   }
   sqlite3_finalize(st);
   st = NULL;
+  /* Nothing is written from a store that failed to read. */
+  if (x->sql_failed) {
+    code = sql_verdict(x, 0);
+    goto out;
+  }
 
   const char **onames = calloc(m, sizeof *onames);
   ds_pareto_sense_t *sense = calloc(m, sizeof *sense);
@@ -605,7 +632,7 @@ int ds_cli_report(int argc, char **argv) {
   for (size_t k = 0; k < sp->n_pareto_by; k++)
     snprintf(group_label + strlen(group_label), sizeof group_label - strlen(group_label), "%s%s", k ? " / " : "",
              sp->pareto_by[k]);
-  char subtitle[300];
+  char subtitle[1024];
   snprintf(subtitle, sizeof subtitle, "task %s · %s", x->c.task, db_path);
   ds_report_t r = {
       .title = x->c.name,

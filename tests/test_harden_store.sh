@@ -58,6 +58,20 @@ for t in campaigns runs; do
   check "zeroed $t: status --json exits 2" "$rc" 2
 done
 
+# pareto and report read the fronts: a zeroed page of table pareto is an error there too (they
+# read failing steps as "no rows" and printed an empty front / wrote a report, exit 0).
+printf '%s\n' '{"name": "pp", "task": "noop", "sweep": {"x": {"linear": [0, 1], "points": 3000}}, "objectives": {"value": "min"}}' >pp.json
+"$DS_BIN" run pp.json --db pgood.db --quiet 2>/dev/null
+page=$(sqlite3 pgood.db "SELECT rootpage FROM sqlite_master WHERE name = 'pareto'")
+cp pgood.db zp_pareto.db
+dd if=/dev/zero of=zp_pareto.db bs="$(sqlite3 pgood.db 'PRAGMA page_size')" seek=$((page - 1)) count=1 conv=notrunc 2>/dev/null
+rc=0; "$DS_BIN" pareto --db zp_pareto.db >out.txt 2>err.txt || rc=$?
+check "zeroed pareto: pareto exits 2" "$rc" 2
+check_true "zeroed pareto: pareto says the database is damaged" grep -q "$hint [^ ]*zp_pareto.db" err.txt
+rc=0; "$DS_BIN" report --db zp_pareto.db --out zp.html >out.txt 2>err.txt || rc=$?
+check "zeroed pareto: report exits 2 and writes no file" "$rc,$(test -e zp.html && echo written || echo none)" "2,none"
+check_true "zeroed pareto: report says the database is damaged" grep -q "$hint [^ ]*zp_pareto.db" err.txt
+
 # A store over 64 MiB gets the cheap check (small tables' quick_check, first and last rows of the
 # large ones) instead of a full quick_check: a zeroed params root page is still caught there.
 cp good.db pad.db
