@@ -243,11 +243,19 @@ static int group_find(ds_fronts_t *f, const char *label, uint32_t *gi) {
   /* The last history row (from an earlier run), so a resumed campaign does not repeat it. */
   sqlite3_bind_int64(f->sel_hist, 1, f->cid);
   sqlite3_bind_text(f->sel_hist, 2, label, -1, SQLITE_STATIC);
-  if (sqlite3_step(f->sel_hist) == SQLITE_ROW && sqlite3_column_type(f->sel_hist, 0) != SQLITE_NULL) {
+  int step = sqlite3_step(f->sel_hist);
+  if (step == SQLITE_ROW && sqlite3_column_type(f->sel_hist, 0) != SQLITE_NULL) {
     g->have_hist = 1;
     g->last_hist = sqlite3_column_double(f->sel_hist, 0);
     const unsigned char *r = sqlite3_column_text(f->sel_hist, 1);
     g->last_hist_ref = r ? strdup((const char *)r) : NULL;
+  }
+  if (step != SQLITE_ROW && step != SQLITE_DONE) { /* an error is not "no history" */
+    rc = sqlerr(f, "fronts: reading table hypervolume_history");
+    sqlite3_reset(f->sel_hist);
+    ds_pareto_free(g->p);
+    free(g->label);
+    return rc;
   }
   sqlite3_reset(f->sel_hist);
   size_t j = map_slot(&f->gmap, key);
