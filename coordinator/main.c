@@ -58,14 +58,20 @@ static const ds_spec_opts_t SPEC_OPTS = {ds_task_check_param, ds_task_known};
 static const ds_cli_spec_checks_t SPEC_CHECKS = {ds_spec_check_names, ds_spec_check_whole};
 
 /* `run` refuses what `validate` refuses, with the same message, before the store is touched. */
+/* Phase 0 reads and parses the file once; phase 1 (after ds_spec_load) checks the same document
+ * and releases it. */
 static int run_spec_check(const char *path, int phase, char *err, size_t err_len) {
-  cJSON *root = ds_cli_read_json(path);
+  static cJSON *root;
+  if (!root) root = ds_cli_read_json(path);
   if (!root) return 0;
   int (*check)(const cJSON *, char *, size_t) = phase == 0 ? SPEC_CHECKS.names : SPEC_CHECKS.whole;
   char e[1024];
   int rc = check(root, e, sizeof e);
   if (rc) snprintf(err, err_len, "%s: %s", path, e);
-  cJSON_Delete(root);
+  if (rc || phase == 1) {
+    cJSON_Delete(root);
+    root = NULL;
+  }
   return rc;
 }
 
