@@ -56,7 +56,6 @@
 #include "ds_store.h"
 #include "ds_trial_dir.h"
 
-enum { TAG_TRIAL = 11, TAG_RESULT = 12, TAG_HELLO = 13, TAG_STOP = 14 }; /* = DS_TAG_* in ds_task.h */
 #define DEPTH_MAX 4096        /* trials in flight per worker, at most */
 #define MSG_BYTES 28000       /* a TRIAL message stops growing past this many bytes */
 #define MAX_SENDS 32          /* unfinished MPI_Isend per worker */
@@ -473,7 +472,7 @@ static int trecv(coord_t *c, int *from, int *tag, uint8_t **buf, size_t *len, do
     int got = lq_pop(&c->out, buf, len, from, timeout_s);
     if (got) {
       ds_rbuf_t rd;
-      *tag = ds_wire_open(&rd, *buf, *len) == 0 && rd.type == DS_MSG_STOP ? TAG_STOP : TAG_RESULT;
+      *tag = ds_wire_open(&rd, *buf, *len) == 0 && rd.type == DS_MSG_STOP ? DS_TAG_STOP : DS_TAG_RESULT;
     }
     return got;
   }
@@ -638,7 +637,7 @@ static int fill(coord_t *c, int w, ds_trial_t *t) {
     return 0;
   }
   const ds_trial_opts_t *to = &c->spec->trial;
-  uint8_t device = (uint8_t)(!strcmp(to->device, "cpu") ? 1 : !strcmp(to->device, "cuda") ? 2 : 0);
+  uint8_t device = ds_wire_device_code(to->device);
   for (;;) {
     int want = c->depth - (int)ws->n, room = dl_room(c, ws);
     if (want > room) want = room;
@@ -682,7 +681,7 @@ static int fill(coord_t *c, int w, ds_trial_t *t) {
     atomic_fetch_add(&c->inflight, c->wb.count);
     if (c->first_dispatch == 0) c->first_dispatch = mono();
     int rc = ds_wire_end(&c->wb);
-    if (!rc) rc = tsend(c, w, TAG_TRIAL);
+    if (!rc) rc = tsend(c, w, DS_TAG_TRIAL);
     if (rc) return rc;
   }
 }
@@ -798,8 +797,8 @@ static int handle(coord_t *c, int from, int tag, uint8_t *buf, size_t len, batch
     free(buf);
     return DS_EWIRE;
   }
-  if (tag == TAG_RESULT) return on_results(c, from, buf, &rd, local);
-  if (tag == TAG_STOP && c->ws[from].alive) {
+  if (tag == DS_TAG_RESULT) return on_results(c, from, buf, &rd, local);
+  if (tag == DS_TAG_STOP && c->ws[from].alive) {
     c->ws[from].alive = 0;
     (*byes)++;
   }
@@ -879,7 +878,7 @@ static void *dispatcher_main(void *arg) {
   ds_wire_begin(&c->wb, DS_MSG_STOP);
   ds_wire_end(&c->wb);
   for (int w = 1; w <= c->n_workers; w++)
-    if (c->ws[w].alive) tsend(c, w, TAG_STOP);
+    if (c->ws[w].alive) tsend(c, w, DS_TAG_STOP);
   /* Local mode: trials in worker threads learn of the stop here (exec trials then get SIGTERM). */
   if (atomic_load(&c->stop) && c->o->local_cancel) *c->o->local_cancel = 1;
   /* exec trials get kill_grace_s between SIGTERM and SIGKILL to checkpoint: wait that long too.
@@ -1138,11 +1137,7 @@ static int move_aside(coord_t *c, const ds_campaign_row_t *row) {
     free(other.spec_json);
     snprintf(aside, sizeof aside, "%s@%s-%d", row->name, stamp, k);
   }
-  char old_view[160];
-  ds_store_view_name(row->name, old_view, sizeof old_view);
-  char sql[256];
-  snprintf(sql, sizeof sql, "DROP VIEW IF EXISTS \"%s\"", old_view);
-  sqlite3_exec(ds_store_db(c->store), sql, NULL, NULL, NULL);
+  ds_store_drop_view(c->store, row->name); /* as before: a view that will not go is no error */
   int rc = ds_store_campaign_rename(c->store, row->id, aside);
   if (rc) return rc;
   ds_spec_t *old = NULL;

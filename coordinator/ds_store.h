@@ -224,4 +224,8 @@ int ds_store_repair_view(ds_store_t *s, const ds_campaign_row_t *row, const ds_s
  * the campaigns, when some campaign still holds a key twice. */
 int ds_store_repair_indexes(ds_store_t *s, ds_repair_log_t *log);
 
+/* Drops campaign `name`'s view (v_<name>, see ds_store_view_name) if there is one: --fresh does it
+ * before it renames the old campaign aside.  0, or DS_ESTORE when SQLite refused. */
+int ds_store_drop_view(ds_store_t *s, const char *campaign_name);
+
 #endif /* DS_STORE_H */

@@ -1794,3 +1794,10 @@ int ds_store_repair_indexes(ds_store_t *s, ds_repair_log_t *log) {
   }
   return 0;
 }
+
+int ds_store_drop_view(ds_store_t *s, const char *campaign_name) {
+  char view[160], sql[256];
+  ds_store_view_name(campaign_name, view, sizeof view);
+  snprintf(sql, sizeof sql, "DROP VIEW IF EXISTS \"%s\"", view);
+  return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : DS_ESTORE;
+}

@@ -15,8 +15,16 @@
  *          must report; empty for built-in tasks)
  *   RESULT (worker → coordinator): i64 idx, u32 attempt, i32 status (0 or DS_E*), f64 wall_s,
  *          str error, u32 n, n × (str name, f64 value), u32 m, m × (i64 step, str name, f64 value)
- *   HELLO  (worker → coordinator, once): str host, i32 gpu (−1 none), str backend
- *   STOP   (coordinator → worker): no records; the worker drops queued trials and exits its loop.
+ *   HELLO  (worker → coordinator, once, before any RESULT): str host, i32 gpu (−1 none),
+ *          str backend.  The coordinator receives it and drops it (rank 0 gathers the same facts
+ *          with MPI_Gather in main.c).
+ *   STOP   in both directions, no records.  Coordinator → worker: drop queued trials, flush the
+ *          results already computed, and leave the loop.  Worker → coordinator (the goodbye): the
+ *          last message a worker sends, after its last RESULT (MPI keeps one rank's messages in
+ *          order), so the coordinator knows that no RESULT from that rank follows.
+ *
+ * Each message type travels under its own MPI tag (DS_TAG_*); the in-process transport carries
+ * the same buffers and reads the type from the header instead.
  */
 #ifndef DS_WIRE_H
 #define DS_WIRE_H
@@ -28,6 +36,15 @@
 #define DS_WIRE_VERSION 2
 
 typedef enum { DS_MSG_TRIAL = 1, DS_MSG_RESULT = 2, DS_MSG_HELLO = 3, DS_MSG_STOP = 4 } ds_msg_type_t;
+
+/* The MPI tag of each message type (coordinator and workers alike; nothing else defines them). */
+enum { DS_TAG_TRIAL = 11, DS_TAG_RESULT = 12, DS_TAG_HELLO = 13, DS_TAG_STOP = 14 };
+
+/* trial.device on the wire (the TRIAL record's u8 device).  ds_wire_device_code maps "auto"/"cpu"/
+ * "cuda" (anything else: auto); ds_wire_device_name maps back ("auto" for an unknown code). */
+typedef enum { DS_WIRE_DEVICE_AUTO = 0, DS_WIRE_DEVICE_CPU = 1, DS_WIRE_DEVICE_CUDA = 2 } ds_wire_device_t;
+uint8_t ds_wire_device_code(const char *name);
+const char *ds_wire_device_name(uint8_t code);
 
 typedef struct ds_metric {
   char name[64];
@@ -65,7 +82,8 @@ typedef struct ds_wire_trial {
   uint32_t attempt;
   uint64_t rng_seed;
   double timeout_s;
-  uint8_t isolation, device;
+  uint8_t isolation;
+  uint8_t device;     /* ds_wire_device_t (trial.device) */
   uint8_t backend;    /* DS_WIRE_BACKEND_* (trial.backend) */
   uint32_t threads;   /* trial.threads; 0 = the rank's default */
   char key[33];

@@ -133,6 +133,18 @@ const char *ds_wire_backend_name(uint8_t code) {
   return code < 4 ? names[code] : "auto";
 }
 
+uint8_t ds_wire_device_code(const char *name) {
+  if (!name) return DS_WIRE_DEVICE_AUTO;
+  if (!strcmp(name, "cpu")) return DS_WIRE_DEVICE_CPU;
+  if (!strcmp(name, "cuda")) return DS_WIRE_DEVICE_CUDA;
+  return DS_WIRE_DEVICE_AUTO;
+}
+
+const char *ds_wire_device_name(uint8_t code) {
+  static const char *const names[] = {"auto", "cpu", "cuda"};
+  return code < 3 ? names[code] : "auto";
+}
+
 void ds_wire_put_trial(ds_wbuf_t *w, const ds_wire_trial_t *t) {
   put_u64(w, (uint64_t)t->idx);
   put_u32(w, t->attempt);

@@ -91,8 +91,27 @@ static void results_round_trip_with_metrics_and_curves(void) {
   ds_result_free(&b);
 }
 
+/* trial.device and the MPI tags are part of the contract between ranks: their numbers are fixed. */
+static void device_codes_and_tags_are_fixed(void) {
+  ASSERT_EQ_INT(ds_wire_device_code("auto"), 0);
+  ASSERT_EQ_INT(ds_wire_device_code("cpu"), 1);
+  ASSERT_EQ_INT(ds_wire_device_code("cuda"), 2);
+  ASSERT_EQ_INT(ds_wire_device_code("gpu"), DS_WIRE_DEVICE_AUTO);
+  ASSERT_EQ_INT(ds_wire_device_code(NULL), DS_WIRE_DEVICE_AUTO);
+  ASSERT_STREQ(ds_wire_device_name(DS_WIRE_DEVICE_AUTO), "auto");
+  ASSERT_STREQ(ds_wire_device_name(DS_WIRE_DEVICE_CPU), "cpu");
+  ASSERT_STREQ(ds_wire_device_name(DS_WIRE_DEVICE_CUDA), "cuda");
+  ASSERT_STREQ(ds_wire_device_name(3), "auto");
+  ASSERT_STREQ(ds_wire_device_name(255), "auto");
+  ASSERT_EQ_INT(DS_TAG_TRIAL, 11);
+  ASSERT_EQ_INT(DS_TAG_RESULT, 12);
+  ASSERT_EQ_INT(DS_TAG_HELLO, 13);
+  ASSERT_EQ_INT(DS_TAG_STOP, 14);
+}
+
 int main(void) {
   RUN_TEST(trials_round_trip);
+  RUN_TEST(device_codes_and_tags_are_fixed);
   RUN_TEST(results_round_trip_with_metrics_and_curves);
   return ds_test_exit();
 }

@@ -108,7 +108,6 @@ int ds_worker_run_trial(const ds_wire_trial_t *t, const ds_worker_env_t *env, ds
  * need not include mpi.h).  Returns when the coordinator sends STOP; 0 or DS_EWIRE. */
 int ds_worker_main(void *mpi_comm, const ds_worker_env_t *env);
 
-/* MPI tags shared by coordinator and workers. */
-enum { DS_TAG_TRIAL = 11, DS_TAG_RESULT = 12, DS_TAG_HELLO = 13, DS_TAG_STOP = 14 };
+/* The MPI tags (DS_TAG_*) and the trial.device codes are in ds_wire.h. */
 
 #endif /* DS_TASK_H */

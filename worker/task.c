@@ -153,9 +153,9 @@ static void run_here(const ds_task_t *task, const ds_wire_trial_t *t, const ds_w
       .threads = t->threads > 0         ? (int)t->threads
                  : env->core_share > 0 ? env->core_share
                                        : (env->threads > 0 ? env->threads : 1),
-      .device = t->device == 2 ? "cuda" : t->device == 1 ? "cpu" : "auto",
+      .device = ds_wire_device_name(t->device),
       /* trial.device "cuda" is a request for the CUDA backend too (never a silent CPU run). */
-      .backend = t->backend == DS_WIRE_BACKEND_AUTO && t->device == 2 ? "cuda" : ds_wire_backend_name(t->backend),
+      .backend = t->backend == DS_WIRE_BACKEND_AUTO && t->device == DS_WIRE_DEVICE_CUDA ? "cuda" : ds_wire_backend_name(t->backend),
       .gpu = env->gpu,
       .gpu_id = env->gpu_id,
       .res = res,
