@@ -7,6 +7,8 @@
 # every trial's key, params, status, attempts, error, metrics and curves, failed attempts, fronts
 # and hypervolumes, runs rows, `status --json`, `pareto` and (local runs) the report HTML, with the volatile
 # parts (times, rates, pids, trial ids where arrival order sets them, this host's name) removed.
+# Last, the set-up refusals (changed spec, resume with nothing or several to resume, no such
+# campaign): exit code and divsweep's lines on stderr.
 set -euo pipefail
 BUILD=$(cd "$1" && pwd); OUT=$2
 DS_BIN=$BUILD/divsweep
@@ -93,4 +95,17 @@ run_mpi "$TMP/retry.json" "$TMP/retry.db"; dump retry_mpi "$TMP/retry.db" $rc
 grep '^divsweep' "$TMP/err" | sed -E 's/[0-9.]+ s\b/N s/g' | LC_ALL=C sort > "$OUT/retry_mpi/stderr" || true
 run_mpi "$TMP/distill.json" "$TMP/distill.db"; dump distill_mpi "$TMP/distill.db" $rc
 run_local "$TMP/distill.json" "$TMP/distill_local.db"; dump distill_local "$TMP/distill_local.db" $rc report
+# Refusals: exit code and divsweep's own lines on stderr for each set-up error path.
+E=$OUT/errors; mkdir -p "$E"
+refuse() { # refuse NAME ARGS...
+  set +e; "$DS_BIN" "${@:2}" >/dev/null 2>"$TMP/err"; echo "exit $?" > "$E/$1"; set -e
+  grep '^divsweep' "$TMP/err" | sed -e "s#$TMP/##g" >> "$E/$1" || true
+}
+sed 's/"m": \["q", "a"\]/"m": ["q", "a", "c"]/' "$TMP/grid.json" > "$TMP/grid_changed.json"
+sed 's/"name": "retry"/"name": "retry2"/' "$TMP/retry.json" > "$TMP/retry2.json"
+refuse changed_spec run "$TMP/grid_changed.json" --db "$TMP/grid_local.db" --quiet --threads 1
+refuse resume_nothing_unfinished resume --db "$TMP/grid_local.db" --quiet --threads 1
+refuse resume_no_such_campaign resume --db "$TMP/grid_local.db" --campaign nope --quiet --threads 1
+run_local "$TMP/retry2.json" "$TMP/retry.db"
+refuse resume_several_unfinished resume --db "$TMP/retry.db" --quiet --threads 1
 echo "golden dump written to $OUT"
