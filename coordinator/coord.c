@@ -1150,20 +1150,20 @@ static int move_aside(coord_t *c, const ds_campaign_row_t *row) {
   return rc;
 }
 
-/* --extend: the stored campaign grows to c->spec.  DS_EXIT_USAGE with err set when the new spec
- * is not a superset of the old one by trial key. */
+/* --extend: the stored campaign grows to c->spec.  DS_ECHANGED with err set when the new spec
+ * is not a superset of the old one by trial key (or changes the task), DS_ESTORE otherwise. */
 static int extend_campaign(coord_t *c, const ds_campaign_row_t *row, char *err, size_t err_len) {
   ds_spec_t *old = NULL;
   char diff[1024] = "", e2[256];
   if (ds_spec_parse(row->spec_json, strlen(row->spec_json), "stored spec", NULL, &old, e2, sizeof e2)) {
     snprintf(err, err_len, "%s: campaigns[%s].spec_json: %s", c->o->db_path, row->name, e2);
-    return DS_EXIT_STORE;
+    return DS_ESTORE;
   }
   ds_spec_diff(old, c->spec, diff, sizeof diff);
   if (strcmp(old->task, c->spec->task)) {
     snprintf(err, err_len, "%s: --extend cannot change the task of campaign %s; use --fresh", c->spec->file, row->name);
     ds_spec_free(old);
-    return DS_EXIT_USAGE;
+    return DS_ECHANGED;
   }
   old->key_scheme = row->key_scheme;
   int64_t missing = -1;
@@ -1178,12 +1178,12 @@ static int extend_campaign(coord_t *c, const ds_campaign_row_t *row, char *err, 
              diff[0] ? diff : "spec changed");
     ds_trial_free(&t);
     ds_spec_free(old);
-    return DS_EXIT_USAGE;
+    return DS_ECHANGED;
   }
   ds_spec_free(old);
   if (rc) {
     snprintf(err, err_len, "%s", ds_store_errmsg(c->store));
-    return DS_EXIT_STORE;
+    return DS_ESTORE;
   }
   if (!c->o->quiet)
     fprintf(stderr, "divsweep: extending campaign %s to %lld trials (%s)\n", row->name, (long long)c->spec->n_trials,
@@ -1191,11 +1191,13 @@ static int extend_campaign(coord_t *c, const ds_campaign_row_t *row, char *err, 
   return 0;
 }
 
-/* Set-up is one transaction: on any failure nothing of it is committed (ds_store_rollback). */
+/* Set-up is one transaction: on any failure nothing of it is committed (ds_store_rollback).
+ * 0, or with err set: DS_ECHANGED (spec changed, or --extend refused), DS_EINVAL (no room for
+ * the exec trials' directory), DS_ESTORE. */
 static int setup_campaign(coord_t *c, char *err, size_t err_len) {
   const ds_run_opts_t *o = c->o;
   ds_campaign_row_t row = {0};
-  int code = DS_EXIT_STORE;
+  int code = DS_ESTORE;
   int rc = ds_store_begin(c->store);
   if (rc) goto store_fail;
   int64_t killed = 0;
@@ -1226,11 +1228,11 @@ static int setup_campaign(coord_t *c, char *err, size_t err_len) {
                  "%s: campaign %s in %s was created from a different spec (%s); run with --extend to add the new"
                  " trials, or --fresh to start over (the old results are kept under another name)",
                  c->spec->file, row.name, o->db_path, diff[0] ? diff : "spec changed");
-        code = DS_EXIT_USAGE;
+        code = DS_ECHANGED;
         goto fail;
       }
       if ((code = extend_campaign(c, &row, err, err_len))) goto fail;
-      code = DS_EXIT_STORE;
+      code = DS_ESTORE;
     } else if (row.trial_order < 2) {
       /* Trial indices from an older divsweep followed the spec file's axis order: renumber them by
        * key once, so that this and every later run agree on what index i is. */
@@ -1244,7 +1246,7 @@ static int setup_campaign(coord_t *c, char *err, size_t err_len) {
   if (!strcmp(c->spec->task, "exec") &&
       ds_trial_dir_campaign(o->db_path, c->campaign_id, c->spec->name, c->run_dir, sizeof c->run_dir)) {
     snprintf(err, err_len, "%s: the directory for exec trials beside it is too long a path", o->db_path);
-    code = DS_EXIT_USAGE;
+    code = DS_EINVAL;
     goto fail;
   }
   /* Built-in tasks' objectives are checked against their metric tables by validate; a program's
@@ -1277,13 +1279,16 @@ static int setup_campaign(coord_t *c, char *err, size_t err_len) {
   return 0;
 store_fail:
   snprintf(err, err_len, "%s", ds_store_errmsg(c->store));
-  code = DS_EXIT_STORE;
+  code = DS_ESTORE;
 fail:
   ds_store_rollback(c->store);
   free(row.spec_json);
   return code;
 }
 
+/* resume: c->spec from the stored campaign (--campaign NAME, else the one unfinished campaign).
+ * 0, or with err set: DS_ENOTFOUND (no such campaign), DS_EINVAL (several, none named), DS_ESPEC
+ * (the stored spec no longer parses), DS_ESTORE or DS_ENOMEM. */
 static int load_spec_for_resume(coord_t *c, char *err, size_t err_len) {
   sqlite3 *db = ds_store_db(c->store);
   sqlite3_stmt *st;
@@ -1293,7 +1298,7 @@ static int load_spec_for_resume(coord_t *c, char *err, size_t err_len) {
                           " ORDER BY updated_at DESC";
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
     snprintf(err, err_len, "%s: table campaigns: %s", c->o->db_path, sqlite3_errmsg(db));
-    return DS_EXIT_STORE;
+    return DS_ESTORE;
   }
   if (c->o->campaign) sqlite3_bind_text(st, 1, c->o->campaign, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
@@ -1301,7 +1306,7 @@ static int load_spec_for_resume(coord_t *c, char *err, size_t err_len) {
     sqlite3_finalize(st);
     if (c->o->campaign) snprintf(err, err_len, "%s: no campaign named %s (table campaigns)", c->o->db_path, c->o->campaign);
     else snprintf(err, err_len, "%s: no unfinished campaign to resume (table campaigns); name one with --campaign", c->o->db_path);
-    return DS_EXIT_USAGE;
+    return DS_ENOTFOUND;
   }
   char file[600];
   snprintf(file, sizeof file, "%s:campaigns[%s].spec_json", c->o->db_path, (const char *)sqlite3_column_text(st, 0));
@@ -1310,18 +1315,25 @@ static int load_spec_for_resume(coord_t *c, char *err, size_t err_len) {
   if (!json) {
     sqlite3_finalize(st);
     snprintf(err, err_len, "out of memory");
-    return DS_EXIT_STORE;
+    return DS_ENOMEM;
   }
   if (!c->o->campaign && sqlite3_step(st) == SQLITE_ROW) {
     sqlite3_finalize(st);
     free(json);
     snprintf(err, err_len, "%s: several unfinished campaigns; choose one with --campaign NAME", c->o->db_path);
-    return DS_EXIT_USAGE;
+    return DS_EINVAL;
   }
   sqlite3_finalize(st);
   rc = ds_spec_parse(json, strlen(json), file, c->o->spec_opts, &c->spec, err, err_len);
   free(json);
-  return rc ? DS_EXIT_USAGE : 0;
+  return rc ? DS_ESPEC : 0;
+}
+
+/* The exit code (DS_EXIT_*) of a set-up helper's DS_E* code: the store's and memory failures are
+ * store errors (2), the rest are the user's to fix (1). */
+static int setup_exit_code(int rc) {
+  if (rc == 0) return DS_EXIT_OK;
+  return rc == DS_ESTORE || rc == DS_ENOMEM ? DS_EXIT_STORE : DS_EXIT_USAGE;
 }
 
 int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
@@ -1348,7 +1360,10 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
     code = DS_EXIT_STORE;
     goto out;
   }
-  if (!o->spec_path && (code = load_spec_for_resume(c, err, sizeof err))) goto out;
+  if (!o->spec_path && (rc = load_spec_for_resume(c, err, sizeof err))) {
+    code = setup_exit_code(rc);
+    goto out;
+  }
   /* A signal during set-up (seconds at 10⁶ trials) interrupts its statement: set-up is one
    * transaction, so it rolls back and nothing changes. */
   if (g_stop_sig) {
@@ -1357,7 +1372,7 @@ int ds_coord_run(const ds_run_opts_t *o, int *abandoned) {
     goto out;
   }
   g_setup_db = ds_store_db(c->store);
-  code = setup_campaign(c, err, sizeof err);
+  code = setup_exit_code(setup_campaign(c, err, sizeof err));
   g_setup_db = NULL;
   if (code && g_stop_sig) {
     snprintf(err, sizeof err, "interrupted (%s) during set-up; nothing changed", strsignal(g_stop_sig));
