@@ -305,7 +305,7 @@ int ds_cli_validate(int argc, char **argv, const ds_spec_opts_t *opts, const ds_
     return DS_EXIT_USAGE;
   }
   cJSON_Delete(root);
-  static const char *samplers[] = {"grid", "random", "lhs", "sobol"};
+  static const char *samplers[] = {"grid", "random", "lhs"};
   printf("%s: campaign %s, task %s: %lld trial%s (%lld configuration%s x %zu seed%s, sampler %s)\n", path, s->name,
          s->task, (long long)s->n_trials, s->n_trials == 1 ? "" : "s", (long long)s->n_configs,
          s->n_configs == 1 ? "" : "s", s->n_seeds, s->n_seeds == 1 ? "" : "s", samplers[s->sampler]);

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "ds_error.h"
+#include "ds_buf.h"
 #include "ds_store.h"
 
 struct ds_store {
@@ -1331,42 +1332,17 @@ static void names_free(namelist_t *l) {
   free(l->v);
 }
 
-/* A growing SQL text.  Out of memory is remembered (oom) and reported once at the end, so that
+/* SQL text is built in a ds_buf_t (ds_buf.h): out of memory is reported once at the end, so
  * truncated SQL is never run. */
-typedef struct sqlbuf {
-  char *data;
-  size_t len, cap;
-  int oom;
-} sqlbuf_t;
-
-static void sb_put(sqlbuf_t *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t c = b->cap ? b->cap : 1024;
-    while (c < b->len + n + 1) c *= 2;
-    char *d = realloc(b->data, c);
-    if (!d) {
-      b->oom = 1;
-      return;
-    }
-    b->data = d;
-    b->cap = c;
-  }
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
-  b->data[b->len] = 0;
-}
-
-static void sb_puts(sqlbuf_t *b, const char *s) { sb_put(b, s, strlen(s)); }
 
 /* s quoted as q (" for an identifier, ' for a string literal), the quote doubled inside. */
-static void sb_quoted(sqlbuf_t *b, const char *s, char q) {
-  sb_put(b, &q, 1);
+static void sb_quoted(ds_buf_t *b, const char *s, char q) {
+  ds_buf_put(b, &q, 1);
   for (const char *p = s; *p; p++) {
-    sb_put(b, p, 1);
-    if (*p == q) sb_put(b, p, 1);
+    ds_buf_put(b, p, 1);
+    if (*p == q) ds_buf_put(b, p, 1);
   }
-  sb_put(b, &q, 1);
+  ds_buf_put(b, &q, 1);
 }
 
 int ds_store_update_view(ds_store_t *s, int64_t campaign_id, const char *campaign_name, const ds_spec_t *spec) {
@@ -1394,13 +1370,13 @@ int ds_store_update_view(ds_store_t *s, int64_t campaign_id, const char *campaig
 
   char view[160];
   ds_store_view_name(campaign_name, view, sizeof view);
-  sqlbuf_t q = {0};
-  sb_puts(&q, "DROP VIEW IF EXISTS ");
+  ds_buf_t q = {0};
+  ds_buf_puts(&q, "DROP VIEW IF EXISTS ");
   sb_quoted(&q, view, '"');
-  sb_puts(&q, "; CREATE VIEW ");
+  ds_buf_puts(&q, "; CREATE VIEW ");
   sb_quoted(&q, view, '"');
   /* Keys read as lower-case hex whatever the campaign's key scheme stores (BLOB or TEXT). */
-  sb_puts(&q, " AS SELECT t.trial_id AS trial_id, CASE WHEN typeof(t.trial_key) = 'blob' THEN lower(hex(t.trial_key))"
+  ds_buf_puts(&q, " AS SELECT t.trial_id AS trial_id, CASE WHEN typeof(t.trial_key) = 'blob' THEN lower(hex(t.trial_key))"
               " ELSE t.trial_key END AS trial_key, t.idx AS idx, t.seed AS seed, t.status AS status,"
               " t.attempts AS attempts, t.wall_s AS wall_s, t.rank AS rank");
   static const char *reserved[] = {"trial_id", "trial_key", "idx", "seed", "status", "attempts", "wall_s", "rank", NULL};
@@ -1423,9 +1399,9 @@ int ds_store_update_view(ds_store_t *s, int64_t campaign_id, const char *campaig
       }
     }
     names_add(&used, pcol ? pcol : name);
-    sb_puts(&q, ", (SELECT coalesce(p.text, p.value) FROM params p WHERE p.trial_id = t.trial_id AND p.name = ");
+    ds_buf_puts(&q, ", (SELECT coalesce(p.text, p.value) FROM params p WHERE p.trial_id = t.trial_id AND p.name = ");
     sb_quoted(&q, name, '\'');
-    sb_puts(&q, ") AS ");
+    ds_buf_puts(&q, ") AS ");
     sb_quoted(&q, pcol ? pcol : name, '"');
     free(pcol);
   }
@@ -1452,15 +1428,15 @@ int ds_store_update_view(ds_store_t *s, int64_t campaign_id, const char *campaig
       continue;
     }
     names_add(&used, col);
-    sb_puts(&q, ", (SELECT m.value FROM metrics m WHERE m.trial_id = t.trial_id AND m.name = ");
+    ds_buf_puts(&q, ", (SELECT m.value FROM metrics m WHERE m.trial_id = t.trial_id AND m.name = ");
     sb_quoted(&q, metrics.v[i], '\'');
-    sb_puts(&q, ") AS ");
+    ds_buf_puts(&q, ") AS ");
     sb_quoted(&q, col, '"');
     free(col);
   }
   char tail[64];
   snprintf(tail, sizeof tail, " FROM trials t WHERE t.campaign_id = %lld;", (long long)campaign_id);
-  sb_puts(&q, tail);
+  ds_buf_puts(&q, tail);
   int rc = q.oom ? set_err(s, DS_ENOMEM, "%s: out of memory building the view", s->path)
                  : exec(s, q.data, "creating the campaign view");
   free(q.data);

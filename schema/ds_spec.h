@@ -42,7 +42,7 @@ typedef struct ds_key {
   uint64_t rng_seed;          /* what tasks seed their generators with */
 } ds_key_t;
 
-typedef enum { DS_SAMPLER_GRID = 0, DS_SAMPLER_RANDOM, DS_SAMPLER_LHS, DS_SAMPLER_SOBOL } ds_sampler_t;
+typedef enum { DS_SAMPLER_GRID = 0, DS_SAMPLER_RANDOM, DS_SAMPLER_LHS } ds_sampler_t;
 
 /* One scalar of a parameter value, as stored in the `params` table. */
 typedef struct ds_flat {

@@ -1,5 +1,6 @@
 # The spine: spec, sweep, keys, wire format, store; and whole campaigns under mpiexec.
 ds_add_test(test_spec SOURCES test_spec.c LIBS ds_schema LABELS unit)
+ds_add_test(test_buf SOURCES test_buf.c LIBS ds_schema LABELS unit)
 ds_add_test(test_wire SOURCES test_wire.c LIBS ds_schema LABELS unit)
 ds_add_test(test_store SOURCES test_store.c LIBS ds_coord LABELS unit)
 ds_add_script_test(test_campaign test_campaign.sh LABELS mpi integration TIMEOUT 300)
