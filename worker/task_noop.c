@@ -20,7 +20,7 @@
 #include <time.h>
 
 #include "ds_error.h"
-#include "ds_spec.h"
+#include "ds_rand.h"
 #include "ds_task.h"
 
 static int noop_run(ds_task_ctx_t *ctx) {

@@ -16,7 +16,7 @@
 #include "ds__tasks.h"
 #include "ds_error.h"
 #include "ds_npy.h"
-#include "ds_spec.h"
+#include "ds_rand.h"
 
 /* ---- Kernel backend of a trial -------------------------------------------------------------- */
 
