@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "ds_clock.h"
 #include "ds_kernels.h"
 #include "ds_error.h"
 
@@ -266,11 +266,7 @@ static void cost_lse(const ds_div_t *d, size_t V, double eps, int transpose, con
 /* Has the caller asked this kernel call to stop (ds_div_t.stop / .deadline)? */
 static int div_stopped(const ds_div_t *d) {
   if (d->stop && *d->stop) return 1;
-  if (d->deadline > 0) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    if ((double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec > d->deadline) return 1;
-  }
+  if (d->deadline > 0 && ds_now_s() > d->deadline) return 1;
   return 0;
 }
 

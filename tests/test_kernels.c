@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "ds_clock.h"
 #include "ds_kernels.h"
 #include "ds_error.h"
 #include "ds_npy.h"
@@ -862,17 +863,12 @@ static void test_kernel_cli_writes_the_gradient_the_library_computes_and_rejects
   rmdir(dir);
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 #define RUN(fn)                                                               \
   do {                                                                        \
-    double t0_ = now_s();                                                     \
+    double t0_ = ds_now_s();                                                     \
     int f0_ = n_fail;                                                         \
     fn();                                                                     \
-    printf("%-4s %s (%.2f s)\n", n_fail == f0_ ? "ok" : "FAIL", #fn, now_s() - t0_); \
+    printf("%-4s %s (%.2f s)\n", n_fail == f0_ ? "ok" : "FAIL", #fn, ds_now_s() - t0_); \
   } while (0)
 
 /* `test_kernels kernel ...` and `test_kernels bench kernels ...` run the CLI subcommands (a
