@@ -63,6 +63,30 @@ static const char *ds_test_ctx = "";
     }                                                                                           \
   } while (0)
 
+#define ASSERT_GT(a, b)                                                                         \
+  do {                                                                                          \
+    double a_ = (double)(a), b_ = (double)(b);                                                  \
+    ds_test_checks++;                                                                           \
+    if (!(a_ > b_)) {                                                                           \
+      ds_test_failures++;                                                                       \
+      fprintf(stderr, "%s:%d:%s%s%s FAILED: %s > %s (%.17g vs %.17g)\n", __FILE__, __LINE__, DS_TEST_CTX_, #a, #b, a_, b_); \
+      DS_TEST_ON_FAIL;                                                                          \
+    }                                                                                           \
+  } while (0)
+
+/* |a − b| ≤ atol + rtol·|b|; NaN never passes. */
+#define ASSERT_CLOSE(a, b, atol, rtol)                                                          \
+  do {                                                                                          \
+    double a_ = (double)(a), b_ = (double)(b);                                                  \
+    ds_test_checks++;                                                                           \
+    if (!(fabs(a_ - b_) <= (atol) + (rtol) * fabs(b_))) {                                       \
+      ds_test_failures++;                                                                       \
+      fprintf(stderr, "%s:%d:%s%s%s FAILED: %s ~= %s (%.17g vs %.17g, diff %.3g)\n", __FILE__, __LINE__, DS_TEST_CTX_, #a, \
+              #b, a_, b_, a_ - b_);                                                             \
+      DS_TEST_ON_FAIL;                                                                          \
+    }                                                                                           \
+  } while (0)
+
 #define ASSERT_STREQ(a, b)                                                                      \
   do {                                                                                          \
     const char *a_ = (a), *b_ = (b);                                                            \
