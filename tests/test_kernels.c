@@ -372,8 +372,11 @@ static void compare_backend(const ds_backend_t *be, const bcase_t *c) {
   free(S); free(ga); free(gb); free(ra); free(rb); free(mask);
 }
 
+/* The one backend loop (as ggml's test-backend-ops): every backend this build has, "cuda" included
+ * when built with CUDA and a device is present (test_cuda adds what only CUDA has: bf16 inputs and
+ * device pointers); an unavailable backend is skipped with a line. */
 static void test_every_backend_matches_the_reference(void) {
-  const char *bes[] = {"cpu-generic", "cpu-avx2", "cpu-avx512", "cpu", "ref"};
+  const char *bes[] = {"cpu-generic", "cpu-avx2", "cpu-avx512", "cpu", "ref", "cuda"};
   for (size_t bi = 0; bi < sizeof bes / sizeof *bes; bi++) {
     const ds_backend_t *be = ds_kern_backend_get(bes[bi]);
     if (!be) { fprintf(stderr, "backend %s unavailable here: skipped\n", bes[bi]); continue; }
