@@ -5,7 +5,8 @@
  *   - Rows are split over threads in contiguous ranges fixed by (rows, threads) alone; each row
  *     is computed by exactly one thread, and the reduction sums row losses in row order on the
  *     calling thread, so results never depend on timing (nor on the thread count).
- *   - Threads are per call (pthread_create/join): no pool, no global mutable state.
+ *   - ds__kern_run_rows starts threads per call (pthread_create/join) and keeps no state; the
+ *     "cpu" backend keeps a persistent pool instead (cpu.c), with the same static split.
  */
 #include <math.h>
 #include <pthread.h>
@@ -28,15 +29,6 @@ const ds_backend_t *ds_kern_backend_get(const char *name) {
 }
 
 const char *ds_kern_backend_name(const ds_backend_t *be) { return be ? be->name : "?"; }
-
-const char *const *ds_kern_backend_list(void) {
-#ifdef DS_HAVE_CUDA
-  static const char *const names[] = {"ref", "cpu", "cuda", NULL};
-#else
-  static const char *const names[] = {"ref", "cpu", NULL};
-#endif
-  return names;
-}
 
 #ifndef DS_HAVE_CUDA
 /* CPU-only build: the CUDA device API exists and says "no device" (kernels/cuda/ otherwise). */

@@ -1,5 +1,6 @@
 /* cpu.c — the "cpu" backend: picks one ISA table (AVX-512, AVX2+FMA, or portable) once from CPU
- * features, and runs rows over threads with ds__kern_run_rows.
+ * features, and runs rows over a persistent thread pool (falling back to ds__kern_run_rows's
+ * per-call threads when the pool is busy or cannot start).
  *
  * Per row: fast-path divergences (ds__cpu_fast_div) go straight to the ISA's fused kernel; teacher
  * mixtures are first materialised into a per-thread scratch row (geometric: Σ w_k t_k, arithmetic:

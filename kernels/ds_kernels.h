@@ -9,12 +9,14 @@
  * Two tiers, in the ggml pattern:
  *   - ds_ref_*: scalar double-precision reference, one row at a time, written for clarity and never
  *     optimised.  Tasks with small vocabularies call it directly; every backend is tested against it.
- *   - ds_kern_*: batched fp32 kernels behind a backend vtable ("ref", "cpu", later "cuda"), fused
- *     forward+backward, rows split deterministically over threads.
+ *   - ds_kern_*: batched fp32 kernels behind a backend vtable ("ref", "cpu", and "cuda" when built
+ *     with it), fused forward+backward, rows split deterministically over threads.
  *
  * Ownership: the library never keeps a pointer passed to it past the call and never allocates
- * memory the caller must free, except where a function says so.  All functions are thread-safe
- * (no global mutable state after ds_kern_backend_get() has returned once).
+ * memory the caller must free, except where a function says so.  All functions are thread-safe.
+ * Global state: the "cpu" backend's ISA choice (fixed on the first ds_kern_backend_get()) and its
+ * persistent thread pool (one caller at a time; a concurrent caller runs on per-call threads, and
+ * the split, hence every result, is the same either way); the "cuda" backend's per-device state.
  */
 #ifndef DS_KERNELS_H
 #define DS_KERNELS_H
@@ -94,10 +96,10 @@ typedef enum { DS_MIX_ARITHMETIC = 0, DS_MIX_GEOMETRIC, DS_MIX_LOSS } ds_mix_t;
  * (active rows · V), none (loss = Σ row losses and the gradient is that of the sum). */
 typedef enum { DS_RED_BATCHMEAN = 0, DS_RED_SUM, DS_RED_MEAN, DS_RED_NONE } ds_reduction_t;
 
-/* Name <-> enum for mixtures ("arithmetic", "geometric", "loss") and reductions ("batchmean",
- * "sum", "mean", "none").  *_from_name return 0 or DS_EINVAL; *_name return static strings. */
+/* Name -> enum for mixtures ("arithmetic", "geometric", "loss"), name <-> enum for reductions
+ * ("batchmean", "sum", "mean", "none").  *_from_name return 0 or DS_EINVAL; *_name return static
+ * strings. */
 int ds_mix_from_name(const char *name, ds_mix_t *out);
-const char *ds_mix_name(ds_mix_t m);
 int ds_reduction_from_name(const char *name, ds_reduction_t *out);
 const char *ds_reduction_name(ds_reduction_t r);
 
@@ -171,8 +173,6 @@ const char *ds_kern_backend_name(const ds_backend_t *be);
 /* Whether the backend runs these arguments on its fast path (1), only through a per-row double
  * fallback (0), or not at all (DS_EUNSUP/DS_EINVAL).  Used by tests and the bench report. */
 int ds_kern_supports(const ds_backend_t *be, const ds_kern_args_t *a);
-/* Names of the backends compiled in ("ref", "cpu", and "cuda" when built), NULL-terminated. */
-const char *const *ds_kern_backend_list(void);
 
 /* Fused forward+backward.  Returns 0, DS_EINVAL for bad arguments, DS_EUNSUP if the backend lacks
  * this divergence/mixture, DS_ENOMEM. */

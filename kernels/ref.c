@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "ds_clock.h"
 #include "ds_kernels.h"
 #include "ds_error.h"
 
@@ -170,7 +170,6 @@ int ds_mix_from_name(const char *name, ds_mix_t *out) {
     if (strcmp(name, mix_names[i]) == 0) { *out = (ds_mix_t)i; return 0; }
   return DS_EINVAL;
 }
-const char *ds_mix_name(ds_mix_t m) { return (int)m >= 0 && m <= DS_MIX_LOSS ? mix_names[m] : "?"; }
 int ds_reduction_from_name(const char *name, ds_reduction_t *out) {
   for (int i = 0; name && out && i < 4; i++)
     if (strcmp(name, red_names[i]) == 0) { *out = (ds_reduction_t)i; return 0; }
@@ -267,11 +266,7 @@ static void cost_lse(const ds_div_t *d, size_t V, double eps, int transpose, con
 /* Has the caller asked this kernel call to stop (ds_div_t.stop / .deadline)? */
 static int div_stopped(const ds_div_t *d) {
   if (d->stop && *d->stop) return 1;
-  if (d->deadline > 0) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    if ((double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec > d->deadline) return 1;
-  }
+  if (d->deadline > 0 && ds_now_s() > d->deadline) return 1;
   return 0;
 }
 

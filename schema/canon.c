@@ -1,4 +1,5 @@
-/* canon.c — canonical JSON, shortest round-trip numbers, trial-key hashing, seeded generators.
+/* canon.c — canonical JSON, shortest round-trip numbers, trial-key hashing (the
+ * generator those keys seed is rand.c).
  *
  * Canonical JSON is what makes trial keys stable: object keys sorted bytewise, no whitespace,
  * numbers in the shortest form that parses back to the same double, strings escaped minimally.
@@ -127,12 +128,6 @@ char *ds_json_canonical(const cJSON *v) {
   return b.data;
 }
 
-static uint64_t fmix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
   const unsigned char *p = data;
   for (size_t i = 0; i < n; i++) {
@@ -149,8 +144,8 @@ void ds_hash128_hex(const void *a, size_t alen, const void *b, size_t blen, char
   uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL ^ 0x9e3779b97f4a7c15ULL;
   h1 = fnv1a(fnv1a(fnv1a(h1, a, alen), &sep, 1), b, blen);
   h2 = fnv1a(fnv1a(fnv1a(h2, b, blen), &sep, 1), a, alen);
-  h1 = fmix64(h1 ^ (alen + blen));
-  h2 = fmix64(h2 + 0x9e3779b97f4a7c15ULL * (blen + 1));
+  h1 = ds_mix64(h1 ^ (alen + blen));
+  h2 = ds_mix64(h2 + 0x9e3779b97f4a7c15ULL * (blen + 1));
   static const char hex[] = "0123456789abcdef";
   for (int i = 0; i < 16; i++) {
     out[i] = hex[(h1 >> (60 - 4 * i)) & 15];
@@ -205,11 +200,4 @@ void ds_key_hash_hex(const char *task, const char *text, size_t len, char out[DS
 }
 
 
-uint64_t ds_key_seed(const char *key) { return fmix64(fnv1a(0xcbf29ce484222325ULL, key, strlen(key))); }
-
-uint64_t ds_splitmix64(uint64_t *state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  return fmix64(z);
-}
-
-double ds_rand_unit(uint64_t *state) { return (double)(ds_splitmix64(state) >> 11) * 0x1.0p-53; }
+uint64_t ds_key_seed(const char *key) { return ds_mix64(fnv1a(0xcbf29ce484222325ULL, key, strlen(key))); }

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
+#include "ds_rand.h" /* ds_splitmix64, ds_rand_unit: the generator ds_key_seed seeds */
 
 #define DS_KEY_LEN 32  /* hex characters of a trial key */
 #define DS_KEY_BYTES 16 /* bytes of a trial key */
@@ -194,10 +195,5 @@ void ds_key_compute(int scheme, const char *task, const char *params, size_t par
 void ds_key_hash_hex(const char *task, const char *text, size_t len, char out[DS_KEY_LEN + 1]);
 /* 64-bit mix of a key's hex text: the seed tasks use for their generators. */
 uint64_t ds_key_seed(const char *key);
-
-/* splitmix64: deterministic 64-bit generator step (state advanced in place). */
-uint64_t ds_splitmix64(uint64_t *state);
-/* Uniform double in [0, 1) from the generator. */
-double ds_rand_unit(uint64_t *state);
 
 #endif /* DS_SPEC_H */

@@ -15,13 +15,16 @@
 #endif
 
 static int ds_test_failures = 0, ds_test_checks = 0;
+/* A label a test may set for the case it is checking (a divergence, a backend); failures print it. */
+static const char *ds_test_ctx = "";
+#define DS_TEST_CTX_ ds_test_ctx[0] ? " [" : "", ds_test_ctx, ds_test_ctx[0] ? "]" : ""
 
 #define ASSERT_TRUE(c)                                                                          \
   do {                                                                                          \
     ds_test_checks++;                                                                           \
     if (!(c)) {                                                                                 \
       ds_test_failures++;                                                                       \
-      fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #c);                           \
+      fprintf(stderr, "%s:%d:%s%s%s FAILED: %s\n", __FILE__, __LINE__, DS_TEST_CTX_, #c);                           \
       DS_TEST_ON_FAIL;                                                                          \
     }                                                                                           \
   } while (0)
@@ -32,7 +35,7 @@ static int ds_test_failures = 0, ds_test_checks = 0;
     ds_test_checks++;                                                                           \
     if (a_ != b_) {                                                                             \
       ds_test_failures++;                                                                       \
-      fprintf(stderr, "%s:%d: FAILED: %s == %s (%lld vs %lld)\n", __FILE__, __LINE__, #a, #b, a_, b_); \
+      fprintf(stderr, "%s:%d:%s%s%s FAILED: %s == %s (%lld vs %lld)\n", __FILE__, __LINE__, DS_TEST_CTX_, #a, #b, a_, b_); \
       DS_TEST_ON_FAIL;                                                                          \
     }                                                                                           \
   } while (0)
@@ -41,10 +44,45 @@ static int ds_test_failures = 0, ds_test_checks = 0;
   do {                                                                                          \
     double a_ = (double)(a), b_ = (double)(b);                                                  \
     ds_test_checks++;                                                                           \
-    if (!(fabs(a_ - b_) <= (tol))) {                                                            \
+    if (!(fabs(a_ - b_) <= (tol)) && !(a_ == b_)) { /* a_ == b_: equal infinities */                                                            \
       ds_test_failures++;                                                                       \
-      fprintf(stderr, "%s:%d: FAILED: %s ~= %s (%.17g vs %.17g, tol %g)\n", __FILE__, __LINE__, #a, #b, a_, b_, \
+      fprintf(stderr, "%s:%d:%s%s%s FAILED: %s ~= %s (%.17g vs %.17g, tol %g)\n", __FILE__, __LINE__, DS_TEST_CTX_, #a, #b, a_, b_, \
               (double)(tol));                                                                   \
+      DS_TEST_ON_FAIL;                                                                          \
+    }                                                                                           \
+  } while (0)
+
+#define ASSERT_LE(a, b)                                                                         \
+  do {                                                                                          \
+    double a_ = (double)(a), b_ = (double)(b);                                                  \
+    ds_test_checks++;                                                                           \
+    if (!(a_ <= b_)) {                                                                          \
+      ds_test_failures++;                                                                       \
+      fprintf(stderr, "%s:%d:%s%s%s FAILED: %s <= %s (%.17g vs %.17g)\n", __FILE__, __LINE__, DS_TEST_CTX_, #a, #b, a_, b_); \
+      DS_TEST_ON_FAIL;                                                                          \
+    }                                                                                           \
+  } while (0)
+
+#define ASSERT_GT(a, b)                                                                         \
+  do {                                                                                          \
+    double a_ = (double)(a), b_ = (double)(b);                                                  \
+    ds_test_checks++;                                                                           \
+    if (!(a_ > b_)) {                                                                           \
+      ds_test_failures++;                                                                       \
+      fprintf(stderr, "%s:%d:%s%s%s FAILED: %s > %s (%.17g vs %.17g)\n", __FILE__, __LINE__, DS_TEST_CTX_, #a, #b, a_, b_); \
+      DS_TEST_ON_FAIL;                                                                          \
+    }                                                                                           \
+  } while (0)
+
+/* |a − b| ≤ atol + rtol·|b|; NaN never passes. */
+#define ASSERT_CLOSE(a, b, atol, rtol)                                                          \
+  do {                                                                                          \
+    double a_ = (double)(a), b_ = (double)(b);                                                  \
+    ds_test_checks++;                                                                           \
+    if (!(fabs(a_ - b_) <= (atol) + (rtol) * fabs(b_))) {                                       \
+      ds_test_failures++;                                                                       \
+      fprintf(stderr, "%s:%d:%s%s%s FAILED: %s ~= %s (%.17g vs %.17g, diff %.3g)\n", __FILE__, __LINE__, DS_TEST_CTX_, #a, \
+              #b, a_, b_, a_ - b_);                                                             \
       DS_TEST_ON_FAIL;                                                                          \
     }                                                                                           \
   } while (0)
@@ -55,7 +93,7 @@ static int ds_test_failures = 0, ds_test_checks = 0;
     ds_test_checks++;                                                                           \
     if (!a_ || !b_ || strcmp(a_, b_)) {                                                         \
       ds_test_failures++;                                                                       \
-      fprintf(stderr, "%s:%d: FAILED: %s == %s (\"%s\" vs \"%s\")\n", __FILE__, __LINE__, #a, #b, \
+      fprintf(stderr, "%s:%d:%s%s%s FAILED: %s == %s (\"%s\" vs \"%s\")\n", __FILE__, __LINE__, DS_TEST_CTX_, #a, #b, \
               a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                          \
       DS_TEST_ON_FAIL;                                                                          \
     }                                                                                           \
@@ -67,7 +105,7 @@ static int ds_test_failures = 0, ds_test_checks = 0;
     ds_test_checks++;                                                                           \
     if (!h_ || !strstr(h_, n_)) {                                                               \
       ds_test_failures++;                                                                       \
-      fprintf(stderr, "%s:%d: FAILED: \"%s\" contains \"%s\"\n", __FILE__, __LINE__, h_ ? h_ : "(null)", n_); \
+      fprintf(stderr, "%s:%d:%s%s%s FAILED: \"%s\" contains \"%s\"\n", __FILE__, __LINE__, DS_TEST_CTX_, h_ ? h_ : "(null)", n_); \
       DS_TEST_ON_FAIL;                                                                          \
     }                                                                                           \
   } while (0)
@@ -78,7 +116,7 @@ static int ds_test_failures = 0, ds_test_checks = 0;
     ds_test_checks++;                                                                           \
     if (at_) {                                                                                  \
       ds_test_failures++;                                                                       \
-      fprintf(stderr, "%s:%d: FAILED: found \"%s\" at offset %ld: \"%.60s\"\n", __FILE__, __LINE__, n_, \
+      fprintf(stderr, "%s:%d:%s%s%s FAILED: found \"%s\" at offset %ld: \"%.60s\"\n", __FILE__, __LINE__, DS_TEST_CTX_, n_, \
               (long)(at_ - h_), at_);                                                           \
       DS_TEST_ON_FAIL;                                                                          \
     }                                                                                           \
@@ -91,7 +129,7 @@ static int ds_test_failures = 0, ds_test_checks = 0;
     ds_test_checks++;                                                                           \
     if (!(fabs(a_ - b_) <= (rel) * (fabs(a_) + fabs(b_)) + 1e-12)) {                            \
       ds_test_failures++;                                                                       \
-      fprintf(stderr, "%s:%d: FAILED: %s ~= %s (%.17g vs %.17g, rel %g)\n", __FILE__, __LINE__, #a, #b, a_, \
+      fprintf(stderr, "%s:%d:%s%s%s FAILED: %s ~= %s (%.17g vs %.17g, rel %g)\n", __FILE__, __LINE__, DS_TEST_CTX_, #a, #b, a_, \
               b_, (double)(rel));                                                               \
       DS_TEST_ON_FAIL;                                                                          \
     }                                                                                           \

@@ -17,37 +17,9 @@
 #include "ds_kernels.h"
 #include "ds_rl.h"
 
-static int n_fail, n_check;
-static char ctx[200] = "";
+#include "ds_test.h"
 
-#define ASSERT_TRUE(c)                                                                   \
-  do {                                                                                   \
-    n_check++;                                                                           \
-    if (!(c)) {                                                                          \
-      n_fail++;                                                                          \
-      fprintf(stderr, "%s:%d: [%s] expected %s\n", __FILE__, __LINE__, ctx, #c);         \
-    }                                                                                    \
-  } while (0)
-#define ASSERT_LE(a, b)                                                                  \
-  do {                                                                                   \
-    double a_ = (a), b_ = (b);                                                           \
-    n_check++;                                                                           \
-    if (!(a_ <= b_)) {                                                                   \
-      n_fail++;                                                                          \
-      fprintf(stderr, "%s:%d: [%s] %s = %.12g > %s = %.12g\n", __FILE__, __LINE__, ctx, \
-              #a, a_, #b, b_);                                                           \
-    }                                                                                    \
-  } while (0)
-#define ASSERT_NEAR(a, b, tol)                                                           \
-  do {                                                                                   \
-    double a_ = (a), b_ = (b), t_ = (tol);                                               \
-    n_check++;                                                                           \
-    if (!(fabs(a_ - b_) <= t_) && !(a_ == b_)) {                                         \
-      n_fail++;                                                                          \
-      fprintf(stderr, "%s:%d: [%s] %s = %.12g vs %s = %.12g (|diff| %.3g > %.3g)\n",     \
-              __FILE__, __LINE__, ctx, #a, a_, #b, b_, fabs(a_ - b_), t_);              \
-    }                                                                                    \
-  } while (0)
+static char ctx[200] = ""; /* the case being checked; ds_test_ctx points here */
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static double urand(void) {
@@ -277,6 +249,7 @@ static void test_device_api_rejects_bad_indices_and_names_the_gpu(int ndev) {
 }
 
 int main(void) {
+  ds_test_ctx = ctx;
   const ds_backend_t *cu = ds_kern_backend_get("cuda");
   int ndev = ds_kern_cuda_device_count();
   snprintf(ctx, sizeof ctx, "availability");
@@ -292,13 +265,13 @@ int main(void) {
     ASSERT_TRUE(ds_kern_cuda_device_name(0, name, sizeof name) != 0 && name[0] == '\0');
     ASSERT_TRUE(ds_kern_cuda_alloc(64) == NULL);
     ASSERT_TRUE(ds_rl_logprob_batch_cuda(&a, &lp, NULL, NULL) != 0);
-    if (n_fail) return 1;
-    printf("test_cuda: no usable CUDA device (%d checks of the unavailable path passed): skipped\n", n_check);
+    if (ds_test_failures) return 1;
+    printf("test_cuda: no usable CUDA device (%d checks of the unavailable path passed): skipped\n", ds_test_checks);
     return 77;
   }
   test_device_api_rejects_bad_indices_and_names_the_gpu(ndev);
   test_cuda_backend_matches_the_reference_for_every_divergence(cu);
   test_cuda_rl_kernels_match_the_cpu_ones();
-  printf("test_cuda: %d checks, %d failed\n", n_check, n_fail);
-  return n_fail ? 1 : 0;
+  printf("test_cuda: %d checks, %d failed\n", ds_test_checks, ds_test_failures);
+  return ds_test_failures ? 1 : 0;
 }

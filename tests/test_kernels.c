@@ -15,42 +15,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "ds_clock.h"
 #include "ds_kernels.h"
 #include "ds_error.h"
 #include "ds_npy.h"
 #include "ds_cli_kernel.h"
 
-static int n_fail, n_check;
-static const char *ctx = "";
-
-#define ASSERT_TRUE(c)                                                                   \
-  do {                                                                                   \
-    n_check++;                                                                           \
-    if (!(c)) {                                                                          \
-      n_fail++;                                                                          \
-      fprintf(stderr, "%s:%d: [%s] expected %s\n", __FILE__, __LINE__, ctx, #c);         \
-    }                                                                                    \
-  } while (0)
-#define ASSERT_NEAR(a, b, tol)                                                           \
-  do {                                                                                   \
-    double a_ = (a), b_ = (b), t_ = (tol);                                               \
-    n_check++;                                                                           \
-    if (!(fabs(a_ - b_) <= t_) && !(a_ == b_)) {                                         \
-      n_fail++;                                                                          \
-      fprintf(stderr, "%s:%d: [%s] %s = %.12g vs %s = %.12g (|diff| %.3g > %.3g)\n",     \
-              __FILE__, __LINE__, ctx, #a, a_, #b, b_, fabs(a_ - b_), t_);              \
-    }                                                                                    \
-  } while (0)
-#define ASSERT_LE(a, b)                                                                  \
-  do {                                                                                   \
-    double a_ = (a), b_ = (b);                                                           \
-    n_check++;                                                                           \
-    if (!(a_ <= b_)) {                                                                   \
-      n_fail++;                                                                          \
-      fprintf(stderr, "%s:%d: [%s] %s = %.12g > %s = %.12g\n", __FILE__, __LINE__, ctx, \
-              #a, a_, #b, b_);                                                           \
-    }                                                                                    \
-  } while (0)
+#include "ds_test.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static double urand(void) { /* splitmix64 → [0,1) */
@@ -126,7 +97,7 @@ static void test_golden_values_match_the_independent_numpy_implementation(void) 
     ASSERT_TRUE(ds_mix_from_name(mix, &m) == 0);
     char c[128];
     snprintf(c, sizeof c, "golden %s V=%zu K=%zu %s case %d", name, V, K, mix, ncase);
-    ctx = c;
+    ds_test_ctx = c;
     double L = ds_ref_div_row(&d, V, K, tp, w, m, z, tt, ts, t2, g);
     ASSERT_NEAR(L, loss, 1e-9 * (1 + fabs(loss)) + (d.kind == DS_DIV_SINKHORN ? 1e-9 : 0));
     double gmax = 0;
@@ -136,7 +107,7 @@ static void test_golden_values_match_the_independent_numpy_implementation(void) 
     ncase++;
   }
   fclose(f);
-  ctx = "golden";
+  ds_test_ctx = "golden";
   ASSERT_TRUE(ncase >= 70);
 }
 
@@ -158,7 +129,7 @@ static void test_reference_gradients_match_central_differences_sum_to_zero_and_a
       for (int j = 0; j < V; j++) { t[j] = 2 * nrand(); z[j] = 2 * nrand(); }
       char c[64];
       snprintf(c, sizeof c, "fd %s rep %d", all_divs[di], rep);
-      ctx = c;
+      ds_test_ctx = c;
       double Ts = 2.0, Tt = 1.3;
       double L = ref1(&d, V, t, z, Tt, Ts, 0, g);
       ASSERT_TRUE(isfinite(L));
@@ -200,7 +171,7 @@ static void test_divergence_identities_limits_and_bounds_hold(void) {
   for (int rep = 0; rep < 5; rep++) {
     double t[V], z[V];
     for (int j = 0; j < V; j++) { t[j] = 1.5 * nrand(); z[j] = 1.5 * nrand(); }
-    ctx = "identities";
+    ds_test_ctx = "identities";
     ds_div_t fkl = mkdiv("fkl"), rkl = mkdiv("rkl"), tvd = mkdiv("tvd"), hel = mkdiv("hellinger");
     ds_div_t jsd = mkdiv("jsd"), ren = mkdiv("renyi"), chi2 = mkdiv("chi2"), ab = mkdiv("ab");
     ds_div_t am = mkdiv("amari"), w1 = mkdiv("w1"), sk = mkdiv("sinkhorn");
@@ -262,20 +233,20 @@ static void test_mixtures_collapse_for_fkl_and_rkl(void) {
   const double *tp[K] = {T[0], T[1], T[2]};
   for (int k = 0; k < K; k++) for (int j = 0; j < V; j++) T[k][j] = 2 * nrand();
   for (int j = 0; j < V; j++) z[j] = 2 * nrand();
-  ctx = "mixture collapse fkl";
+  ds_test_ctx = "mixture collapse fkl";
   ds_div_t fkl = mkdiv("fkl"), rkl = mkdiv("rkl");
   /* fkl: Σ w_k KL(p_k‖q) has gradient q − p̄ = gradient of KL(p̄‖q). */
   ds_ref_div_row(&fkl, V, K, tp, w, DS_MIX_LOSS, z, 1, 1, 0, g1);
   ds_ref_div_row(&fkl, V, K, tp, w, DS_MIX_ARITHMETIC, z, 1, 1, 0, g2);
   for (int j = 0; j < V; j++) ASSERT_NEAR(g1[j], g2[j], 1e-12);
-  ctx = "mixture collapse rkl";
+  ds_test_ctx = "mixture collapse rkl";
   ds_ref_div_row(&rkl, V, K, tp, w, DS_MIX_LOSS, z, 1, 1, 0, g1);
   ds_ref_div_row(&rkl, V, K, tp, w, DS_MIX_GEOMETRIC, z, 1, 1, 0, g2);
   for (int j = 0; j < V; j++) ASSERT_NEAR(g1[j], g2[j], 1e-12);
 }
 
 static void test_descriptors_parse_check_domains_and_name_parameters(void) {
-  ctx = "descriptors";
+  ds_test_ctx = "descriptors";
   ds_div_t d;
   char err[128];
   ASSERT_TRUE(ds_div_from_name("nope", &d) == DS_EINVAL);
@@ -401,8 +372,11 @@ static void compare_backend(const ds_backend_t *be, const bcase_t *c) {
   free(S); free(ga); free(gb); free(ra); free(rb); free(mask);
 }
 
+/* The one backend loop (as ggml's test-backend-ops): every backend this build has, "cuda" included
+ * when built with CUDA and a device is present (test_cuda adds what only CUDA has: bf16 inputs and
+ * device pointers); an unavailable backend is skipped with a line. */
 static void test_every_backend_matches_the_reference(void) {
-  const char *bes[] = {"cpu-generic", "cpu-avx2", "cpu-avx512", "cpu", "ref"};
+  const char *bes[] = {"cpu-generic", "cpu-avx2", "cpu-avx512", "cpu", "ref", "cuda"};
   for (size_t bi = 0; bi < sizeof bes / sizeof *bes; bi++) {
     const ds_backend_t *be = ds_kern_backend_get(bes[bi]);
     if (!be) { fprintf(stderr, "backend %s unavailable here: skipped\n", bes[bi]); continue; }
@@ -428,7 +402,7 @@ static void test_every_backend_matches_the_reference(void) {
         char c[160];
         snprintf(c, sizeof c, "%s %s rows=%zu V=%zu K=%zu mix=%d case %zu", bes[bi], dv, cs[i].rows, cs[i].V,
                  cs[i].K, cs[i].mix, i);
-        ctx = c;
+        ds_test_ctx = c;
         compare_backend(be, &cs[i]);
       }
     }
@@ -460,14 +434,14 @@ static void test_cs_w1_and_ab_fast_rows_match_the_reference_on_every_isa(void) {
       for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
         char c[160];
         snprintf(c, sizeof c, "%s %s rows=%zu V=%zu case %zu", bes[bi], dv, cs[i].rows, cs[i].V, i);
-        ctx = c;
+        ds_test_ctx = c;
         compare_backend(be, &cs[i]);
       }
       ds_div_t d = mkdiv(dv);
       float x[8] = {0};
       const float *tp[1] = {x};
       ds_kern_args_t a = {&d, 1, 8, 1, tp, NULL, DS_MIX_ARITHMETIC, x, 1, 1, 0, DS_RED_BATCHMEAN, NULL, 1, DS_DTYPE_F32};
-      ctx = dv;
+      ds_test_ctx = dv;
       ASSERT_TRUE(ds_kern_supports(be, &a) == (strcmp(dv, "ab@0,0.7") && strcmp(dv, "ab@0.6,-0.6") ? 1 : 0));
     }
   }
@@ -517,7 +491,7 @@ static void test_ab_fast_rows_are_accurate_for_flat_and_nearly_equal_rows(void) 
           ds_kern_out_t oa = {0, ra, ga}, ob = {0, rb, gb};
           char c[160];
           snprintf(c, sizeof c, "%s ab@%g,%g V=%zu kind %d", bes[bi], d.alpha, d.beta, V, kind);
-          ctx = c;
+          ds_test_ctx = c;
           ASSERT_TRUE(ds_kern_fwd_bwd(be, &a, &oa) == 0);
           ASSERT_TRUE(ds_kern_fwd_bwd(ref, &a, &ob) == 0);
           for (size_t r = 0; r < R; r++) {
@@ -565,7 +539,7 @@ static void every_isa_matches_the_reference_on(const char *what, size_t B, size_
       if (!strcmp(all_divs[di], "sinkhorn") || (skip && !strcmp(all_divs[di], skip))) continue;
       char c[96];
       snprintf(c, sizeof c, "%s %s %s", what, isas[bi], all_divs[di]);
-      ctx = c;
+      ds_test_ctx = c;
       ds_div_t d = mkdiv(all_divs[di]);
       ds_kern_args_t a = {&d, B, V, 1, tp, NULL, DS_MIX_ARITHMETIC, s, 1, 1, 0, DS_RED_NONE, NULL, 1, DS_DTYPE_F32};
       ds_kern_out_t oa = {0, ra, ga}, ob = {0, rb, gb};
@@ -636,7 +610,7 @@ static void test_sinkhorn_linear_costs_match_the_matrix_form_and_scale_to_large_
     if (rep == 2) t[7] = z[20] = -INFINITY; /* zero probabilities on either side */
     const double *tp[1] = {t};
     for (int cost = DS_COST_ORDINAL; cost <= DS_COST_01; cost++) {
-      ctx = cost == DS_COST_01 ? "sinkhorn 0/1 vs matrix" : "sinkhorn ordinal vs matrix";
+      ds_test_ctx = cost == DS_COST_01 ? "sinkhorn 0/1 vs matrix" : "sinkhorn ordinal vs matrix";
       ds_div_t lin = mkdiv("sinkhorn"), mat = lin;
       lin.cost = (ds_cost_kind_t)cost;
       lin.epsilon = mat.epsilon = rep == 1 ? 0.05 : 0.1;
@@ -657,7 +631,7 @@ static void test_sinkhorn_linear_costs_match_the_matrix_form_and_scale_to_large_
   free(C);
   /* V = 32000 through the cpu backend (threaded reference rows): runs, equals the reference
    * row, and sits between the unregularised distances and the bound + ε·log V. */
-  ctx = "sinkhorn at V = 32000";
+  ds_test_ctx = "sinkhorn at V = 32000";
   float *tf = malloc(2 * VL * sizeof *tf), *sf = malloc(2 * VL * sizeof *sf), *gf = malloc(2 * VL * sizeof *gf);
   double *td = malloc(VL * sizeof *td), *sd = malloc(VL * sizeof *sd), *gd = malloc(VL * sizeof *gd);
   for (int i = 0; i < 2 * VL; i++) { tf[i] = (float)(2 * nrand()); sf[i] = (float)(2 * nrand()); }
@@ -692,7 +666,7 @@ static void test_results_do_not_depend_on_the_thread_count(void) {
   float *t = malloc(B * V * sizeof *t), *s = malloc(B * V * sizeof *s);
   float *g1 = malloc(B * V * sizeof *g1), *g2 = malloc(B * V * sizeof *g2);
   for (int i = 0; i < B * V; i++) { t[i] = (float)(3 * nrand()); s[i] = (float)(3 * nrand()); }
-  ctx = "threads";
+  ds_test_ctx = "threads";
   const char *ds[] = {"jsd", "rkl", "w1"};
   for (int k = 0; k < 3; k++) {
     ds_div_t d = mkdiv(ds[k]);
@@ -738,7 +712,7 @@ static size_t npy_image(unsigned char *buf, const char *dict, const void *data, 
 }
 
 static void test_npy_reads_what_it_writes_and_rejects_bad_files_with_a_reason(void) {
-  ctx = "npy";
+  ds_test_ctx = "npy";
   char path[] = "/tmp/ds_test_npy_XXXXXX", err[256];
   int fd = mkstemp(path);
   ASSERT_TRUE(fd >= 0);
@@ -809,7 +783,7 @@ static void test_npy_reads_what_it_writes_and_rejects_bad_files_with_a_reason(vo
 }
 
 static void test_kernel_cli_writes_the_gradient_the_library_computes_and_rejects_bad_input(void) {
-  ctx = "cli";
+  ds_test_ctx = "cli";
   enum { B = 3, V = 50 };
   float t[B * V], s[B * V], g[B * V];
   for (int i = 0; i < B * V; i++) { t[i] = (float)(2 * nrand()); s[i] = (float)(2 * nrand()); }
@@ -862,17 +836,12 @@ static void test_kernel_cli_writes_the_gradient_the_library_computes_and_rejects
   rmdir(dir);
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 #define RUN(fn)                                                               \
   do {                                                                        \
-    double t0_ = now_s();                                                     \
-    int f0_ = n_fail;                                                         \
+    double t0_ = ds_now_s();                                                     \
+    int f0_ = ds_test_failures;                                                         \
     fn();                                                                     \
-    printf("%-4s %s (%.2f s)\n", n_fail == f0_ ? "ok" : "FAIL", #fn, now_s() - t0_); \
+    printf("%-4s %s (%.2f s)\n", ds_test_failures == f0_ ? "ok" : "FAIL", #fn, ds_now_s() - t0_); \
   } while (0)
 
 /* `test_kernels kernel ...` and `test_kernels bench kernels ...` run the CLI subcommands (a
@@ -894,7 +863,7 @@ int main(int argc, char **argv) {
   RUN(test_results_do_not_depend_on_the_thread_count);
   RUN(test_npy_reads_what_it_writes_and_rejects_bad_files_with_a_reason);
   RUN(test_kernel_cli_writes_the_gradient_the_library_computes_and_rejects_bad_input);
-  printf("test_kernels: %d checks, %d failed (cpu backend: %s)\n", n_check, n_fail,
+  printf("test_kernels: %d checks, %d failed (cpu backend: %s)\n", ds_test_checks, ds_test_failures,
          ds_kern_backend_name(ds_kern_backend_get("cpu")));
-  return n_fail ? 1 : 0;
+  return ds_test_failures ? 1 : 0;
 }

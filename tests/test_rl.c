@@ -18,34 +18,7 @@
 
 #include "ds_error.h"
 #include "ds_rl.h"
-
-static int n_fail = 0, n_check = 0;
-
-#define ASSERT_TRUE(c)                                                                      \
-  do {                                                                                      \
-    n_check++;                                                                              \
-    if (!(c)) { n_fail++; fprintf(stderr, "%s:%d: FAILED %s\n", __FILE__, __LINE__, #c); }  \
-  } while (0)
-
-/* |a − b| ≤ atol + rtol·|b|, NaN never passes. */
-#define ASSERT_CLOSE(a, b, atol, rtol)                                                          \
-  do {                                                                                          \
-    double a_ = (a), b_ = (b);                                                                  \
-    n_check++;                                                                                  \
-    if (!(fabs(a_ - b_) <= (atol) + (rtol) * fabs(b_))) {                                       \
-      n_fail++;                                                                                 \
-      fprintf(stderr, "%s:%d: FAILED %s = %.17g  vs  %s = %.17g  (diff %.3g)\n", __FILE__,      \
-              __LINE__, #a, a_, #b, b_, a_ - b_);                                               \
-    }                                                                                           \
-  } while (0)
-
-#define ASSERT_EQ_INT(a, b)                                                                       \
-  do {                                                                                            \
-    long long a_ = (a), b_ = (b);                                                                 \
-    n_check++;                                                                                    \
-    if (a_ != b_) { n_fail++; fprintf(stderr, "%s:%d: FAILED %s = %lld  vs  %s = %lld\n",          \
-                                      __FILE__, __LINE__, #a, a_, #b, b_); }                      \
-  } while (0)
+#include "ds_test.h"
 
 static cJSON *golden;
 
@@ -595,6 +568,5 @@ int main(void) {
   test_population_fdpo_reaches_closed_form();
   test_bad_arguments_are_rejected();
   cJSON_Delete(golden);
-  fprintf(stderr, "test_rl: %d checks, %d failed\n", n_check, n_fail);
-  return n_fail ? 1 : 0;
+  return ds_test_exit();
 }

@@ -17,6 +17,7 @@
 #include "ds_task.h"
 #include "ds_wire.h"
 #include "ds_npy.h"
+#include "ds_test.h"
 #include <sys/stat.h>
 
 /* splitmix + Box–Muller, for test data */
@@ -28,35 +29,8 @@ static double ds__test_gauss(uint64_t *st) {
   return sqrt(-2 * log(u)) * cos(6.283185307179586 * w);
 }
 
-static int failures = 0;
 static const char *task_backend = NULL; /* trial.backend for run_task */
 static int task_threads = 1;
-
-#define ASSERT_TRUE(c)                                                          \
-  do {                                                                          \
-    if (!(c)) {                                                                 \
-      fprintf(stderr, "%s:%d: %s: assertion failed: %s\n", __FILE__, __LINE__, __func__, #c); \
-      failures++;                                                               \
-    }                                                                           \
-  } while (0)
-#define ASSERT_CLOSE(a, b, tol)                                                                    \
-  do {                                                                                             \
-    double a_ = (a), b_ = (b);                                                                     \
-    if (!(fabs(a_ - b_) <= (tol))) {                                                               \
-      fprintf(stderr, "%s:%d: %s: %s = %.17g, %s = %.17g, |diff| %.3g > %.3g\n", __FILE__, __LINE__, \
-              __func__, #a, a_, #b, b_, fabs(a_ - b_), (double)(tol));                             \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
-#define ASSERT_GT(a, b)                                                                                  \
-  do {                                                                                                   \
-    double a_ = (a), b_ = (b);                                                                           \
-    if (!(a_ > b_)) {                                                                                    \
-      fprintf(stderr, "%s:%d: %s: expected %s (%.10g) > %s (%.10g)\n", __FILE__, __LINE__, __func__, #a, \
-              a_, #b, b_);                                                                               \
-      failures++;                                                                                        \
-    }                                                                                                    \
-  } while (0)
 
 /* Runs task `name` on the JSON text; returns the status and leaves metrics in *res. */
 static int run_task(const char *name, const char *json, ds_result_t *res) {
@@ -89,7 +63,7 @@ static double metric(const ds_result_t *r, const char *name) {
   for (size_t i = 0; i < r->n_metrics; i++)
     if (!strcmp(r->metrics[i].name, name)) return r->metrics[i].value;
   fprintf(stderr, "metric %s missing\n", name);
-  failures++;
+  ds_test_failures++;
   return NAN;
 }
 
@@ -156,7 +130,7 @@ static void fdpo_and_rlvr_reach_the_f_regularised_optima_of_x4(void) {
              base, rew, divs[d]);
     ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
     ASSERT_TRUE(metric(&r, "optimality_gap") < 1e-6);
-    ASSERT_CLOSE(metric(&r, "entropy"), ent[d], 1e-6);
+    ASSERT_NEAR(metric(&r, "entropy"), ent[d], 1e-6);
     ds_result_free(&r);
   }
   /* X4's ordering at β = 0.2: tail retention and entropy fkl > amari(½) > rkl > jsd. */
@@ -182,14 +156,14 @@ static void rlvr_reproduces_the_support_trap_of_x5(void) {
     ds_result_t r = {0};
     ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
     double p0 = metric(&r, "pi_0");
-    if (d == 0) ASSERT_CLOSE(p0, 1 - beta, 1e-6); /* fkl: exactly 1 − β */
+    if (d == 0) ASSERT_NEAR(p0, 1 - beta, 1e-6); /* fkl: exactly 1 − β */
     if (d == 1) {                                 /* rkl: ε e^{1/β} / (ε e^{1/β} + 1 − ε) */
       double w = eps * exp(1 / beta);
-      ASSERT_CLOSE(p0, w / (w + 1 - eps), 1e-9);
+      ASSERT_NEAR(p0, w / (w + 1 - eps), 1e-9);
       ASSERT_TRUE(p0 < 1e-5);
     }
     if (d == 2) ASSERT_GT(p0, 0.99);
-    if (d == 3) ASSERT_CLOSE(metric(&r, "opt_pi_0"), 1, 1e-12); /* tvd's optimum; training is non-smooth */
+    if (d == 3) ASSERT_NEAR(metric(&r, "opt_pi_0"), 1, 1e-12); /* tvd's optimum; training is non-smooth */
     if (d < 3) ASSERT_TRUE(metric(&r, "optimality_gap") < 1e-6);
     ds_result_free(&r);
   }
@@ -209,15 +183,15 @@ static void rlvr_metrics_match_hand_computed_pass_at_k_and_entropy(void) {
   P1 = p[0] + 0.5 * p[3];
   for (int i = 0; i < 4; i++) H1 -= p[i] * log(p[i]);
   double P2 = 0.25, H2 = log(4.0);
-  ASSERT_CLOSE(metric(&r, "pass_at_1"), 0.75 * P1 + 0.25 * P2, 1e-12);
-  ASSERT_CLOSE(metric(&r, "pass_at_4"), 0.75 * (1 - pow(1 - P1, 4)) + 0.25 * (1 - pow(1 - P2, 4)), 1e-12);
-  ASSERT_CLOSE(metric(&r, "pass_at_64"), 0.75 * (1 - pow(1 - P1, 64)) + 0.25 * (1 - pow(1 - P2, 64)), 1e-12);
-  ASSERT_CLOSE(metric(&r, "entropy"), 0.75 * H1 + 0.25 * H2, 1e-12);
-  ASSERT_CLOSE(metric(&r, "rkl_ref"), 0, 1e-15);
-  ASSERT_CLOSE(metric(&r, "base_pass_at_64"), metric(&r, "pass_at_64"), 1e-15);
+  ASSERT_NEAR(metric(&r, "pass_at_1"), 0.75 * P1 + 0.25 * P2, 1e-12);
+  ASSERT_NEAR(metric(&r, "pass_at_4"), 0.75 * (1 - pow(1 - P1, 4)) + 0.25 * (1 - pow(1 - P2, 4)), 1e-12);
+  ASSERT_NEAR(metric(&r, "pass_at_64"), 0.75 * (1 - pow(1 - P1, 64)) + 0.25 * (1 - pow(1 - P2, 64)), 1e-12);
+  ASSERT_NEAR(metric(&r, "entropy"), 0.75 * H1 + 0.25 * H2, 1e-12);
+  ASSERT_NEAR(metric(&r, "rkl_ref"), 0, 1e-15);
+  ASSERT_NEAR(metric(&r, "base_pass_at_64"), metric(&r, "pass_at_64"), 1e-15);
   double pe = exp(1) / (exp(1) + 3);
-  ASSERT_CLOSE(metric(&r, "ood_pass_at_1"), pe, 1e-12);
-  ASSERT_CLOSE(metric(&r, "ood_pass_at_4"), 1 - pow(1 - pe, 4), 1e-12);
+  ASSERT_NEAR(metric(&r, "ood_pass_at_1"), pe, 1e-12);
+  ASSERT_NEAR(metric(&r, "ood_pass_at_4"), 1 - pow(1 - pe, 4), 1e-12);
   ds_result_free(&r);
 }
 
@@ -234,7 +208,7 @@ static void entropy_bonus_optimum_matches_x9_closed_form(void) {
     ds_result_t r = {0};
     ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
     double e = 3 * exp(1 / alpha);
-    ASSERT_CLOSE(metric(&r, "pass_at_1"), e / (e + Ks[i] - 3), 1e-9);
+    ASSERT_NEAR(metric(&r, "pass_at_1"), e / (e + Ks[i] - 3), 1e-9);
     ASSERT_TRUE(metric(&r, "optimality_gap") < 1e-9);
     ds_result_free(&r);
   }
@@ -254,18 +228,18 @@ static void distill_gaussian_student_orders_divergences_as_x1(void) {
     ASSERT_TRUE(run_task("distill", js, &r) == 0);
     H[d] = metric(&r, "entropy");
     mc[d] = metric(&r, "modes_covered");
-    ASSERT_CLOSE(metric(&r, "teacher_modes"), 2, 0);
+    ASSERT_NEAR(metric(&r, "teacher_modes"), 2, 0);
     ds_result_free(&r);
   }
-  ASSERT_CLOSE(mc[0], 2, 0); /* fkl and jsd cover both modes */
-  ASSERT_CLOSE(mc[2], 2, 0);
-  ASSERT_CLOSE(mc[1], 1, 0); /* rkl and tvd lock onto one */
-  ASSERT_CLOSE(mc[3], 1, 0);
+  ASSERT_NEAR(mc[0], 2, 0); /* fkl and jsd cover both modes */
+  ASSERT_NEAR(mc[2], 2, 0);
+  ASSERT_NEAR(mc[1], 1, 0); /* rkl and tvd lock onto one */
+  ASSERT_NEAR(mc[3], 1, 0);
   ASSERT_GT(H[0], H[3]);
   ASSERT_GT(H[3], H[1]);
   ASSERT_GT(H[5], H[4]); /* entropy rises with amari's α */
-  ASSERT_CLOSE(mc[4], 1, 0);
-  ASSERT_CLOSE(mc[5], 2, 0);
+  ASSERT_NEAR(mc[4], 1, 0);
+  ASSERT_NEAR(mc[5], 2, 0);
 }
 
 static void distill_metrics_match_hand_computed_values(void) {
@@ -292,20 +266,20 @@ static void distill_metrics_match_hand_computed_values(void) {
     }
     for (int i = 0; i < V; i++)
       if (t[i] < 0.1 * tmax) low += 1.0 / V;
-    ASSERT_CLOSE(metric(&r, "entropy"), log((double)V), 1e-12);
-    ASSERT_CLOSE(metric(&r, "teacher_entropy"), H, 1e-12);
-    ASSERT_CLOSE(metric(&r, "fkl"), fkl, 1e-12);
-    ASSERT_CLOSE(metric(&r, "low_mass"), low, 1e-12);
+    ASSERT_NEAR(metric(&r, "entropy"), log((double)V), 1e-12);
+    ASSERT_NEAR(metric(&r, "teacher_entropy"), H, 1e-12);
+    ASSERT_NEAR(metric(&r, "fkl"), fkl, 1e-12);
+    ASSERT_NEAR(metric(&r, "low_mass"), low, 1e-12);
     /* ±2 tokens of a uniform student hold 5/V: ≥ 0.1 for V = 40, not for V = 100. */
-    ASSERT_CLOSE(metric(&r, "modes_covered"), V == 40 ? 2 : 0, 0);
-    ASSERT_CLOSE(metric(&r, "top1_agree"), 0, 0); /* uniform argmax is token 0 */
+    ASSERT_NEAR(metric(&r, "modes_covered"), V == 40 ? 2 : 0, 0);
+    ASSERT_NEAR(metric(&r, "top1_agree"), 0, 0); /* uniform argmax is token 0 */
     ds_result_free(&r);
   }
   /* A box teacher has one mode (its plateau). */
   ds_result_t r = {0};
   ASSERT_TRUE(run_task("distill", "{\"vocab\":20,\"teachers\":[{\"box\":[5,4],\"floor\":0.01}],\"steps\":0}", &r) == 0);
-  ASSERT_CLOSE(metric(&r, "teacher_modes"), 1, 0);
-  ASSERT_CLOSE(metric(&r, "modes_covered"), 1, 0); /* tokens 3..10 hold 8/20 */
+  ASSERT_NEAR(metric(&r, "teacher_modes"), 1, 0);
+  ASSERT_NEAR(metric(&r, "modes_covered"), 1, 0); /* tokens 3..10 hold 8/20 */
   ds_result_free(&r);
 }
 
@@ -317,7 +291,7 @@ static void distill_free_student_reaches_a_mixed_teacher(void) {
                        &r) == 0);
   ASSERT_TRUE(metric(&r, "fkl") < 1e-6);
   ASSERT_TRUE(metric(&r, "rkl") < 1e-6);
-  ASSERT_CLOSE(metric(&r, "top1_agree"), 1, 0);
+  ASSERT_NEAR(metric(&r, "top1_agree"), 1, 0);
   ASSERT_TRUE(r.n_curve > 5);
   ds_result_free(&r);
 }
@@ -387,9 +361,9 @@ static void rlvr_kd_term_reaches_its_closed_form(void) {
     ds_result_t r = {0};
     ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
     double qc = q[2] / S, want = rho ? qc * exp(2.0) / (qc * exp(2.0) + 1 - qc) : qc;
-    ASSERT_CLOSE(metric(&r, "pass_at_1"), want, 1e-9);
-    ASSERT_CLOSE(metric(&r, "teacher_pass_at_1"), qc, 1e-12);
-    if (!rho) ASSERT_CLOSE(metric(&r, "rkl_teacher"), 0, 1e-12);
+    ASSERT_NEAR(metric(&r, "pass_at_1"), want, 1e-9);
+    ASSERT_NEAR(metric(&r, "teacher_pass_at_1"), qc, 1e-12);
+    if (!rho) ASSERT_NEAR(metric(&r, "rkl_teacher"), 0, 1e-12);
     ds_result_free(&r);
   }
   /* A missing teacher is an error naming the type. */
@@ -407,7 +381,7 @@ static void rlvr_grpo_improves_reward_and_is_seeded(void) {
   ASSERT_TRUE(run_task("rlvr", js, &a) == 0);
   ASSERT_TRUE(run_task("rlvr", js, &b) == 0);
   ASSERT_GT(metric(&a, "pass_at_1"), 0.8);
-  ASSERT_CLOSE(metric(&a, "pass_at_1"), metric(&b, "pass_at_1"), 0); /* same seed, same result */
+  ASSERT_NEAR(metric(&a, "pass_at_1"), metric(&b, "pass_at_1"), 0); /* same seed, same result */
   ds_result_free(&a);
   ds_result_free(&b);
 }
@@ -426,13 +400,13 @@ static void rlvr_forward_kl_recovers_a_collapsed_answer_as_x7(void) {
   snprintf(js, sizeof js, fmt, "fkl", 1e-6);
   ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
   t6 = metric(&r, "recover_step");
-  ASSERT_CLOSE(metric(&r, "recovered"), 1, 0);
+  ASSERT_NEAR(metric(&r, "recovered"), 1, 0);
   ds_result_free(&r);
   ASSERT_GT(t6, t3);
   ASSERT_GT(2.5 * t3, t6); /* logarithmic in the depth */
   snprintf(js, sizeof js, fmt, "rkl", 1e-6);
   ASSERT_TRUE(run_task("rlvr", js, &r) == 0);
-  ASSERT_CLOSE(metric(&r, "recovered"), 0, 0);
+  ASSERT_NEAR(metric(&r, "recovered"), 0, 0);
   ds_result_free(&r);
 }
 
@@ -496,13 +470,13 @@ static void logits_task_matches_hand_computed_values_on_written_files(void) {
       tvd += fabs(exp(lp1[i]) - exp(lq1[i])) / 4;
     }
   }
-  ASSERT_CLOSE(metric(&r, "loss"), loss, 1e-14);
-  ASSERT_CLOSE(metric(&r, "grad_norm"), sqrt(g2), 1e-14);
-  ASSERT_CLOSE(metric(&r, "fkl"), fkl, 1e-14);
-  ASSERT_CLOSE(metric(&r, "rkl"), rkl, 1e-14);
-  ASSERT_CLOSE(metric(&r, "tvd"), tvd, 1e-14);
-  ASSERT_CLOSE(metric(&r, "teacher_accuracy"), 0.5, 0); /* row 0 argmax 3 = label; row 1 argmax 4 ≠ 1 */
-  ASSERT_CLOSE(metric(&r, "rank_preserved"), 1, 0);
+  ASSERT_NEAR(metric(&r, "loss"), loss, 1e-14);
+  ASSERT_NEAR(metric(&r, "grad_norm"), sqrt(g2), 1e-14);
+  ASSERT_NEAR(metric(&r, "fkl"), fkl, 1e-14);
+  ASSERT_NEAR(metric(&r, "rkl"), rkl, 1e-14);
+  ASSERT_NEAR(metric(&r, "tvd"), tvd, 1e-14);
+  ASSERT_NEAR(metric(&r, "teacher_accuracy"), 0.5, 0); /* row 0 argmax 3 = label; row 1 argmax 4 ≠ 1 */
+  ASSERT_NEAR(metric(&r, "rank_preserved"), 1, 0);
   ds_result_free(&r);
 
   /* Two teachers, arithmetic mixture, t2: the loss is T² times the fkl to the mixture. */
@@ -519,7 +493,7 @@ static void logits_task_matches_hand_computed_values_on_written_files(void) {
     for (int i = 0; i < 5; i++) m[i] = log(0.25 * exp(a[i]) + 0.75 * exp(b[i]));
     for (int i = 0; i < 5; i++) l2 += T * T * exp(a[i]) * (a[i] - m[i]) / 2;
   }
-  ASSERT_CLOSE(metric(&r, "loss"), l2, 1e-13);
+  ASSERT_NEAR(metric(&r, "loss"), l2, 1e-13);
   ds_result_free(&r);
 
   /* Shapes that disagree fail the trial with a message naming the file. */
@@ -638,20 +612,22 @@ static void logits_agrees_on_ref_and_cpu_and_records_the_backend(void) {
     task_backend = NULL; /* auto */
     task_threads = 1;
     ASSERT_TRUE(run_task("logits", js, &c) == 0);
-    ASSERT_CLOSE(metric(&a, "backend_id"), 0, 0);
-    ASSERT_CLOSE(metric(&b, "backend_id"), 1, 0);
-    ASSERT_CLOSE(metric(&c, "backend_id"), ci == 6 ? 0 : 1, 0); /* one row of 65536: below the auto threshold */
+    ASSERT_NEAR(metric(&a, "backend_id"), 0, 0);
+    ASSERT_NEAR(metric(&b, "backend_id"), 1, 0);
+    ASSERT_NEAR(metric(&c, "backend_id"), ci == 6 ? 0 : 1, 0); /* one row of 65536: below the auto threshold */
     ASSERT_TRUE(metric(&b, "cpu_isa_id") >= 1);
     for (size_t m = 0; m < sizeof names / sizeof *names; m++) {
       double va = metric(&a, names[m]), vb = metric(&b, names[m]);
+      ds_test_checks++;
       if (!(fabs(vb - va) <= 1e-4 * fabs(va) + 1e-7)) {
         fprintf(stderr, "case %d (%s): %s ref %.12g cpu %.12g\n", ci, js, names[m], va, vb);
-        failures++;
+        ds_test_failures++;
       }
       /* thread count: 2 and 5 threads really split 64 rows; bit-identical */
+      ds_test_checks++;
       if (metric(&b, names[m]) != metric(&e, names[m])) {
         fprintf(stderr, "case %d: %s differs between 2 and 5 threads\n", ci, names[m]);
-        failures++;
+        ds_test_failures++;
       }
     }
     ds_result_free(&a); ds_result_free(&b); ds_result_free(&c); ds_result_free(&e);
@@ -670,7 +646,7 @@ static void logits_agrees_on_ref_and_cpu_and_records_the_backend(void) {
   ASSERT_TRUE(ds_npy_write_f32(tp, t, 4, 40, 2, err, sizeof err) == 0);
   ASSERT_TRUE(ds_npy_write_f32(sp, z, 4, 40, 2, err, sizeof err) == 0);
   ASSERT_TRUE(run_task("logits", js, &r) == 0);
-  ASSERT_CLOSE(metric(&r, "backend_id"), 0, 0);
+  ASSERT_NEAR(metric(&r, "backend_id"), 0, 0);
   ds_result_free(&r);
   unlink(tp);
   unlink(sp);
@@ -722,9 +698,9 @@ static void npy_loader_refuses_directories_fifos_devices_and_oversized_files(voi
   for (int i = 0; i < 4; i++) {
     ds_result_t r = {0};
     snprintf(js, sizeof js, "{\"teachers\":[{\"npy\":\"%s\"}]}", cases[i].path);
-    double t0 = ds_now();
+    double t0 = ds_now_s();
     int rc = run_task("logits", js, &r);
-    ASSERT_TRUE(rc == DS_ENPY && strstr(r.error, cases[i].want) != NULL && ds_now() - t0 < 2);
+    ASSERT_TRUE(rc == DS_ENPY && strstr(r.error, cases[i].want) != NULL && ds_now_s() - t0 < 2);
     if (!strstr(r.error, cases[i].want)) fprintf(stderr, "case %d: '%s'\n", i, r.error);
     ds_result_free(&r);
   }
@@ -763,17 +739,19 @@ static void distill_agrees_on_ref_and_cpu(void) {
     ASSERT_TRUE(run_task("distill", cases[ci], &e) == 0);
     task_backend = NULL;
     task_threads = 1;
-    ASSERT_CLOSE(metric(&a, "backend_id"), 0, 0);
-    ASSERT_CLOSE(metric(&b, "backend_id"), 1, 0);
+    ASSERT_NEAR(metric(&a, "backend_id"), 0, 0);
+    ASSERT_NEAR(metric(&b, "backend_id"), 1, 0);
     for (size_t m = 0; m < sizeof names / sizeof *names; m++) {
       double va = metric(&a, names[m]), vb = metric(&b, names[m]);
+      ds_test_checks++;
       if (!(fabs(vb - va) <= 1e-4 * fabs(va) + 1e-7)) {
         fprintf(stderr, "distill case %zu: %s ref %.12g cpu %.12g\n", ci, names[m], va, vb);
-        failures++;
+        ds_test_failures++;
       }
+      ds_test_checks++;
       if (metric(&b, names[m]) != metric(&e, names[m])) {
         fprintf(stderr, "distill case %zu: %s differs between 2 and 5 threads\n", ci, names[m]);
-        failures++;
+        ds_test_failures++;
       }
     }
     ds_result_free(&a); ds_result_free(&b); ds_result_free(&e);
@@ -805,19 +783,21 @@ static void agree_on_ref_and_cpu(const char *name, const char *js, const char *c
   task_backend = NULL;
   task_threads = 1;
   ASSERT_TRUE(run_task(name, js, &c) == 0);
-  ASSERT_CLOSE(metric(&a, "backend_id"), 0, 0);
-  ASSERT_CLOSE(metric(&b, "backend_id"), 1, 0);
-  ASSERT_CLOSE(metric(&b, "kernel_threads"), 2, 0);
-  ASSERT_CLOSE(metric(&c, "backend_id"), auto_id, 0);
+  ASSERT_NEAR(metric(&a, "backend_id"), 0, 0);
+  ASSERT_NEAR(metric(&b, "backend_id"), 1, 0);
+  ASSERT_NEAR(metric(&b, "kernel_threads"), 2, 0);
+  ASSERT_NEAR(metric(&c, "backend_id"), auto_id, 0);
   for (size_t m = 0; m < nn; m++) {
     double va = metric(&a, names[m]), vb = metric(&b, names[m]);
+    ds_test_checks++;
     if (!(fabs(vb - va) <= rel * fabs(va) + abs_tol)) {
       fprintf(stderr, "%s: %s ref %.12g cpu %.12g (%.17s...)\n", name, names[m], va, vb, js);
-      failures++;
+      ds_test_failures++;
     }
+    ds_test_checks++;
     if (metric(&b, names[m]) != metric(&e, names[m])) {
       fprintf(stderr, "%s: %s differs between 2 and 5 threads\n", name, names[m]);
-      failures++;
+      ds_test_failures++;
     }
   }
   ds_result_free(&a); ds_result_free(&b); ds_result_free(&c); ds_result_free(&e);
@@ -903,13 +883,13 @@ static void rlvr_and_fdpo_agree_on_ref_and_cpu(void) {
   ds_result_free(&r);
   task_backend = NULL;
   ASSERT_TRUE(run_task("fdpo", js, &r) == 0);
-  ASSERT_CLOSE(metric(&r, "backend_id"), 0, 0);
+  ASSERT_NEAR(metric(&r, "backend_id"), 0, 0);
   ds_result_free(&r);
   /* 240,000 token rows of 600 answers = 1.44e8 elements, above DS__AUTO_MAX_TOKEN_ELEMS: auto keeps
    * the reference rather than allocate two 550 MiB buffers */
   snprintf(js, cap, "{\"answers\":600,\"rewards\":{\"ones\":[1]},\"mode\":\"sampled\",\"pairs\":120000,\"steps\":1}");
   ASSERT_TRUE(run_task("fdpo", js, &r) == 0);
-  ASSERT_CLOSE(metric(&r, "backend_id"), 0, 0);
+  ASSERT_NEAR(metric(&r, "backend_id"), 0, 0);
   ds_result_free(&r);
   for (int t = 0; t < 4; t++) free(b1[t]);
   for (int t = 0; t < 2; t++) free(b2[t]), free(t2[t]);
@@ -939,10 +919,5 @@ int main(void) {
   rlvr_forward_kl_recovers_a_collapsed_answer_as_x7();
   logits_task_matches_hand_computed_values_on_written_files();
   checks_name_the_json_path_of_bad_parameters();
-  if (failures) {
-    fprintf(stderr, "test_tasks: %d failure(s)\n", failures);
-    return 1;
-  }
-  printf("test_tasks: all passed\n");
-  return 0;
+  return ds_test_exit();
 }

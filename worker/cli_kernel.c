@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "ds_clock.h"
 #include "ds_cli_kernel.h"
 #include "ds_error.h"
 #include "ds_kernels.h"
@@ -231,12 +231,6 @@ fail:
 
 /* ---- bench ------------------------------------------------------------------------------- */
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -360,16 +354,16 @@ int ds_cli_bench_kernels(int argc, char **argv) {
     double times[200];
     int reps = reps_d > 0 ? (int)(reps_d > 200 ? 200 : reps_d) : 0, done = 0, slow = 0;
     for (int w = 0; w < (slow ? 1 : 3); w++) {
-      double t0 = now_s();
+      double t0 = ds_now_s();
       if (ds_kern_fwd_bwd(be, &a, &o) != 0) { fprintf(stderr, "divsweep bench kernels: kernel failed\n"); goto fail; }
-      if (w == 0) slow = now_s() - t0 > 0.25;
+      if (w == 0) slow = ds_now_s() - t0 > 0.25;
     }
-    double t_start = now_s();
+    double t_start = ds_now_s();
     while (done < 200) {
-      double t0 = now_s();
+      double t0 = ds_now_s();
       ds_kern_fwd_bwd(be, &a, &o);
-      times[done++] = now_s() - t0;
-      if (reps ? done >= reps : slow ? done >= 3 : (done >= 20 && now_s() - t_start > 0.3)) break;
+      times[done++] = ds_now_s() - t0;
+      if (reps ? done >= reps : slow ? done >= 3 : (done >= 20 && ds_now_s() - t_start > 0.3)) break;
     }
     qsort(times, (size_t)done, sizeof *times, cmp_d);
     double med = done % 2 ? times[done / 2] : 0.5 * (times[done / 2 - 1] + times[done / 2]), tmin = times[0];

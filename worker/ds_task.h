@@ -17,13 +17,14 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
+#include "ds_clock.h" /* ds_now_s: the clock deadlines are on */
 #include "ds_wire.h"
 
 typedef struct ds_task_ctx {
   const cJSON *params;     /* borrowed; valid during run() */
   uint64_t seed;           /* generator seed derived from the trial key */
   int64_t trial_seed;      /* the spec-level seed value ("seed" in params) */
-  double deadline;         /* ds_now() time after which the trial has timed out; 0 = none */
+  double deadline;         /* ds_now_s() time after which the trial has timed out; 0 = none */
   int threads;             /* threads the task may use for kernels */
   const char *device;      /* trial.device: "auto", "cpu" or "cuda" */
   const char *backend;     /* trial.backend: "auto" (or NULL), "ref", "cpu", "cuda" (ds__backend_pick) */
@@ -55,9 +56,6 @@ typedef struct ds_task {
 
 /* Set from signal handlers: when non-zero every running task is asked to stop (DS_EINTR). */
 extern volatile sig_atomic_t ds_worker_cancel;
-
-/* Monotonic clock in seconds. */
-double ds_now(void);
 
 /* Returns 0 to go on, DS_ETIMEOUT past the deadline, DS_EINTR when cancelled.  Cheap: the clock
  * is read at most every call, poll() at most every 50 ms. */

@@ -71,15 +71,9 @@ int ds_task_check_param(const char *task, const char *key, const cJSON *value, c
   return t->check(key, value, err, err_len);
 }
 
-double ds_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int ds_task_should_stop(ds_task_ctx_t *ctx) {
   if (ds_worker_cancel) return DS_EINTR;
-  double now = ds_now();
+  double now = ds_now_s();
   if (ctx->deadline > 0 && now > ctx->deadline) return DS_ETIMEOUT;
   if (ctx->poll && now >= ctx->next_check) {
     ctx->next_check = now + 0.05;
@@ -174,7 +168,7 @@ static void run_here(const ds_task_t *task, const ds_wire_trial_t *t, const ds_w
   };
   int rc = task->run(&ctx);
   cJSON_Delete(params);
-  if (rc == 0 && ctx.deadline > 0 && ds_now() > ctx.deadline) rc = DS_ETIMEOUT;
+  if (rc == 0 && ctx.deadline > 0 && ds_now_s() > ctx.deadline) rc = DS_ETIMEOUT;
   if (rc == 0)
     for (size_t i = 0; i < res->n_metrics; i++)
       if (!isfinite(res->metrics[i].value)) {
@@ -273,7 +267,7 @@ static void run_child(const ds_task_t *task, const ds_wire_trial_t *t, const ds_
   size_t len = 0, cap = 0;
   int timed_out = 0, cancelled = 0;
   for (;;) {
-    double now = ds_now();
+    double now = ds_now_s();
     int wait_ms = 50;
     if (t->timeout_s > 0) {
       double left = t0 + t->timeout_s - now;
@@ -332,7 +326,7 @@ int ds_worker_run_trial(const ds_wire_trial_t *t, const ds_worker_env_t *env, ds
   /* Before the task runs: tasks draw from (seed, attempt), so that a retry is a new draw. */
   res->idx = t->idx;
   res->attempt = t->attempt;
-  double t0 = ds_now();
+  double t0 = ds_now_s();
   char task_name[64];
   size_t n = t->task_len < sizeof task_name - 1 ? t->task_len : sizeof task_name - 1;
   memcpy(task_name, t->task, n);
@@ -348,6 +342,6 @@ int ds_worker_run_trial(const ds_wire_trial_t *t, const ds_worker_env_t *env, ds
   }
   res->idx = t->idx;
   res->attempt = t->attempt;
-  res->wall_s = ds_now() - t0;
+  res->wall_s = ds_now_s() - t0;
   return 0;
 }

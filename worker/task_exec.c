@@ -215,7 +215,6 @@ typedef struct launch {
   int fd_out, fd_err, fd_res, fd_status; /* write ends */
 } launch_t;
 
-static double mono(void) { return ds_now(); }
 
 /* SIGKILLs everything below the supervisor and reaps it; *main_status gets the program's status
  * if it is reaped here. */
@@ -326,7 +325,7 @@ static _Noreturn void supervise(const launch_t *L) {
   while (!main_done) {
     struct timespec ts = {1, 0};
     if (kill_at > 0) {
-      double left = kill_at - mono();
+      double left = kill_at - ds_now_s();
       if (left <= 0) break;
       ts.tv_sec = (time_t)left;
       ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
@@ -336,7 +335,7 @@ static _Noreturn void supervise(const launch_t *L) {
     if (sig == SIGUSR1 || getppid() != L->parent) break; /* the rank died: take everything now */
     if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP) && kill_at == 0) {
       kill(-prog, SIGTERM);
-      kill_at = mono() + L->grace_s;
+      kill_at = ds_now_s() + L->grace_s;
     }
     for (;;) { /* reap what exited (SIGCHLD or not: a signal may have been merged) */
       int st;
@@ -704,7 +703,7 @@ static int run_exec(ds_task_ctx_t *ctx) {
   double term_at = 0, status_at = 0;
   double next_poll = 0;
   while (open_fds > 0) {
-    double now = ds_now();
+    double now = ds_now_s();
     if (why == RUNNING) {
       if (ctx->deadline > 0 && now > ctx->deadline) why = TIMEOUT;
       else if (ds_worker_cancel) why = STOPPED;
@@ -762,7 +761,7 @@ static int run_exec(ds_task_ctx_t *ctx) {
       } else { /* status: 8 bytes from the supervisor once everything below it is gone */
         memcpy((char *)st + got_status, buf, (size_t)n);
         got_status += (int)n;
-        if (got_status == (int)sizeof st) status_at = ds_now();
+        if (got_status == (int)sizeof st) status_at = ds_now_s();
       }
     }
   }

@@ -35,7 +35,7 @@
 
 #include "ds__tasks.h"
 #include "ds_error.h"
-#include "ds_spec.h"
+#include "ds_rand.h"
 
 typedef struct fdpo {
   size_t K;

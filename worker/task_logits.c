@@ -32,7 +32,6 @@
 
 #include "ds__tasks.h"
 #include "ds_error.h"
-#include "ds_spec.h"
 
 static int cmp_desc(const void *x, const void *y, void *arg) {
   const double *v = arg;

@@ -20,7 +20,7 @@
 #include <time.h>
 
 #include "ds_error.h"
-#include "ds_spec.h"
+#include "ds_rand.h"
 #include "ds_task.h"
 
 static int noop_run(ds_task_ctx_t *ctx) {
@@ -37,11 +37,11 @@ static int noop_run(ds_task_ctx_t *ctx) {
          u_hang = ds_rand_unit(&fault);
   double sleep_ms = ds_param_num(p, "sleep_ms", 0);
   if (sleep_ms > 0) {
-    double end = ds_now() + sleep_ms / 1000;
-    while (ds_now() < end) {
+    double end = ds_now_s() + sleep_ms / 1000;
+    while (ds_now_s() < end) {
       int rc = ds_task_should_stop(ctx);
       if (rc) return ds_task_fail(ctx, rc, rc == DS_ETIMEOUT ? "timed out" : "interrupted");
-      double left = end - ds_now();
+      double left = end - ds_now_s();
       struct timespec ts = {0, (long)(fmin(left, 0.01) * 1e9)};
       if (left > 0) nanosleep(&ts, NULL);
     }

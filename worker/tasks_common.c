@@ -16,7 +16,7 @@
 #include "ds__tasks.h"
 #include "ds_error.h"
 #include "ds_npy.h"
-#include "ds_spec.h"
+#include "ds_rand.h"
 
 /* ---- Kernel backend of a trial -------------------------------------------------------------- */
 
@@ -54,7 +54,7 @@ int ds__backend_pick(ds_task_ctx_t *ctx, const char *task, size_t elems, int has
 
 void ds__div_watch(ds_div_t *d, const ds_task_ctx_t *ctx) {
   d->stop = &ds_worker_cancel;
-  d->deadline = ctx->deadline; /* ds_now() is CLOCK_MONOTONIC seconds, as the kernel reads it */
+  d->deadline = ctx->deadline; /* ds_now_s() is CLOCK_MONOTONIC seconds, as the kernel reads it */
 }
 
 int ds__div_parse(const cJSON *v, ds_div_t *out, char *err, size_t err_len) {

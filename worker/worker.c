@@ -150,7 +150,7 @@ int ds_worker_main(void *mpi_comm, const ds_worker_env_t *env0) {
       free(q->msgs[q->head]);
       q->head++;
     }
-    double now = ds_now();
+    double now = ds_now_s();
     if (q->head == q->tail || now - last_drain > 0.001) {
       if ((rc = drain(&w))) goto done;
       last_drain = now;
@@ -174,9 +174,9 @@ int ds_worker_main(void *mpi_comm, const ds_worker_env_t *env0) {
     rd->count--;
     ds_worker_run_trial(&t, &env, &res);
     if (res.status == DS_EINTR && (w.stop || stop_probe(&w))) continue; /* abandoned */
-    if (out->count == 0) first_pending = ds_now();
+    if (out->count == 0) first_pending = ds_now_s();
     ds_wire_put_result(out, &res);
-    if (out->len >= OUT_BYTES || ds_now() - first_pending >= OUT_AGE_S)
+    if (out->len >= OUT_BYTES || ds_now_s() - first_pending >= OUT_AGE_S)
       if ((rc = flush(&w))) goto done;
   }
   /* Results already computed still count (a graceful stop then re-runs fewer trials). */

@@ -9,15 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ds_clock.h"
 #include "ds_error.h"
 #include "ds_spec.h"
 #include "ds_store.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int main(int argc, char **argv) {
   if (argc < 3) {
@@ -53,13 +48,13 @@ int main(int argc, char **argv) {
   ds_trial_t t = {0};
   ds_result_t r = {0};
   ds_run_info_t info = {1, "host", 0, 0, 1};
-  double t0 = now(), gen = 0;
+  double t0 = ds_now_s(), gen = 0;
   int rc = 0;
   for (int64_t i = 0; i < n && !rc; i++) {
     if (i % batch == 0) rc = ds_store_commit(s) || ds_store_begin(s);
-    double g0 = now();
+    double g0 = ds_now_s();
     ds_spec_trial(spec, i, &t);
-    gen += now() - g0;
+    gen += ds_now_s() - g0;
     ds_result_reset(&r);
     r.idx = i;
     r.attempt = 1;
@@ -72,7 +67,7 @@ int main(int argc, char **argv) {
   if (noidx && atoi(noidx))
     rc = rc || sqlite3_exec(ds_store_db(s), "CREATE UNIQUE INDEX trials_key ON trials(campaign_id, trial_key)", NULL,
                             NULL, NULL) != SQLITE_OK;
-  double dt = now() - t0;
+  double dt = ds_now_s() - t0;
   /* The campaign view (v_<name>), as a run leaves it, for the aggregate queries of the layout
    * benchmark; not timed. */
   int added = 0;
