@@ -68,7 +68,9 @@ class _Fused(_torch.autograd.Function):
                       mask_ptr=m.data_ptr() if m is not None else None, threads=kw.get("threads"),
                       backend=backend, dtype=dtype_code, grad_ptr=grad.data_ptr(),
                       row_loss_ptr=rl.data_ptr() if rl is not None else None, params=kw.get("params"))
-        ctx.save_for_backward(grad.view(student.shape))
+        # Kept as an attribute (a plain buffer, not an input or output: no version checks needed);
+        # backward returns it unscaled when grad_output is 1, the usual case of loss.backward().
+        ctx.grad = grad.view(student.shape)
         ctx.student_dtype = student.dtype
         ctx.reduction = red
         if rl is not None:
@@ -83,10 +85,10 @@ class _Fused(_torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        (g,) = ctx.saved_tensors
+        g = ctx.grad
         if ctx.reduction == "none":
             g = g * grad_output.to(g.dtype).unsqueeze(-1)
-        else:
+        elif grad_output.numel() != 1 or grad_output.item() != 1.0:
             g = g * grad_output.to(g.dtype)
         return (g.to(ctx.student_dtype), None, None) + (None,) * (len(ctx.needs_input_grad) - 3)
 
