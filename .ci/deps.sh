@@ -5,12 +5,13 @@
 #                        inlined into `divsweep report`)
 #   .ci/deps.sh test     plus what the test suite uses (make test): headless Chromium for the
 #                        report test, clang for the fuzz targets, bc and the sqlite3 shell, and a
-#                        real single-node SLURM (slurm-wlm, munge, libpmix-dev for srun --mpi=pmix)
+#                        real single-node SLURM (slurm-wlm, munge, libpmix-dev for srun --mpi=pmix),
+#                        and numpy/pandas/torch/sklearn for the Python tests (label python)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libsqlite3-dev libuv1-dev
       libcjson-dev libxxhash-dev python3 libjs-chart.js)
 if [ "${1:-}" = test ]; then
-  pkgs+=(sqlite3 bc python3-numpy chromium clang libclang-rt-14-dev procps
+  pkgs+=(sqlite3 bc python3-numpy python3-pandas python3-torch python3-sklearn chromium clang libclang-rt-14-dev procps
         slurm-wlm munge libpmix-dev)
 fi
 missing=()

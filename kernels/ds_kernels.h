@@ -178,6 +178,22 @@ int ds_kern_supports(const ds_backend_t *be, const ds_kern_args_t *a);
  * this divergence/mixture, DS_ENOMEM. */
 int ds_kern_fwd_bwd(const ds_backend_t *be, const ds_kern_args_t *a, ds_kern_out_t *out);
 
+/* ---- Flat entry point (libdivsweep_kernels.so, Python's ctypes) ------------------------- */
+
+/* Fused forward+backward from names and plain pointers; the C form of divsweep.kernels.divergence.
+ * backend "cpu" (NULL or "" too), "ref" or "cuda"; div a name of ds_div_from_name; params NULL or
+ * "key=value,key=value" as ds_div_set_param_str; mix and reduction names (NULL: arithmetic,
+ * batchmean); dtype a ds_dtype_t value.  teacher, weights, student, row_mask, threads as in
+ * ds_kern_args_t; the temperatures must be > 0.  Writes the reduced loss into *loss and, where
+ * not NULL, row_loss[rows] and grad[rows][vocab].  Returns 0, or DS_EINVAL / DS_EUNSUP / DS_ENOMEM
+ * with a one-line reason in err (err_len > 0).  Non-finite logits are not checked: they propagate
+ * into the loss (NaN) as in ds_kern_fwd_bwd.  Thread-safe. */
+int ds_div_run(const char *backend, const char *div, const char *params, size_t rows, size_t vocab,
+               size_t n_teachers, const float *const *teacher, const double *weights, const char *mix,
+               const float *student, double t_teacher, double t_student, int t2,
+               const char *reduction, const uint8_t *row_mask, int threads, int dtype, double *loss,
+               double *row_loss, float *grad, char *err, size_t err_len);
+
 /* ---- CUDA device API (present in every build) ------------------------------------------- */
 
 /* Number of CUDA devices this process can use; 0 when built without CUDA, without a driver or
