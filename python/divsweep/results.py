@@ -113,6 +113,9 @@ class Results:
         where, args = self._status_clause(status)
         trials = self._rows("SELECT t.%s, t.params_json FROM trials t WHERE t.campaign_id = ?%s ORDER BY t.idx, "
                             "t.trial_id" % (", t.".join(_TRIAL_COLS), where), (cid,) + args)
+        for t in trials:  # trial keys are 16-byte BLOBs: hex, as `divsweep logs` takes them
+            if isinstance(t["trial_key"], bytes):
+                t["trial_key"] = t["trial_key"].hex()
         by_id = {t["trial_id"]: t for t in trials}
         pnames, mnames = [], []
         pvals = {}
@@ -187,6 +190,9 @@ class Results:
         rows = self._rows("SELECT c.trial_id, t.trial_key, c.step, c.name, c.value FROM curves c JOIN trials t "
                           "USING (trial_id) WHERE t.campaign_id = ?%s ORDER BY t.idx, c.trial_id, c.name, c.step"
                           % where, (cid,) + args)
+        for r in rows:
+            if isinstance(r["trial_key"], bytes):
+                r["trial_key"] = r["trial_key"].hex()
         cols, ints = ["trial_id", "trial_key", "step", "name", "value"], set(_INT_COLS)
         if with_params:
             trials, pcols, _, pints = self._trial_table(cid, None)
