@@ -10,3 +10,4 @@ target_link_libraries(report_demo PRIVATE ds_coord ds_warnings)
 add_test(NAME report_chromium COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/report_chromium.sh
   $<TARGET_FILE:report_demo>)
 set_tests_properties(report_chromium PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 120)
+ds_add_test(test_search SOURCES test_search.c LIBS ds_coord LABELS unit TIMEOUT 30)
