@@ -100,6 +100,7 @@ typedef enum { DS_RED_BATCHMEAN = 0, DS_RED_SUM, DS_RED_MEAN, DS_RED_NONE } ds_r
  * ("batchmean", "sum", "mean", "none").  *_from_name return 0 or DS_EINVAL; *_name return static
  * strings. */
 int ds_mix_from_name(const char *name, ds_mix_t *out);
+const char *ds_mix_name(ds_mix_t m);
 int ds_reduction_from_name(const char *name, ds_reduction_t *out);
 const char *ds_reduction_name(ds_reduction_t r);
 

@@ -170,6 +170,7 @@ int ds_mix_from_name(const char *name, ds_mix_t *out) {
     if (strcmp(name, mix_names[i]) == 0) { *out = (ds_mix_t)i; return 0; }
   return DS_EINVAL;
 }
+const char *ds_mix_name(ds_mix_t m) { return (int)m >= 0 && m <= DS_MIX_LOSS ? mix_names[m] : "?"; }
 int ds_reduction_from_name(const char *name, ds_reduction_t *out) {
   for (int i = 0; name && out && i < 4; i++)
     if (strcmp(name, red_names[i]) == 0) { *out = (ds_reduction_t)i; return 0; }
