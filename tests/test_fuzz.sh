@@ -17,7 +17,7 @@ CJSON_FLAGS="$(pkg-config --cflags --libs libcjson 2>/dev/null || echo -lcjson) 
 FLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_DEFAULT_SOURCE
        -I"$SRC/schema" -I"$SRC/worker")
 declare -A SOURCES=(
-  [spec]="$SRC/schema/spec.c $SRC/schema/canon.c $SRC/schema/rand.c $SRC/schema/error.c"
+  [spec]="$SRC/schema/spec.c $SRC/schema/expand.c $SRC/schema/canon.c $SRC/schema/rand.c $SRC/schema/error.c"
   [npy]="$SRC/worker/npy.c $SRC/schema/error.c"
   [wire]="$SRC/schema/wire.c $SRC/schema/error.c"
 )
