@@ -40,9 +40,4 @@ int ds_hb_smax(double min, double max, int eta);
  * DS_EINVAL (keep > n) or DS_ENOMEM. */
 int ds_hb_survivors(const double *y, size_t n, size_t n_obj, size_t keep, size_t *keep_idx);
 
-/* Non-dominated rank (0 = the front) and crowding distance (INFINITY at a front's ends) of n points,
- * rows of NaN get rank n.  Same contract as ds_search.h's ds_nd_rank_crowding (E2), kept here until the
- * two are merged.  O(n^2 n_obj).  Returns 0 or DS_ENOMEM. */
-int ds__hb_rank_crowding(const double *y, size_t n, size_t n_obj, int *rank_out, double *crowd_out);
-
 #endif

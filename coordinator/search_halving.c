@@ -5,6 +5,7 @@
  * rung's budget is bit-identical on every machine and for every order of evaluation (a budget becomes
  * a trial parameter and so part of its key). */
 #include "ds_halving.h"
+#include "ds_search.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -45,59 +46,6 @@ int ds_hb_table(double min, double max, int eta, int single, ds_hb_rung_t *out, 
   return 0;
 }
 
-static int row_nan(const double *y, size_t n_obj) {
-  for (size_t j = 0; j < n_obj; j++)
-    if (isnan(y[j])) return 1;
-  return 0;
-}
-
-/* a dominates b (minimising): no worse everywhere, better somewhere. */
-static int dominates(const double *a, const double *b, size_t m) {
-  int better = 0;
-  for (size_t j = 0; j < m; j++) {
-    if (a[j] > b[j]) return 0;
-    if (a[j] < b[j]) better = 1;
-  }
-  return better;
-}
-
-int ds__hb_rank_crowding(const double *y, size_t n, size_t m, int *rank, double *crowd) {
-  size_t *ids = malloc((n ? n : 1) * sizeof *ids);
-  if (!ids) return DS_ENOMEM;
-  for (size_t i = 0; i < n; i++) { rank[i] = -1; crowd[i] = 0; }
-  size_t done = 0;
-  for (size_t i = 0; i < n; i++)
-    if (row_nan(y + i * m, m)) { rank[i] = (int)n; crowd[i] = 0; done++; }
-  for (int r = 0; done < n; r++) {
-    /* The front of what is left: points no other remaining point dominates. */
-    size_t nf = 0;
-    for (size_t i = 0; i < n; i++) {
-      if (rank[i] != -1) continue;
-      int dom = 0;
-      for (size_t k = 0; k < n && !dom; k++)
-        if (k != i && (rank[k] == -1 || rank[k] == r) && rank[k] != (int)n && dominates(y + k * m, y + i * m, m)) dom = 1;
-      if (!dom) ids[nf++] = i;
-    }
-    for (size_t f = 0; f < nf; f++) rank[ids[f]] = r;
-    done += nf;
-    /* Crowding per objective: sort the front by that objective (insertion sort, ties by position). */
-    for (size_t j = 0; j < m; j++) {
-      for (size_t a = 1; a < nf; a++) {
-        size_t v = ids[a], b = a;
-        while (b > 0 && (y[ids[b - 1] * m + j] > y[v * m + j] || (y[ids[b - 1] * m + j] == y[v * m + j] && ids[b - 1] > v))) { ids[b] = ids[b - 1]; b--; }
-        ids[b] = v;
-      }
-      if (nf == 0) continue;
-      double lo = y[ids[0] * m + j], hi = y[ids[nf - 1] * m + j];
-      crowd[ids[0]] = crowd[ids[nf - 1]] = INFINITY;
-      if (hi > lo)
-        for (size_t a = 1; a + 1 < nf; a++) crowd[ids[a]] += (y[ids[a + 1] * m + j] - y[ids[a - 1] * m + j]) / (hi - lo);
-    }
-  }
-  free(ids);
-  return 0;
-}
-
 typedef struct { size_t pos; int rank; double key; } cand_t;
 
 /* Better first: lower rank, then larger key (crowding; for one objective key = -value), then position. */
@@ -126,7 +74,7 @@ int ds_hb_survivors(const double *y, size_t n, size_t m, size_t keep, size_t *ke
       c[i] = (cand_t){.pos = i, .rank = bad, .key = bad ? 0 : -y[i]};
     }
   } else {
-    if ((rc = ds__hb_rank_crowding(y, n, m, rank, crowd))) goto fail;
+    if ((rc = ds_nd_rank_crowding(y, n, m, rank, crowd))) goto fail;
     for (size_t i = 0; i < n; i++) c[i] = (cand_t){.pos = i, .rank = rank[i], .key = crowd[i]};
   }
   qsort(c, n, sizeof *c, cmp_cand);

@@ -6,6 +6,7 @@
 
 #include "ds_error.h"
 #include "ds_halving.h"
+#include "ds_search.h"
 #include "ds_test.h"
 
 static void bracket_table_matches_li_et_al_for_eta3_min1_max81(void) {
@@ -65,7 +66,7 @@ static void several_objectives_keep_the_front_then_its_spread_out_points(void) {
   const double y[12] = {3, 3, 0, 4, 1, 2, 1.1, 1.9, 5, 5, 4, 0};
   int rank[6];
   double crowd[6];
-  ASSERT_EQ_INT(ds__hb_rank_crowding(y, 6, 2, rank, crowd), 0);
+  ASSERT_EQ_INT(ds_nd_rank_crowding(y, 6, 2, rank, crowd), 0);
   ASSERT_EQ_INT(rank[0], 1);
   ASSERT_EQ_INT(rank[1], 0);
   ASSERT_EQ_INT(rank[2], 0);
